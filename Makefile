@@ -1,0 +1,49 @@
+# One entry point for newcomers and CI. `make test` and `make demo` set up what they need.
+PY ?= python3.11
+VENV := .venv
+B42 := .venv-blender-42
+B50 := .venv-blender-50
+PIP_QUIET := -q --disable-pip-version-check
+
+.PHONY: setup setup-backend setup-blender test test-backend test-blender typecheck demo bench clean
+
+setup: setup-backend setup-blender
+
+setup-backend: $(VENV)/.done
+$(VENV)/.done: backend/pyproject.toml
+	$(PY) -m venv $(VENV)
+	# torch==2.13.0 resolves to the CPU wheel on this machine; an unpinned torch pulls GBs of CUDA.
+	$(VENV)/bin/pip install $(PIP_QUIET) torch==2.13.0
+	$(VENV)/bin/pip install $(PIP_QUIET) -e backend[eval] pytest mypy fake-bpy-module-4-2 matplotlib
+	touch $@
+
+setup-blender: $(B42)/.done $(B50)/.done
+# Real Blender as a Python module, at both ends of the supported range (4.2 LTS and 5.0).
+.venv-blender-%/.done:
+	$(PY) -m venv .venv-blender-$*
+	.venv-blender-$*/bin/pip install $(PIP_QUIET) "bpy==$(if $(filter 42,$*),4.2.23,5.0.1)" pytest
+	touch $@
+
+test: setup
+	$(MAKE) --no-print-directory test-backend test-blender typecheck
+
+test-backend:
+	$(VENV)/bin/python -m pytest -q tests/backend
+
+test-blender:
+	@for v in $(B42) $(B50); do \
+	  echo "== $$v"; \
+	  ASYNFUSION_BACKEND_PYTHON=$(CURDIR)/$(VENV)/bin/python $$v/bin/python -m pytest -q tests/blender || exit 1; \
+	done
+
+typecheck:
+	$(VENV)/bin/python -m mypy --config-file mypy.ini asynfusion_blender
+
+demo: setup
+	$(VENV)/bin/python -m asynfusion.cli generate ../shared/data/speech/arctic_a0007.wav -o out/demo.npz
+
+bench: setup
+	$(VENV)/bin/python bench/generate_speed.py
+
+clean:
+	rm -rf $(VENV) $(B42) $(B50) dist out

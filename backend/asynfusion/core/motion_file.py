@@ -1,0 +1,175 @@
+"""The motion file: the one contract between the generator and anything that bakes.
+
+Layout (BEAT2/EMAGE/AMASS style ``.npz``): ``poses`` (N,165) axis-angle in SMPL-X
+order, ``expressions`` (N,100) FLAME coefficients, ``trans`` (N,3) metres in the
+Y-up SMPL-X frame, ``betas``, ``mocap_frame_rate``, ``gender``, ``model``, and our
+metadata as a JSON string under ``asynfusion_meta``.
+
+Reading is lenient (other frame-rate spellings, fewer expression dims, missing
+trans); writing always produces the full layout, atomically and byte-for-byte
+reproducibly (fixed zip timestamps), so the same generation gives the same file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .skeleton import NUM_JOINTS
+
+NUM_EXPRESSIONS = 100
+POSE_DIMS = 3 * NUM_JOINTS
+DEFAULT_FPS = 30.0
+_FPS_KEYS = ("mocap_frame_rate", "mocap_framerate", "fps", "frame_rate")
+META_KEY = "asynfusion_meta"
+
+
+class MotionFileError(ValueError):
+    """A motion file that cannot be used; the message is one sentence for a person."""
+
+
+@dataclass
+class Motion:
+    poses: np.ndarray                   # (N, 165) float32 axis-angle
+    expressions: np.ndarray             # (N, 100) float32
+    trans: np.ndarray                   # (N, 3) float32, metres, Y-up
+    fps: float = DEFAULT_FPS
+    betas: np.ndarray = field(default_factory=lambda: np.zeros(10, np.float32))
+    gender: str = "neutral"
+    model: str = "smplx2020"
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.poses.shape[0])
+
+    @property
+    def seconds(self) -> float:
+        return self.num_frames / float(self.fps)
+
+    def joint_rotations(self) -> np.ndarray:
+        """Poses as (N, 55, 3) axis-angle."""
+        return self.poses.reshape(self.num_frames, NUM_JOINTS, 3)
+
+
+def _scalar(value) -> object:
+    arr = np.asarray(value)
+    return arr.item() if arr.size == 1 else arr
+
+
+def read_motion(path: str | os.PathLike) -> Motion:
+    """Read a motion .npz, accepting the spellings BEAT2, EMAGE and AMASS use."""
+    name = os.path.basename(os.fspath(path))
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise MotionFileError(f"Motion file {name} does not exist; check the path.") from None
+    except Exception:
+        raise MotionFileError(
+            f"{name} is not a readable motion file; choose an .npz with 'poses' and 'expressions' arrays."
+        ) from None
+
+    if "poses" not in arrays:
+        raise MotionFileError(f"{name} has no 'poses' array; it is not an SMPL-X motion file.")
+    poses = np.asarray(arrays["poses"], dtype=np.float32)
+    if poses.ndim != 2 or poses.shape[1] not in (POSE_DIMS, 156) or poses.shape[0] < 1:
+        raise MotionFileError(
+            f"{name} has poses of shape {poses.shape}; expected (frames, 165) SMPL-X axis-angle."
+        )
+    if poses.shape[1] == 156:  # SMPL-H layout: no jaw/eyes; insert zeros for them.
+        poses = np.concatenate([poses[:, :66], np.zeros((len(poses), 9), np.float32), poses[:, 66:]], 1)
+    n = poses.shape[0]
+    if not np.all(np.isfinite(poses)):
+        raise MotionFileError(f"{name} contains NaN or infinite rotations; regenerate it.")
+
+    expr = np.zeros((n, NUM_EXPRESSIONS), np.float32)
+    if "expressions" in arrays:
+        e = np.asarray(arrays["expressions"], dtype=np.float32)
+        if e.ndim != 2 or e.shape[0] != n or e.shape[1] > NUM_EXPRESSIONS:
+            raise MotionFileError(
+                f"{name} has expressions of shape {e.shape}; expected ({n}, up to {NUM_EXPRESSIONS})."
+            )
+        expr[:, : e.shape[1]] = e
+
+    trans = np.zeros((n, 3), np.float32)
+    if "trans" in arrays:
+        t = np.asarray(arrays["trans"], dtype=np.float32)
+        if t.shape != (n, 3):
+            raise MotionFileError(f"{name} has trans of shape {t.shape}; expected ({n}, 3).")
+        trans = t
+
+    fps = DEFAULT_FPS
+    for key in _FPS_KEYS:
+        if key in arrays:
+            fps = float(_scalar(arrays[key]))
+            break
+    if not fps > 0:
+        raise MotionFileError(f"{name} has a frame rate of {fps}; it must be positive.")
+
+    meta = {}
+    if META_KEY in arrays:
+        try:
+            meta = json.loads(str(_scalar(arrays[META_KEY])))
+        except json.JSONDecodeError:
+            meta = {}
+    betas = np.asarray(arrays.get("betas", np.zeros(10)), dtype=np.float32).reshape(-1)
+    return Motion(
+        poses=poses, expressions=expr, trans=trans, fps=fps, betas=betas,
+        gender=str(_scalar(arrays.get("gender", "neutral"))),
+        model=str(_scalar(arrays.get("model", "smplx2020"))), meta=meta,
+    )
+
+
+def motion_arrays(motion: Motion) -> dict[str, np.ndarray]:
+    """The full on-disk layout of a motion, validated."""
+    n = motion.num_frames
+    poses = np.asarray(motion.poses, np.float32)
+    if poses.shape != (n, POSE_DIMS):
+        raise MotionFileError(f"poses must have shape ({n}, {POSE_DIMS}), not {poses.shape}.")
+    expr = np.zeros((n, NUM_EXPRESSIONS), np.float32)
+    e = np.asarray(motion.expressions, np.float32)
+    expr[:, : e.shape[1]] = e
+    return {
+        "poses": poses,
+        "expressions": expr,
+        "trans": np.asarray(motion.trans, np.float32).reshape(n, 3),
+        "betas": np.asarray(motion.betas, np.float32).reshape(-1),
+        "mocap_frame_rate": np.asarray(motion.fps if motion.fps != int(motion.fps) else int(motion.fps)),
+        "gender": np.asarray(motion.gender),
+        "model": np.asarray(motion.model),
+        META_KEY: np.asarray(json.dumps(motion.meta, sort_keys=True)),
+    }
+
+
+def write_motion(path: str | os.PathLike, motion: Motion) -> None:
+    """Write atomically: a temp file in the same folder, then rename over ``path``.
+
+    A crash or cancel mid-write leaves either the old file or none, never half a file.
+    """
+    arrays = motion_arrays(motion)
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".motion-", suffix=".npz.part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
+                for key, value in arrays.items():
+                    buf = io.BytesIO()
+                    np.lib.format.write_array(buf, np.ascontiguousarray(value), allow_pickle=False)
+                    info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+                    info.external_attr = 0o644 << 16
+                    zf.writestr(info, buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

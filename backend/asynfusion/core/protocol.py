@@ -1,0 +1,88 @@
+"""The worker's line protocol: one JSON object per line, each way.
+
+Requests (add-on -> worker):
+  {"op": "generate", "id": str, "audio": path, "out": path,
+   "seed": int?, "steps_face": int?, "steps_body": int?, "guidance": float?, "speaker": int?}
+  {"op": "cancel", "id": str}          stop that request within a second
+  {"op": "ping"}                       answered by a "ready" reply
+Replies (worker -> add-on):
+  {"type": "ready", "device": str, "weights": str, "version": str}
+  {"type": "progress", "id": str, "fraction": float, "stage": str}
+  {"type": "result", "id": str, "path": str, "frames": int, "seconds": float, "device": str, ...}
+  {"type": "error", "id": str|None, "kind": str, "message": str}
+The worker prints nothing else on stdout and exits 0 on end of input.
+"""
+
+from __future__ import annotations
+
+import json
+
+OPS = ("generate", "cancel", "ping")
+REPLY_TYPES = ("ready", "progress", "result", "error")
+# error kinds the add-on may branch on
+ERROR_KINDS = ("bad_request", "audio", "weights", "cancelled", "internal")
+
+_GENERATE_FIELDS = {
+    "seed": int, "steps_face": int, "steps_body": int, "guidance": float, "speaker": int,
+}
+
+
+class ProtocolError(ValueError):
+    """A line that is not a valid request or reply; the message says why."""
+
+
+def encode(message: dict) -> str:
+    """One message as one line (no embedded newlines, ASCII-safe)."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=True) + "\n"
+
+
+def _parse_object(line: str) -> dict:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError:
+        raise ProtocolError("the line is not JSON") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("the line is not a JSON object")
+    return obj
+
+
+def parse_request(line: str) -> dict:
+    """Validate one request line; raises ProtocolError with a reason."""
+    req = _parse_object(line)
+    op = req.get("op")
+    if op not in OPS:
+        raise ProtocolError(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
+    if op in ("generate", "cancel") and not isinstance(req.get("id"), str):
+        raise ProtocolError(f"a {op} request needs a string 'id'")
+    if op == "generate":
+        for key in ("audio", "out"):
+            if not isinstance(req.get(key), str) or not req[key]:
+                raise ProtocolError(f"a generate request needs a path in '{key}'")
+        for key, kind in _GENERATE_FIELDS.items():
+            value = req.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ProtocolError(f"'{key}' must be a number")
+            if kind is int and value != int(value):
+                raise ProtocolError(f"'{key}' must be a whole number")
+            req[key] = kind(value)
+    return req
+
+
+def parse_reply(line: str) -> dict:
+    """Validate one reply line (used by the add-on's client)."""
+    rep = _parse_object(line)
+    if rep.get("type") not in REPLY_TYPES:
+        raise ProtocolError(f"unknown reply type {rep.get('type')!r}")
+    if rep["type"] == "error" and not isinstance(rep.get("message"), str):
+        raise ProtocolError("an error reply needs a 'message'")
+    return rep
+
+
+def progress(req_id: str, fraction: float, stage: str) -> dict:
+    return {"type": "progress", "id": req_id, "fraction": round(float(fraction), 4), "stage": stage}
+
+
+def error(req_id: str | None, kind: str, message: str) -> dict:
+    return {"type": "error", "id": req_id, "kind": kind, "message": message}
