@@ -162,7 +162,7 @@ def write_motion(path: str | os.PathLike, motion: Motion) -> None:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
                 for key, value in arrays.items():
                     buf = io.BytesIO()
-                    np.lib.format.write_array(buf, np.ascontiguousarray(value), allow_pickle=False)
+                    np.lib.format.write_array(buf, np.asarray(value, order="C"), allow_pickle=False)
                     info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
                     info.external_attr = 0o644 << 16
                     zf.writestr(info, buf.getvalue())

@@ -1,0 +1,161 @@
+"""Audio in: decode any speech file to 16 kHz mono, and features at 30 fps.
+
+Decoding sniffs the container from the bytes (libsndfile reads WAV of any
+width, FLAC, Ogg and MP3 whatever the file is called). Features are computed
+with torch so they run on the model's device: log-mel, onset strength (spectral
+flux, as librosa defines it) and energy, interpolated onto motion frame times.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import numpy as np
+import soundfile
+import torch
+
+from .errors import AudioError
+
+SAMPLE_RATE = 16000
+MOTION_FPS = 30
+MIN_SECONDS = 0.5
+N_FFT = 512
+HOP = 160                      # 10 ms at 16 kHz
+N_MELS = 64
+FEATURE_DIM = N_MELS + 2       # log-mel, onset strength, energy
+_LOG_FLOOR = 1e-5
+_SILENCE_PEAK = 1e-3           # quieter than this is treated as silence, not rescaled
+_TARGET_RMS = 0.05             # loudness that speech is normalised to
+
+
+def load_audio(path: str | os.PathLike) -> np.ndarray:
+    """Decode ``path`` to float32 mono at 16 kHz, or raise AudioError with a sentence."""
+    name = os.path.basename(os.fspath(path))
+    if not os.path.isfile(path):
+        raise AudioError(f"Audio file {name} does not exist; check the path.")
+    if os.path.getsize(path) == 0:
+        raise AudioError(f"Audio file {name} is empty; choose a recording with speech in it.")
+    try:
+        data, rate = soundfile.read(os.fspath(path), dtype="float32", always_2d=True)
+    except Exception:
+        raise AudioError(
+            f"{name} is not an audio file we can read; use WAV, FLAC, Ogg or MP3."
+        ) from None
+    if data.size == 0:
+        raise AudioError(f"Audio file {name} holds no samples; choose a recording with speech in it.")
+    mono = data.mean(axis=1)
+    if rate != SAMPLE_RATE:
+        import soxr  # a librosa dependency: fast, high-quality resampling
+
+        mono = soxr.resample(mono, rate, SAMPLE_RATE).astype(np.float32)
+    if not np.all(np.isfinite(mono)):
+        raise AudioError(f"{name} contains invalid samples (NaN); re-export the recording.")
+    seconds = len(mono) / SAMPLE_RATE
+    if seconds < MIN_SECONDS:
+        raise AudioError(
+            f"{name} is only {seconds:.2f} s long; give at least {MIN_SECONDS} s of speech."
+        )
+    return mono
+
+
+def normalise_loudness(wave: np.ndarray) -> np.ndarray:
+    """Scale speech to a standard level so quiet and loud recordings look alike.
+
+    Silence stays silence: a near-silent clip is not amplified into noise.
+    """
+    peak = float(np.max(np.abs(wave))) if wave.size else 0.0
+    if peak < _SILENCE_PEAK:
+        return wave
+    frame = 400
+    usable = len(wave) // frame * frame
+    rms = np.sqrt(np.mean(wave[:usable].reshape(-1, frame) ** 2, axis=1) + 1e-12)
+    voiced = rms[rms > 0.1 * rms.max()]
+    level = float(np.median(voiced)) if voiced.size else float(rms.max())
+    gain = min(_TARGET_RMS / max(level, 1e-6), 0.99 / peak)
+    return (wave * gain).astype(np.float32)
+
+
+def num_frames(num_samples: int) -> int:
+    """Motion frames (30 fps) that cover ``num_samples`` of 16 kHz audio."""
+    return max(1, int(num_samples * MOTION_FPS // SAMPLE_RATE))
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default): linear below 1 kHz, log above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    lin = hz / (200.0 / 3)
+    log = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log, lin)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    lin = mel * (200.0 / 3)
+    log = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0))
+    return np.where(mel >= 15.0, log, lin)
+
+
+def mel_filterbank(n_mels: int = N_MELS, fmin: float = 40.0, fmax: float = 7600.0) -> np.ndarray:
+    """(n_mels, N_FFT//2+1) Slaney-normalised triangles, equal to librosa.filters.mel.
+
+    Written out so that computing features does not import librosa (a second of
+    start-up that the CLI would pay on every run).
+    """
+    fft_hz = np.linspace(0, SAMPLE_RATE / 2, 1 + N_FFT // 2)
+    mel_hz = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    widths = np.diff(mel_hz)
+    ramps = mel_hz[:, None] - fft_hz[None, :]
+    rising = -ramps[:-2] / widths[:-1, None]
+    falling = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    weights *= (2.0 / (mel_hz[2:] - mel_hz[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def _mel_basis(device: str) -> torch.Tensor:
+    return torch.from_numpy(mel_filterbank()).to(device)
+
+
+def audio_features(wave: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
+    """(T, 66) features for T = num_frames(len(wave)) motion frames."""
+    device = torch.device(device)
+    x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).to(device)
+    window = torch.hann_window(N_FFT, device=device)
+    spec = torch.stft(x, N_FFT, HOP, window=window, center=True, return_complex=True)
+    power = spec.real**2 + spec.imag**2                          # (F, S) at 100 fps
+    mel = _mel_basis(str(device)) @ power
+    log_mel = torch.log(mel + _LOG_FLOOR)                        # (M, S)
+    # Onset strength: mean positive rise of the log-mel spectrum (librosa's definition).
+    flux = torch.clamp(log_mel[:, 1:] - log_mel[:, :-1], min=0).mean(0)
+    onset = torch.cat([flux.new_zeros(1), flux])
+    energy = torch.log(power.sum(0) / N_FFT + _LOG_FLOOR)
+    feats = torch.cat([log_mel, onset[None], energy[None]], 0)  # (66, S)
+    return _to_motion_rate(feats, num_frames(len(wave))).T.contiguous()
+
+
+def _to_motion_rate(feats: torch.Tensor, frames: int) -> torch.Tensor:
+    """Linear interpolation from 100 fps analysis frames to motion frame times."""
+    steps = feats.shape[1]
+    pos = torch.arange(frames, device=feats.device, dtype=torch.float32) * (SAMPLE_RATE / HOP / MOTION_FPS)
+    lo = pos.floor().long().clamp(max=steps - 1)
+    hi = (lo + 1).clamp(max=steps - 1)
+    w = (pos - lo.float()).clamp(0, 1)
+    return feats[:, lo] * (1 - w) + feats[:, hi] * w
+
+
+def silence_features(frames: int) -> torch.Tensor:
+    """The features of digital silence, used to pad clips shorter than one window."""
+    return audio_features(np.zeros(frames * SAMPLE_RATE // MOTION_FPS + HOP, np.float32))[:frames]
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of the audio file, recorded in the motion file's metadata."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

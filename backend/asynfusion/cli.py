@@ -1,0 +1,82 @@
+"""The ``asynfusion`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .errors import UserError
+
+
+class ProgressBar:
+    """A one-line bar on a terminal; silent when stderr is a file or a pipe."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
+        self.stream, self.width = stream, width
+        self.enabled = stream.isatty()
+        self.last = 0.0
+
+    def __call__(self, fraction: float, stage: str) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.1 and fraction < 1):
+            return
+        self.last = now
+        filled = int(self.width * fraction)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} {stage:<9}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * (self.width + 20) + "\r")
+            self.stream.flush()
+
+
+def _generate(args) -> int:
+    from .generate import Generator
+
+    generator = Generator(args.weights, args.device)
+    print(f"device: {generator.device_name}", file=sys.stderr)
+    bar = ProgressBar()
+    try:
+        result = generator.generate(args.audio, args.output, seed=args.seed, steps_face=args.steps_face,
+                                    steps_body=args.steps_body, guidance=args.guidance, speaker=args.speaker,
+                                    progress=bar)
+    finally:
+        bar.close()
+    print(f"{result.path}: {result.frames} frames, {result.seconds:.1f} s of motion in "
+          f"{result.total_seconds:.2f} s on {result.device} ({result.realtime_factor:.0f}x real time)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asynfusion", description="Speech to whole-body SMPL-X motion.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="generate a motion .npz for an audio file")
+    gen.add_argument("audio", help="speech recording: WAV, FLAC, Ogg or MP3, any sample rate")
+    gen.add_argument("-o", "--output", required=True, help="motion file to write (.npz)")
+    gen.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--steps-face", type=int, default=None, help="face branch steps (default 4 for LCM weights)")
+    gen.add_argument("--steps-body", type=int, default=None, help="body branch steps (default 2 for LCM weights)")
+    gen.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    gen.add_argument("--speaker", type=int, default=None, help="speaker/style id, for models trained with them")
+    gen.add_argument("--weights", default=None, help="weights folder (default: the shipped weights/)")
+    gen.set_defaults(run=_generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Dual-branch diffusion transformer (face, body) coupled by CoSync cross-attention.
+
+Each block of each branch: self-attention -> CoSync cross-attention to the other
+branch (zero-initialised gate, local temporal band) -> additive audio -> MLP,
+with adaLN-Zero driven by that branch's *own* timestep, so the two branches can
+sit at different noise levels. A branch that is not evaluated in a call reads
+the other branch's CoSync keys/values from a cache: that is what makes
+asynchronous sampling cost steps_face*cost_face + steps_body*cost_body.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .layers import Attention, ScalarEmbedding, band_mask, modulate, positions
+
+BRANCHES = ("face", "body")
+KVCache = dict[str, list[tuple[torch.Tensor, torch.Tensor]]]
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        w = cfg.width
+        self.norm1 = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
+        self.self_attn = Attention(w, cfg.heads)
+        self.norm_kv = nn.LayerNorm(w, eps=1e-6)
+        self.norm_q = nn.LayerNorm(w, eps=1e-6)
+        self.cosync = Attention(w, cfg.heads)
+        self.cosync_gate = nn.Parameter(torch.zeros(w))    # closed at init: branches start independent
+        self.audio = nn.Linear(w, w)
+        self.norm2 = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(w, cfg.mlp_ratio * w), nn.GELU(approximate="tanh"),
+                                 nn.Linear(cfg.mlp_ratio * w, w))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(w, 6 * w))
+        nn.init.zeros_(self.ada[1].weight)
+        nn.init.zeros_(self.ada[1].bias)
+
+    def attend_self(self, h: torch.Tensor, mod: list[torch.Tensor]) -> torch.Tensor:
+        x = modulate(self.norm1(h), mod[0], mod[1])
+        h = h + mod[2][:, None] * self.self_attn(x, self.self_attn.keys_values(x))
+        return h
+
+    def cosync_kv(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the *other* branch attends to in this block."""
+        return self.cosync.keys_values(self.norm_kv(h))
+
+    def finish(self, h, other_kv, audio, mod, mask) -> torch.Tensor:
+        h = h + self.cosync_gate * self.cosync(self.norm_q(h), other_kv, mask)
+        h = h + self.audio(audio)
+        x = modulate(self.norm2(h), mod[3], mod[4])
+        return h + mod[5][:, None] * self.mlp(x)
+
+
+class Branch(nn.Module):
+    def __init__(self, cfg: ModelConfig, dim: int) -> None:
+        super().__init__()
+        w = cfg.width
+        self.inp = nn.Linear(dim, w)
+        self.time = ScalarEmbedding(w)
+        self.guidance = ScalarEmbedding(w, scale=100.0) if cfg.guidance_embed else None
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
+        self.norm_out = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
+        self.ada_out = nn.Sequential(nn.SiLU(), nn.Linear(w, 2 * w))
+        self.out = nn.Linear(w, dim)
+        for layer in (self.ada_out[1], self.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+
+class AudioEncoder(nn.Module):
+    """Shared temporal encoder of the 30 fps audio features (both branches read it)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        w, k = cfg.width, cfg.audio_kernel
+        self.inp = nn.Linear(cfg.audio_dim, w)
+        self.convs = nn.ModuleList(nn.Conv1d(w, w, k, padding=k // 2) for _ in range(2))
+        self.act = nn.GELU()
+        self.null = nn.Parameter(torch.zeros(cfg.audio_dim))  # "no audio", for guidance
+
+    def forward(self, feats: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
+        if drop is not None:
+            feats = torch.where(drop[:, None, None], self.null.to(feats.dtype), feats)
+        h = self.inp(feats).transpose(1, 2)
+        for conv in self.convs:
+            h = h + conv(self.act(h))
+        return h.transpose(1, 2)
+
+
+class AsynFusion(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.audio = AudioEncoder(cfg)
+        self.branches = nn.ModuleDict({"face": Branch(cfg, cfg.face_dim), "body": Branch(cfg, cfg.body_dim)})
+        self.speaker = nn.Embedding(cfg.n_speakers + 1, cfg.width) if cfg.n_speakers else None
+
+    def encode_audio(self, feats: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, audio_dim) -> (B, T, width); ``drop`` (B,) bool replaces audio by the null input."""
+        return self.audio(feats, drop)
+
+    def _condition(self, name: str, t: torch.Tensor, speaker, guidance) -> torch.Tensor:
+        br = self.branches[name]
+        c = br.time(t)
+        if self.speaker is not None and speaker is not None:
+            c = c + self.speaker(speaker)
+        if br.guidance is not None:
+            if guidance is None:
+                raise ValueError("this model needs a guidance scale")
+            c = c + br.guidance(guidance)
+        return c
+
+    def forward(self, x: dict[str, torch.Tensor], t: dict[str, torch.Tensor], audio: torch.Tensor,
+                cache: KVCache | None = None, speaker: torch.Tensor | None = None,
+                guidance: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], KVCache]:
+        """Predict clean motion (x0) for the branches present in ``x``.
+
+        x, t: per-branch noisy input (B, T, dim) and timestep (B,). A branch absent
+        from ``x`` is not evaluated; its CoSync keys/values come from ``cache``.
+        Returns the predictions and the cache refreshed for the evaluated branches.
+        """
+        run = [b for b in BRANCHES if b in x]
+        cache = {b: list(v) for b, v in (cache or {}).items()}
+        length = audio.shape[1]
+        pos = positions(length, self.cfg.width, audio.device).to(audio.dtype)
+        mask = band_mask(length, self.cfg.cosync_window, audio.device)
+        h, mods, c = {}, {}, {}
+        for b in run:
+            br = self.branches[b]
+            c[b] = self._condition(b, t[b], speaker, guidance)
+            h[b] = br.inp(x[b]) + pos + audio
+            mods[b] = [blk.ada(c[b]).chunk(6, -1) for blk in br.blocks]
+            cache[b] = [None] * self.cfg.depth
+        for i in range(self.cfg.depth):
+            for b in run:
+                blk = self.branches[b].blocks[i]
+                h[b] = blk.attend_self(h[b], mods[b][i])
+                cache[b][i] = blk.cosync_kv(h[b])
+            for b in run:
+                other = "body" if b == "face" else "face"
+                if other not in cache:
+                    raise ValueError(f"the {b} branch needs the {other} branch's cached keys/values")
+                blk = self.branches[b].blocks[i]
+                h[b] = blk.finish(h[b], cache[other][i], audio, mods[b][i], mask)
+        out = {}
+        for b in run:
+            br = self.branches[b]
+            shift, scale = br.ada_out(c[b]).chunk(2, -1)
+            out[b] = br.out(modulate(br.norm_out(h[b]), shift, scale))
+        return out, cache
+
+    def cosync_gates(self) -> list[nn.Parameter]:
+        return [blk.cosync_gate for br in self.branches.values() for blk in br.blocks]

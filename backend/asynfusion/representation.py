@@ -1,0 +1,98 @@
+"""Motion <-> the two branches' feature vectors, and their normalisation.
+
+Face branch (106): 100 FLAME expression coefficients + jaw rotation in 6D.
+Body branch (315): root orientation, 21 body and 30 hand joints in 6D (52 x 6)
++ root translation velocity (3). Eyes are not generated (near zero in BEAT2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .core.motion_file import NUM_EXPRESSIONS, Motion
+from .core.skeleton import BODY_JOINTS, HANDS, JAW, NUM_JOINTS, ROOT
+from .rotations import axis_angle_to_rot6d, rot6d_to_axis_angle
+
+BODY_ROT_JOINTS = (ROOT,) + BODY_JOINTS + HANDS      # 52 joints in the body branch
+FACE_DIM = NUM_EXPRESSIONS + 6
+BODY_DIM = len(BODY_ROT_JOINTS) * 6 + 3
+_STD_FLOOR = 1e-3
+
+
+def motion_to_branches(poses: torch.Tensor, expressions: torch.Tensor, trans: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(..., N, 165), (..., N, 100), (..., N, 3) -> face (..., N, 106), body (..., N, 315)."""
+    aa = poses.reshape(poses.shape[:-1] + (NUM_JOINTS, 3))
+    face = torch.cat([expressions, axis_angle_to_rot6d(aa[..., JAW, :])], -1)
+    rot = axis_angle_to_rot6d(aa[..., list(BODY_ROT_JOINTS), :]).flatten(-2)
+    vel = torch.diff(trans, dim=-2, prepend=trans[..., :1, :])
+    return face, torch.cat([rot, vel], -1)
+
+
+def branches_to_motion(face: torch.Tensor, body: torch.Tensor, trans_start: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Inverse of motion_to_branches; translation integrates from ``trans_start``."""
+    n = face.shape[-2]
+    aa = face.new_zeros(face.shape[:-2] + (n, NUM_JOINTS, 3))
+    aa[..., JAW, :] = rot6d_to_axis_angle(face[..., NUM_EXPRESSIONS:])
+    rot6 = body[..., :-3].reshape(body.shape[:-1] + (len(BODY_ROT_JOINTS), 6))
+    aa[..., list(BODY_ROT_JOINTS), :] = rot6d_to_axis_angle(rot6)
+    trans = trans_start + torch.cumsum(body[..., -3:], dim=-2)
+    return aa.flatten(-2), face[..., :NUM_EXPRESSIONS], trans
+
+
+@dataclass
+class Normaliser:
+    """Per-dimension mean/std of each branch, computed on the training split only."""
+
+    face_mean: torch.Tensor
+    face_std: torch.Tensor
+    body_mean: torch.Tensor
+    body_std: torch.Tensor
+    trans_start: torch.Tensor          # where generated root translation starts (metres)
+    audio_mean: torch.Tensor
+    audio_std: torch.Tensor
+
+    @classmethod
+    def fit(cls, faces: list[torch.Tensor], bodies: list[torch.Tensor], audio: list[torch.Tensor],
+            trans_start: torch.Tensor) -> "Normaliser":
+        stats = []
+        for parts in (faces, bodies, audio):
+            x = torch.cat([p.reshape(-1, p.shape[-1]) for p in parts]).double()
+            stats += [x.mean(0).float(), x.std(0).clamp_min(_STD_FLOOR).float()]
+        f_mean, f_std, b_mean, b_std, a_mean, a_std = stats
+        return cls(f_mean, f_std, b_mean, b_std, trans_start.float(), a_mean, a_std)
+
+    @classmethod
+    def identity(cls, audio_dim: int) -> "Normaliser":
+        """No scaling at all: what a randomly initialised model is paired with."""
+        return cls(torch.zeros(FACE_DIM), torch.ones(FACE_DIM), torch.zeros(BODY_DIM),
+                   torch.ones(BODY_DIM), torch.zeros(3), torch.zeros(audio_dim), torch.ones(audio_dim))
+
+    def to_dict(self) -> dict:
+        return {k: [round(float(v), 7) for v in getattr(self, k)] for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Normaliser":
+        return cls(**{k: torch.tensor(d[k], dtype=torch.float32) for k in cls.__dataclass_fields__})
+
+    def to(self, device) -> "Normaliser":
+        return Normaliser(*(getattr(self, k).to(device) for k in self.__dataclass_fields__))
+
+    def normalise(self, face: torch.Tensor, body: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return (face - self.face_mean) / self.face_std, (body - self.body_mean) / self.body_std
+
+    def normalise_audio(self, feats: torch.Tensor) -> torch.Tensor:
+        return (feats - self.audio_mean) / self.audio_std
+
+    def denormalise(self, face: torch.Tensor, body: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return face * self.face_std + self.face_mean, body * self.body_std + self.body_mean
+
+
+def motion_tensors(motion: Motion) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return (torch.from_numpy(np.asarray(motion.poses, np.float32)),
+            torch.from_numpy(np.asarray(motion.expressions, np.float32)),
+            torch.from_numpy(np.asarray(motion.trans, np.float32)))

@@ -1,0 +1,107 @@
+"""Weights on disk: ``model.safetensors`` + ``config.json``, never pickle.
+
+config.json holds the format version, what kind of model it is (DDIM teacher or
+LCM student), the architecture, the normalisation statistics and a note of what
+data trained it. Loading checks every tensor name and shape against the
+architecture and says in one sentence what does not match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .errors import WeightsError
+from .model import AsynFusion, ModelConfig
+from .representation import Normaliser
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+KINDS = ("teacher", "lcm")
+HOW_TO_GET = ("the repository ships trained weights in weights/, or train your own with "
+              "'asynfusion train' and 'asynfusion distill'")
+
+
+def default_weights_dir() -> Path:
+    """``weights/`` beside the backend: the repository root, or the add-on folder in a build."""
+    env = os.environ.get("ASYNFUSION_WEIGHTS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "weights"
+
+
+def save_weights(folder: str | os.PathLike, model: AsynFusion, kind: str, normaliser: Normaliser,
+                 training: dict | None = None) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format_version": str(FORMAT_VERSION)})
+    config = {
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "architecture": model.cfg.to_dict(),
+        "normalisation": normaliser.to_dict(),
+        "training": training or {},
+    }
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+
+
+def load_weights(folder: str | os.PathLike, device: str | torch.device = "cpu"
+                 ) -> tuple[AsynFusion, str, Normaliser, dict]:
+    """-> (model in eval mode, kind, normaliser, full config)."""
+    folder = Path(folder)
+    cfg_path, w_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    if not cfg_path.is_file() or not w_path.is_file():
+        raise WeightsError(f"No model weights found in {folder}; {HOW_TO_GET}.")
+    try:
+        config = json.loads(cfg_path.read_text())
+        version = config["format_version"]
+        kind = config["kind"]
+        arch = ModelConfig.from_dict(config["architecture"])
+        normaliser = Normaliser.from_dict(config["normalisation"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise WeightsError(f"{cfg_path} is not a valid AsynFusion config ({err}); {HOW_TO_GET}.") from None
+    if version != FORMAT_VERSION:
+        raise WeightsError(f"The weights in {folder} use format {version}, but this version reads "
+                           f"format {FORMAT_VERSION}; update AsynFusion or the weights.")
+    if kind not in KINDS:
+        raise WeightsError(f"{cfg_path} names an unknown model kind {kind!r}.")
+    try:
+        tensors = load_file(str(w_path))
+    except Exception:
+        raise WeightsError(f"{w_path} is not a readable safetensors file; {HOW_TO_GET}.") from None
+    model = AsynFusion(arch)
+    check_state(model, tensors, w_path)
+    model.load_state_dict(tensors)
+    return model.to(device).eval(), kind, normaliser.to(device), config
+
+
+def check_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source) -> None:
+    """Raise WeightsError naming what is missing, unexpected or mis-shaped."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in tensors.items()}
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(got) if expected[k] != got[k])
+    problems = []
+    if missing:
+        problems.append(f"missing {_few(missing)}")
+    if extra:
+        problems.append(f"unexpected {_few(extra)}")
+    if wrong:
+        problems.append("wrong shape for " + _few([f"{k} {got[k]} != {expected[k]}" for k in wrong]))
+    if problems:
+        raise WeightsError(f"The weights in {source} do not fit the architecture in its config: "
+                           + "; ".join(problems) + ".")
+
+
+def _few(items: list[str], n: int = 3) -> str:
+    more = f" and {len(items) - n} more" if len(items) > n else ""
+    return ", ".join(items[:n]) + more

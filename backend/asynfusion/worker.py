@@ -1,0 +1,115 @@
+"""The warm worker the Blender add-on drives: JSON lines in, JSON lines out.
+
+It loads the weights once and serves requests one after another from a job
+thread, while the main thread keeps reading stdin so that a ``cancel`` is seen
+within one sampling chunk (well under a second). At end of input it finishes the
+requests it has and exits 0. Protocol: core/protocol.py.
+Stdout carries protocol lines only; anything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import sys
+import threading
+import traceback
+
+from . import __version__
+from .core import protocol
+from .errors import Cancelled, UserError
+
+
+class Worker:
+    def __init__(self, generator, out) -> None:
+        self.generator = generator
+        self.out = out
+        self.lock = threading.Lock()
+        self.jobs: queue.Queue = queue.Queue()
+        self.cancels: dict[str, threading.Event] = {}
+        self.thread = threading.Thread(target=self._run_jobs, daemon=True)
+
+    def send(self, message: dict) -> None:
+        with self.lock:
+            self.out.write(protocol.encode(message))
+            self.out.flush()
+
+    def serve(self, lines) -> None:
+        self.thread.start()
+        for line in lines:
+            if line.strip():
+                self.handle(line)
+        self.jobs.put(None)  # end of input: finish what was asked, then exit
+        self.thread.join()
+
+    def handle(self, line: str) -> None:
+        try:
+            req = protocol.parse_request(line)
+        except protocol.ProtocolError as err:
+            self.send(protocol.error(None, "bad_request", f"Ignored a malformed request: {err}."))
+            return
+        if req["op"] == "ping":
+            self.send(self.ready())
+        elif req["op"] == "cancel":
+            event = self.cancels.get(req["id"])
+            if event is None:
+                self.send(protocol.error(req["id"], "bad_request", f"No running request {req['id']!r} to cancel."))
+            else:
+                event.set()
+        else:
+            if req["id"] in self.cancels:
+                self.send(protocol.error(req["id"], "bad_request", f"Request id {req['id']!r} is already in use."))
+                return
+            self.cancels[req["id"]] = threading.Event()
+            self.jobs.put(req)
+
+    def ready(self) -> dict:
+        return {"type": "ready", "device": self.generator.device_name,
+                "weights": str(self.generator.weights_dir), "version": __version__}
+
+    def _run_jobs(self) -> None:
+        while (req := self.jobs.get()) is not None:
+            rid = req["id"]
+            try:
+                result = self.generator.generate(
+                    req["audio"], req["out"], seed=req.get("seed", 0),
+                    steps_face=req.get("steps_face"), steps_body=req.get("steps_body"),
+                    guidance=req.get("guidance"), speaker=req.get("speaker"),
+                    progress=lambda f, stage: self.send(protocol.progress(rid, f, stage)),
+                    cancel=self.cancels[rid])
+                self.send({"type": "result", "id": rid, "path": result.path, "frames": result.frames,
+                           "seconds": result.seconds, "device": result.device,
+                           "elapsed": round(result.total_seconds, 3)})
+            except UserError as err:
+                self.send(protocol.error(rid, err.kind, str(err)))
+            except Exception as err:  # keep serving; the details go to stderr for bug reports
+                traceback.print_exc(file=sys.stderr)
+                self.send(protocol.error(rid, "internal", f"Generation failed unexpectedly ({type(err).__name__}); "
+                                         "see the worker log for details."))
+            finally:
+                del self.cancels[rid]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m asynfusion.worker", description=__doc__)
+    parser.add_argument("--weights", default=None, help="weights folder (default: the shipped weights)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    sys.stdout = sys.stderr          # stray prints must not corrupt the protocol
+    from .generate import Generator  # imported late so argument errors are instant
+
+    try:
+        generator = Generator(args.weights, args.device)
+    except UserError as err:
+        out.write(protocol.encode(protocol.error(None, err.kind, str(err))))
+        out.flush()
+        return 2
+    worker = Worker(generator, out)
+    worker.send(worker.ready())
+    worker.serve(sys.stdin)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
