@@ -127,12 +127,19 @@ def audio_features(wave: np.ndarray, device: str | torch.device = "cpu") -> torc
     power = spec.real**2 + spec.imag**2                          # (F, S) at 100 fps
     mel = _mel_basis(str(device)) @ power
     log_mel = torch.log(mel + _LOG_FLOOR)                        # (M, S)
-    # Onset strength: mean positive rise of the log-mel spectrum (librosa's definition).
-    flux = torch.clamp(log_mel[:, 1:] - log_mel[:, :-1], min=0).mean(0)
-    onset = torch.cat([flux.new_zeros(1), flux])
+    onset = _onset_strength(mel)
     energy = torch.log(power.sum(0) / N_FFT + _LOG_FLOOR)
     feats = torch.cat([log_mel, onset[None], energy[None]], 0)  # (66, S)
     return _to_motion_rate(feats, num_frames(len(wave))).T.contiguous()
+
+
+def _onset_strength(mel: torch.Tensor) -> torch.Tensor:
+    """Mean positive rise of the mel spectrum in dB, aligned as librosa aligns it."""
+    db = 10 * torch.log10(mel.clamp_min(1e-10))
+    db = torch.maximum(db, db.max() - 80.0)
+    flux = torch.clamp(db[:, 1:] - db[:, :-1], min=0).mean(0)
+    lead = 1 + N_FFT // (2 * HOP)      # the lag plus the centring offset of the frames
+    return torch.cat([flux.new_zeros(lead), flux])[: mel.shape[1]]
 
 
 def _to_motion_rate(feats: torch.Tensor, frames: int) -> torch.Tensor:
