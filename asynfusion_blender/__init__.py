@@ -1,0 +1,29 @@
+"""AsynFusion for Blender: speech in, face + body SMPL-X animation out.
+
+The add-on never imports torch. It drives the backend worker as a separate process
+(client.py), bakes the motion file the worker writes (bake_math.py in numpy, bake.py
+through bpy) and can bake motion files users already have (EMAGE, BEAT2, AMASS).
+Inside the add-on every import is relative, so it works both as this package and as
+the extension ``bl_ext.<repo>.asynfusion_blender``.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from . import client, operators, preferences, properties, ui
+
+_CLASSES = preferences.CLASSES + properties.CLASSES + operators.CLASSES + ui.CLASSES
+
+
+def register() -> None:
+    for cls in _CLASSES:
+        bpy.utils.register_class(cls)
+    properties.register()
+
+
+def unregister() -> None:
+    client.shutdown()
+    properties.unregister()
+    for cls in reversed(_CLASSES):
+        bpy.utils.unregister_class(cls)

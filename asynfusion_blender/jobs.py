@@ -1,0 +1,99 @@
+"""What the operators and the headless script both do: find targets, generate, bake.
+
+Kept free of operator plumbing so that ``batch.py`` runs exactly the same steps as the
+sidebar buttons.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import bpy
+
+from . import bake, client, rig_build, rig_builtin, rig_mapping
+from .core import motion_file
+from .errors import AddonError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+GENERATE_TIMEOUT = 3600.0
+
+
+def is_smplx_armature(obj: bpy.types.Object | None) -> bool:
+    if obj is None or obj.type != 'ARMATURE':
+        return False
+    return 0 in rig_mapping.map_bones(b.name for b in obj.data.bones)
+
+
+def find_armature(scene: bpy.types.Scene, name: str | None = None) -> bpy.types.Object | None:
+    """The named armature, else the first armature in the scene with SMPL-X bones."""
+    if name:
+        obj = scene.objects.get(name)
+        if obj is None or obj.type != 'ARMATURE':
+            raise AddonError(f"The scene has no armature called '{name}'.")
+        return obj
+    return next((o for o in scene.objects if is_smplx_armature(o)), None)
+
+
+def targets_from_selection(context: bpy.types.Context) -> tuple[bpy.types.Object | None, bpy.types.Object | None]:
+    """Armature and face mesh from the active/selected objects (a selected mesh's armature counts)."""
+    selected = list(context.selected_objects)
+    if context.active_object is not None:
+        selected.insert(0, context.active_object)
+    armature = next((o for o in selected if o.type == 'ARMATURE'), None)
+    mesh = next((o for o in selected if o.type == 'MESH' and bake.expression_keys(o)), None)
+    if armature is None and mesh is not None and mesh.parent is not None and mesh.parent.type == 'ARMATURE':
+        armature = mesh.parent
+    if mesh is None and armature is not None:
+        mesh = bake.find_face_mesh(armature)
+    return armature, mesh
+
+
+def create_builtin_rig(context: bpy.types.Context) -> tuple[bpy.types.Object, bpy.types.Object]:
+    return rig_build.build_rig(context, rig_builtin.builtin_rig())
+
+
+def sibling_audio(motion_path: str) -> str | None:
+    """The recording that sits beside a motion file with the same name (BEAT2 ships take.npz + take.wav)."""
+    stem = os.path.splitext(motion_path)[0]
+    return next((stem + ext for ext in AUDIO_EXTENSIONS if os.path.isfile(stem + ext)), None)
+
+
+def bake_motion_file(scene: bpy.types.Scene, path: str, armature: bpy.types.Object,
+                     face_mesh: bpy.types.Object | None, options: bake.BakeOptions) -> bake.BakeSummary:
+    motion = motion_file.read_motion(path)
+    return bake.bake_motion(scene, motion, armature, face_mesh, options)
+
+
+def motion_output_path(audio_path: str, seed: int) -> str:
+    """Where a generated motion goes: //asynfusion/ beside a saved .blend, else the temp folder."""
+    folder = (os.path.join(os.path.dirname(bpy.data.filepath), "asynfusion") if bpy.data.filepath
+              else os.path.join(tempfile.gettempdir(), "asynfusion"))
+    os.makedirs(folder, exist_ok=True)
+    stem = os.path.splitext(os.path.basename(audio_path))[0]
+    return os.path.join(folder, f"{stem}-seed{seed}.npz")
+
+
+def generate_request(worker: client.WorkerClient, audio: str, out: str, seed: int,
+                     steps_face: int, steps_body: int) -> str:
+    if not os.path.isfile(audio):
+        raise AddonError(f"Audio file {os.path.basename(audio) or '(none)'} does not exist; choose a recording.")
+    return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body)
+
+
+def generate_blocking(worker: client.WorkerClient, audio: str, out: str, seed: int,
+                      steps_face: int = 4, steps_body: int = 2) -> dict:
+    """Generate synchronously (background mode); returns the result reply or raises AddonError."""
+    req_id = generate_request(worker, audio, out, seed, steps_face, steps_body)
+    reply = worker.wait(req_id, GENERATE_TIMEOUT)
+    if reply["type"] == "error":
+        raise AddonError(reply["message"])
+    return reply
+
+
+def summary_text(summary: bake.BakeSummary, device: str | None = None) -> str:
+    text = (f"Baked {summary.frames} frames ({summary.seconds:.1f} s), "
+            f"frames {summary.first_frame}-{summary.last_frame}")
+    if device:
+        text += f" on {device}"
+    return text + "."

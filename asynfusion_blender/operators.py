@@ -1,0 +1,288 @@
+"""Operators (all reachable from F3 search). Each bake is one undo step and all-or-nothing.
+
+Generate is modal: a timer polls the worker so the UI stays responsive, the panel shows a
+progress bar, ESC or Cancel stops it. In background mode (``bpy.app.background``) or when
+called with EXEC_DEFAULT it runs synchronously. Every failure a person can cause is
+reported as one sentence in the UI; unexpected ones add the traceback to the console only.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass
+
+import bpy
+from bpy.props import EnumProperty, StringProperty
+
+from . import action_support, bake, client, jobs, preferences, rig_build, rig_smplx
+from .core import motion_file
+from .errors import USER_ERRORS, AddonError
+
+
+@dataclass
+class JobState:
+    """What the panel shows about the current or last job (not saved with the file)."""
+    running: bool = False
+    progress: float = 0.0
+    stage: str = ""
+    summary: str = ""
+    error: str = ""
+    cancel_requested: bool = False
+
+
+JOB = JobState()
+
+
+def _settings(context: bpy.types.Context):  # -> AsynFusionSettings
+    return context.scene.asynfusion  # type: ignore[attr-defined]
+
+
+def _redraw(context: bpy.types.Context) -> None:
+    screen = context.screen
+    for area in screen.areas if screen is not None else ():
+        if area.type == 'VIEW_3D':
+            area.tag_redraw()
+
+
+def _fail(op: bpy.types.Operator, message: str) -> set[str]:
+    JOB.error, JOB.summary = message, ""
+    op.report({'ERROR'}, message)
+    return {'CANCELLED'}
+
+
+def _unexpected(op: bpy.types.Operator, err: BaseException) -> set[str]:
+    traceback.print_exc()
+    return _fail(op, f"Unexpected error ({type(err).__name__}: {err}); details are in the system console.")
+
+
+def _targets(context: bpy.types.Context) -> tuple[bpy.types.Object, bpy.types.Object | None]:
+    """The panel's armature/face mesh, filled from the selection when empty."""
+    settings = _settings(context)
+    if settings.armature is None or settings.face_mesh is None:
+        armature, mesh = jobs.targets_from_selection(context)
+        if settings.armature is None and armature is not None:
+            settings.armature = armature
+        if settings.face_mesh is None and mesh is not None:
+            settings.face_mesh = mesh
+    if settings.armature is None:
+        raise AddonError("Choose a target armature (or select one), or create a rig first.")
+    face = settings.face_mesh if settings.bake_face else None
+    return settings.armature, face
+
+
+def _audio(context: bpy.types.Context) -> tuple[str, int, bool]:
+    """(audio path, start frame, whether to add a sound strip) from the panel."""
+    settings = _settings(context)
+    if settings.audio_source == 'STRIP':
+        strip = next((s for s in action_support.all_strips(context.scene)
+                      if s.name == settings.sound_strip), None)
+        if strip is None or getattr(strip, "sound", None) is None:
+            raise AddonError("Choose a sound strip from the sequencer, or switch the audio source to File.")
+        return bpy.path.abspath(strip.sound.filepath), int(strip.frame_start), False
+    path = bpy.path.abspath(settings.audio_file)
+    if not settings.audio_file or not os.path.isfile(path):
+        raise AddonError("Choose a speech recording (WAV, FLAC, MP3 or OGG) to generate from.")
+    return path, settings.start_frame, True
+
+
+class ASYNFUSION_OT_generate(bpy.types.Operator):
+    """Generate face and body motion from the speech and bake it onto the rig"""
+    bl_idname = "asynfusion.generate"
+    bl_label = "AsynFusion: Generate"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    _timer = None
+    _worker: client.WorkerClient | None = None
+    _request = ""
+    _plan: tuple = ()
+
+    def _start(self, context: bpy.types.Context) -> None:
+        settings = _settings(context)
+        armature, face = _targets(context)
+        audio, start, add_strip = _audio(context)
+        self._worker = client.shared_client(preferences.worker_command(context), client.worker_env())
+        out = jobs.motion_output_path(audio, settings.seed)
+        self._request = jobs.generate_request(self._worker, audio, out, settings.seed,
+                                              settings.steps_face, settings.steps_body)
+        options = bake.BakeOptions(parts=settings.parts(), start_frame=start,
+                                   audio_path=audio if add_strip else None,
+                                   name=os.path.splitext(os.path.basename(audio))[0])
+        self._plan = (armature, face, options)
+        JOB.running, JOB.progress, JOB.stage, JOB.error, JOB.summary = True, 0.0, "starting", "", ""
+        JOB.cancel_requested = False
+
+    def _finish(self, context: bpy.types.Context, reply: dict) -> set[str]:
+        JOB.running = False
+        if reply["type"] == "error":
+            if reply.get("kind") == "cancelled":
+                JOB.summary, JOB.error = "Cancelled; the scene is unchanged.", ""
+                return {'CANCELLED'}
+            return _fail(self, reply["message"])
+        armature, face, options = self._plan
+        summary = jobs.bake_motion_file(context.scene, reply["path"], armature, face, options)
+        JOB.summary = jobs.summary_text(summary, reply.get("device"))
+        for warning in summary.warnings:
+            self.report({'WARNING'}, warning)
+        self.report({'INFO'}, JOB.summary)
+        return {'FINISHED'}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            self._start(context)
+            assert self._worker is not None
+            return self._finish(context, self._worker.wait(self._request, jobs.GENERATE_TIMEOUT))
+        except USER_ERRORS as err:
+            JOB.running = False
+            return _fail(self, str(err))
+        except Exception as err:
+            JOB.running = False
+            return _unexpected(self, err)
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if bpy.app.background or JOB.running:
+            if JOB.running:
+                return _fail(self, "A generation is already running; wait for it or cancel it.")
+            return self.execute(context)
+        try:
+            self._start(context)
+        except USER_ERRORS as err:
+            JOB.running = False
+            return _fail(self, str(err))
+        self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {'RUNNING_MODAL'}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        assert self._worker is not None
+        if event.type == 'ESC' or JOB.cancel_requested:
+            self._worker.cancel(self._request)
+            return self._end(context, self._finish(context, {"type": "error", "kind": "cancelled", "message": ""}))
+        if event.type != 'TIMER':
+            return {'PASS_THROUGH'}
+        try:
+            for reply in self._worker.poll():
+                if reply.get("id") not in (self._request, None):
+                    continue                      # late replies of an earlier, cancelled request
+                if reply["type"] == "progress":
+                    JOB.progress, JOB.stage = float(reply["fraction"]), str(reply.get("stage", ""))
+                elif reply["type"] in ("result", "error"):
+                    return self._end(context, self._finish(context, reply))
+        except USER_ERRORS as err:
+            JOB.running = False
+            return self._end(context, _fail(self, str(err)))
+        except Exception as err:
+            JOB.running = False
+            return self._end(context, _unexpected(self, err))
+        _redraw(context)
+        return {'RUNNING_MODAL'}
+
+    def _end(self, context: bpy.types.Context, result: set[str]) -> set[str]:
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+        JOB.running = False
+        _redraw(context)
+        return result
+
+
+class ASYNFUSION_OT_cancel(bpy.types.Operator):
+    """Stop the running generation; the scene stays as it was"""
+    bl_idname = "asynfusion.cancel"
+    bl_label = "AsynFusion: Cancel Generation"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        JOB.cancel_requested = True
+        return {'FINISHED'}
+
+
+class ASYNFUSION_OT_bake_motion(bpy.types.Operator):
+    """Bake an existing SMPL-X motion file (AsynFusion, EMAGE, BEAT2 or AMASS .npz) onto the rig"""
+    bl_idname = "asynfusion.bake_motion"
+    bl_label = "AsynFusion: Bake Motion File"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    filepath: StringProperty(name="Motion File", subtype='FILE_PATH')  # type: ignore[valid-type]
+    filter_glob: StringProperty(default="*.npz", options={'HIDDEN'})  # type: ignore[valid-type]
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        settings = _settings(context)
+        if settings.motion_file:
+            self.filepath = settings.motion_file
+            return self.execute(context)
+        context.window_manager.fileselect_add(self)
+        return {'RUNNING_MODAL'}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        settings = _settings(context)
+        path = bpy.path.abspath(self.filepath or settings.motion_file)
+        try:
+            if not path:
+                raise AddonError("Choose a motion file (.npz) to bake.")
+            armature, face = _targets(context)
+            audio = jobs.sibling_audio(path)
+            options = bake.BakeOptions(parts=settings.parts(), start_frame=settings.start_frame,
+                                       audio_path=audio, name=os.path.splitext(os.path.basename(path))[0])
+            summary = jobs.bake_motion_file(context.scene, path, armature, face, options)
+        except USER_ERRORS as err:
+            return _fail(self, str(err))
+        except Exception as err:
+            return _unexpected(self, err)
+        JOB.summary, JOB.error = jobs.summary_text(summary), ""
+        for warning in summary.warnings:
+            self.report({'WARNING'}, warning)
+        self.report({'INFO'}, JOB.summary)
+        return {'FINISHED'}
+
+
+class ASYNFUSION_OT_create_rig(bpy.types.Operator):
+    """Create an SMPL-X armature with a skinned body and Exp000-Exp099 face shape keys"""
+    bl_idname = "asynfusion.create_rig"
+    bl_label = "AsynFusion: Create Rig"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    source: EnumProperty(  # type: ignore[valid-type]
+        name="Source", default="BUILTIN",
+        items=[("BUILTIN", "Built-in", "Our own proportions and a simple body; no licensed data"),
+               ("SMPLX", "SMPL-X Model File", "Full SMPL-X mesh from your SMPLX_NEUTRAL*.npz, "
+                "shaped by the betas of the panel's motion file when one is set")])
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        settings = _settings(context)
+        try:
+            if self.source == "SMPLX":
+                if not settings.model_file:
+                    raise AddonError("Choose your SMPL-X model file (SMPLX_NEUTRAL*.npz) first.")
+                betas = (motion_file.read_motion(bpy.path.abspath(settings.motion_file)).betas
+                         if settings.motion_file else None)
+                rig = rig_smplx.load_smplx_model(bpy.path.abspath(settings.model_file), betas)
+                armature, body = rig_build.build_rig(context, rig)
+            else:
+                armature, body = jobs.create_builtin_rig(context)
+        except USER_ERRORS as err:
+            return _fail(self, str(err))
+        except Exception as err:
+            return _unexpected(self, err)
+        settings.armature, settings.face_mesh = armature, body
+        self.report({'INFO'}, f"Created {armature.name} with {len(armature.data.bones)} bones.")
+        return {'FINISHED'}
+
+
+class ASYNFUSION_OT_use_selection(bpy.types.Operator):
+    """Take the target armature and face mesh from the selected objects"""
+    bl_idname = "asynfusion.use_selection"
+    bl_label = "AsynFusion: Targets From Selection"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        armature, mesh = jobs.targets_from_selection(context)
+        if armature is None and mesh is None:
+            return _fail(self, "Select an SMPL-X armature or its face mesh first.")
+        settings = _settings(context)
+        settings.armature = armature or settings.armature
+        settings.face_mesh = mesh or settings.face_mesh
+        return {'FINISHED'}
+
+
+CLASSES = (ASYNFUSION_OT_generate, ASYNFUSION_OT_cancel, ASYNFUSION_OT_bake_motion,
+           ASYNFUSION_OT_create_rig, ASYNFUSION_OT_use_selection)

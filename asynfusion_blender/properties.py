@@ -1,0 +1,56 @@
+"""Per-scene settings of the sidebar panel (saved with the .blend)."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+
+
+def _is_armature(_self: object, obj: bpy.types.Object) -> bool:
+    return obj.type == 'ARMATURE'
+
+
+def _is_mesh(_self: object, obj: bpy.types.Object) -> bool:
+    return obj.type == 'MESH'
+
+
+class AsynFusionSettings(bpy.types.PropertyGroup):
+    audio_source: EnumProperty(  # type: ignore[valid-type]
+        name="Audio", items=[("FILE", "File", "A speech recording on disk"),
+                             ("STRIP", "Sound Strip", "A sound strip already in the sequencer; "
+                              "the bake starts at the strip's first frame")],
+        default="FILE")
+    audio_file: StringProperty(name="Audio File", subtype='FILE_PATH')  # type: ignore[valid-type]
+    sound_strip: StringProperty(name="Sound Strip")  # type: ignore[valid-type]
+    armature: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature)  # type: ignore[valid-type]
+    face_mesh: PointerProperty(name="Face Mesh", type=bpy.types.Object, poll=_is_mesh,  # type: ignore[valid-type]
+                               description="Mesh with Exp000-Exp099 shape keys")
+    start_frame: IntProperty(name="Start Frame", default=1)  # type: ignore[valid-type]
+    seed: IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
+    steps_face: IntProperty(name="Face Steps", default=4, min=1, max=50)  # type: ignore[valid-type]
+    steps_body: IntProperty(name="Body Steps", default=2, min=1, max=50)  # type: ignore[valid-type]
+    bake_face: BoolProperty(name="Face", default=True, description="Expression shape keys and eyes")  # type: ignore[valid-type]
+    bake_jaw: BoolProperty(name="Jaw", default=True)  # type: ignore[valid-type]
+    bake_body: BoolProperty(name="Body", default=True, description="Root orientation and the 21 body joints")  # type: ignore[valid-type]
+    bake_hands: BoolProperty(name="Hands", default=True)  # type: ignore[valid-type]
+    bake_root: BoolProperty(name="Root Motion", default=True, description="Pelvis translation")  # type: ignore[valid-type]
+    motion_file: StringProperty(name="Motion File", subtype='FILE_PATH')  # type: ignore[valid-type]
+    model_file: StringProperty(  # type: ignore[valid-type]
+        name="SMPL-X Model", subtype='FILE_PATH',
+        description="Your SMPLX_NEUTRAL*.npz (free for research from smpl-x.is.tue.mpg.de; not shipped)")
+
+    def parts(self) -> frozenset[str]:
+        chosen = {"face": self.bake_face, "jaw": self.bake_jaw, "body": self.bake_body,
+                  "hands": self.bake_hands, "root": self.bake_root}
+        return frozenset(k for k, v in chosen.items() if v)
+
+
+CLASSES = (AsynFusionSettings,)
+
+
+def register() -> None:
+    bpy.types.Scene.asynfusion = PointerProperty(type=AsynFusionSettings)  # type: ignore[attr-defined]
+
+
+def unregister() -> None:
+    del bpy.types.Scene.asynfusion  # type: ignore[attr-defined]

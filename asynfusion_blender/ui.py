@@ -1,0 +1,91 @@
+"""The sidebar panel: 3D View > Sidebar > AsynFusion."""
+
+from __future__ import annotations
+
+import bpy
+
+from . import operators, preferences
+
+
+class _Panel:
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "AsynFusion"
+
+
+class ASYNFUSION_PT_main(_Panel, bpy.types.Panel):
+    bl_label = "AsynFusion"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.asynfusion  # type: ignore[attr-defined]
+        layout.label(text=preferences.worker_status(), icon='SYSTEM')
+
+        col = layout.column(align=True)
+        col.row().prop(settings, "audio_source", expand=True)
+        editor = context.scene.sequence_editor
+        if settings.audio_source == 'FILE':
+            col.prop(settings, "audio_file", text="")
+        elif editor is not None:
+            col.prop_search(settings, "sound_strip", editor,
+                            "strips_all" if hasattr(editor, "strips_all") else "sequences_all", text="")
+        else:
+            col.label(text="The scene has no sound strips.", icon='INFO')
+
+        col = layout.column(align=True)
+        col.prop(settings, "armature")
+        col.prop(settings, "face_mesh")
+        col.operator("asynfusion.use_selection", text="From Selection", icon='RESTRICT_SELECT_OFF')
+
+        col = layout.column(align=True)
+        if settings.audio_source == 'FILE':
+            col.prop(settings, "start_frame")
+        col.prop(settings, "seed")
+        row = col.row(align=True)
+        row.prop(settings, "steps_face")
+        row.prop(settings, "steps_body")
+
+        row = layout.row(align=True)
+        for name in ("bake_face", "bake_jaw", "bake_body", "bake_hands", "bake_root"):
+            row.prop(settings, name, toggle=True)
+
+        job = operators.JOB
+        if job.running:
+            row = layout.row(align=True)
+            row.progress(factor=job.progress, type='BAR', text=f"{job.stage} {job.progress:.0%}")
+            row.operator("asynfusion.cancel", text="", icon='CANCEL')
+        else:
+            layout.operator("asynfusion.generate", text="Generate", icon='PLAY_SOUND')
+        if job.error:
+            box = layout.box()
+            box.alert = True
+            box.label(text=job.error, icon='ERROR')
+        elif job.summary:
+            layout.label(text=job.summary, icon='CHECKMARK')
+
+
+class ASYNFUSION_PT_motion(_Panel, bpy.types.Panel):
+    bl_label = "Motion File"
+    bl_parent_id = "ASYNFUSION_PT_main"
+    bl_options = {'DEFAULT_CLOSED'}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        settings = context.scene.asynfusion  # type: ignore[attr-defined]
+        self.layout.prop(settings, "motion_file", text="")
+        self.layout.operator("asynfusion.bake_motion", text="Bake Motion File", icon='ACTION')
+
+
+class ASYNFUSION_PT_rig(_Panel, bpy.types.Panel):
+    bl_label = "Rig"
+    bl_parent_id = "ASYNFUSION_PT_main"
+    bl_options = {'DEFAULT_CLOSED'}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        settings = context.scene.asynfusion  # type: ignore[attr-defined]
+        layout = self.layout
+        layout.operator("asynfusion.create_rig", text="Create Built-in Rig", icon='ARMATURE_DATA').source = "BUILTIN"
+        layout.prop(settings, "model_file", text="")
+        layout.operator("asynfusion.create_rig", text="Create From SMPL-X Model", icon='OUTLINER_OB_ARMATURE').source = "SMPLX"
+
+
+CLASSES = (ASYNFUSION_PT_main, ASYNFUSION_PT_motion, ASYNFUSION_PT_rig)

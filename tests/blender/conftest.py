@@ -1,0 +1,55 @@
+"""Real Blender (the bpy wheel) for every test; the add-on registered as a package."""
+
+import os
+import sys
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DATA = os.path.abspath(os.path.join(REPO, "..", "shared", "data"))
+BEAT2 = os.path.join(DATA, "beat2")
+TAKE = os.path.join(BEAT2, "2_scott_0_1_1.npz")
+TAKE_WAV = os.path.join(BEAT2, "2_scott_0_1_1.wav")
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+import bpy  # noqa: E402
+
+
+@pytest.fixture
+def addon():
+    """An empty factory scene with the add-on registered; unregistered afterwards."""
+    import asynfusion_blender
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    asynfusion_blender.register()
+    yield asynfusion_blender
+    asynfusion_blender.unregister()
+
+
+@pytest.fixture(scope="session")
+def take():
+    from asynfusion_blender.core import motion_file
+    return motion_file.read_motion(TAKE)
+
+
+def scene_state() -> dict:
+    """Everything a bake may touch, as plain values, to compare before/after."""
+    scene = bpy.context.scene
+    state: dict = {
+        "actions": sorted((a.name, a.use_fake_user) for a in bpy.data.actions),
+        "objects": sorted(o.name for o in bpy.data.objects),
+        "frame_end": scene.frame_end,
+        "sequence_editor": scene.sequence_editor is not None,
+        "sounds": sorted(s.name for s in bpy.data.sounds),
+    }
+    for obj in bpy.data.objects:
+        adt = obj.animation_data
+        state["anim " + obj.name] = None if adt is None else (adt.action.name if adt.action else "")
+        if obj.type == 'ARMATURE':
+            state["modes " + obj.name] = [b.rotation_mode for b in obj.pose.bones]
+        keys = getattr(obj.data, "shape_keys", None)
+        if keys is not None:
+            kadt = keys.animation_data
+            state["key anim " + obj.name] = None if kadt is None else (kadt.action.name if kadt.action else "")
+            state["sliders " + obj.name] = [(k.slider_min, k.slider_max) for k in keys.key_blocks]
+    return state
