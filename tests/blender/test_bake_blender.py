@@ -1,0 +1,228 @@
+"""Baking real BEAT2 motion onto the built-in rig in real Blender (4.2 and 5.0)."""
+
+import os
+
+import bpy
+import numpy as np
+import pytest
+from mathutils import Matrix, Quaternion
+
+from conftest import TAKE, TAKE_WAV, scene_state
+from asynfusion_blender import action_support, bake, bake_math, jobs, rig_mapping
+from asynfusion_blender.core import motion_file, skeleton
+from asynfusion_blender.errors import AddonError
+
+C = Matrix(bake_math.Z_UP_FROM_Y_UP.tolist())
+
+
+@pytest.fixture
+def rig(addon):
+    armature, body = jobs.create_builtin_rig(bpy.context)
+    return armature, body
+
+
+def _bake(rig, take=None, **options):
+    armature, body = rig
+    motion = take if take is not None else motion_file.read_motion(TAKE)
+    return bake.bake_motion(bpy.context.scene, motion, armature, body, bake.BakeOptions(**options))
+
+
+def _curves(owner):
+    return action_support.action_curves(owner.animation_data.action, owner)
+
+
+@pytest.mark.parametrize("fps,fps_base,frames", [(24, 1.0, 1525), (60, 1.0, 3811), (30, 1.001, 1904)])
+def test_keyframe_counts_and_frame_range(rig, take, fps, fps_base, frames):
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = fps, fps_base
+    summary = _bake(rig, take, start_frame=101)
+    armature, body = rig
+    assert summary.frames == frames and summary.first_frame == 101 and summary.last_frame == 100 + frames
+    assert abs(summary.seconds - frames * fps_base / fps) < 1e-4     # fps_base is a float32
+    body_curves = _curves(armature)
+    face_curves = _curves(body.data.shape_keys)
+    assert len(body_curves) == 55 * 4 + 3 and len(face_curves) == 100
+    for fc in body_curves + face_curves:
+        assert len(fc.keyframe_points) == frames
+        assert tuple(fc.range()) == (101.0, 100.0 + frames)
+    assert scene.frame_end >= 100 + frames
+
+
+def _expected_local(armature, joint, rotvec):
+    """Blender-side expectation with mathutils only: B^-1 C R C^-1 B."""
+    bone = armature.data.bones[skeleton.JOINT_NAMES[joint]]
+    rest = bone.matrix_local.to_3x3().normalized()
+    angle = float(np.linalg.norm(rotvec))
+    r = Quaternion(rotvec / angle, angle).to_matrix() if angle > 0 else Matrix.Identity(3)
+    return (rest.inverted() @ C @ r @ C.inverted() @ rest).to_quaternion()
+
+
+def test_fcurves_reproduce_the_file_rotations(rig, take):
+    scene = bpy.context.scene
+    scene.render.fps = 30
+    armature, body = rig
+    _bake(rig, take, start_frame=10)
+    aa = take.joint_rotations()
+    rest_trans = np.array(armature[bake.REST_TRANS_PROP])
+    pelvis_rest = np.array(armature.data.bones["pelvis"].head_local)
+    for k in (0, 137, 999, take.num_frames - 1):
+        scene.frame_set(10 + k)
+        for j in range(skeleton.NUM_JOINTS):
+            got = armature.pose.bones[skeleton.JOINT_NAMES[j]].rotation_quaternion
+            want = _expected_local(armature, j, aa[k, j].astype(np.float64))
+            assert abs(abs(got.dot(want)) - 1.0) < 1e-5, (k, skeleton.JOINT_NAMES[j])
+        head = np.array(armature.pose.bones["pelvis"].head)
+        want_head = pelvis_rest + bake_math.Z_UP_FROM_Y_UP @ (take.trans[k] - rest_trans)
+        assert np.allclose(head, want_head, atol=1e-5)
+        keys = body.data.shape_keys.key_blocks
+        for i in (0, 7, 99):
+            assert abs(keys[f"Exp{i:03d}"].value - take.expressions[k, i]) < 1e-5
+
+
+def test_world_rotations_match_the_skeleton_chain(rig, take):
+    """Evaluated pose: each bone's armature-space deformation is C G C^T, G the SMPL-X chain product."""
+    scene = bpy.context.scene
+    scene.render.fps = 30
+    armature, _ = rig
+    _bake(rig, take, start_frame=1)
+    k = 500
+    scene.frame_set(1 + k)
+    from asynfusion_blender.core import rotations
+    local = rotations.axis_angle_to_matrix(take.joint_rotations()[k])
+    world = np.zeros_like(local)
+    for j, p in enumerate(skeleton.PARENTS):
+        world[j] = local[j] if p < 0 else world[p] @ local[j]
+    conv = bake_math.Z_UP_FROM_Y_UP
+    for j, name in enumerate(skeleton.JOINT_NAMES):
+        pose = np.array(armature.pose.bones[name].matrix.to_3x3())
+        rest = np.array(armature.data.bones[name].matrix_local.to_3x3())
+        assert np.allclose(pose @ rest.T, conv @ world[j] @ conv.T, atol=1e-4), name
+
+
+def test_existing_action_survives_and_each_bake_makes_a_new_action(rig, take):
+    armature, body = rig
+    armature.animation_data_create()
+    mine = bpy.data.actions.new("MyAction")
+    armature.animation_data.action = mine
+    armature.pose.bones["head"].rotation_quaternion = (0.9, 0.1, 0.0, 0.0)
+    armature.keyframe_insert('pose.bones["head"].rotation_quaternion', frame=5)
+    first = _bake(rig, take, parts=frozenset({"body"}))
+    second = _bake(rig, take, parts=frozenset({"body"}))
+    assert "MyAction" in bpy.data.actions and bpy.data.actions["MyAction"].use_fake_user
+    kept = action_support.action_curves(bpy.data.actions["MyAction"])
+    assert len(kept) == 4 and all(len(fc.keyframe_points) == 1 for fc in kept)
+    assert first.actions[0] != second.actions[0]
+    assert armature.animation_data.action.name == second.actions[0]
+    assert bpy.data.actions[first.actions[0]].use_fake_user
+
+
+def test_parts_limit_what_is_baked(rig, take):
+    armature, body = rig
+    _bake(rig, take, parts=frozenset({"jaw", "face"}))
+    paths = {fc.data_path for fc in _curves(armature)}
+    assert paths == {f'pose.bones["{n}"].rotation_quaternion' for n in ("jaw", "left_eye_smplhf", "right_eye_smplhf")}
+    assert len(_curves(body.data.shape_keys)) == 100
+
+
+def test_sound_strip_starts_with_the_bake(rig, take):
+    if not bpy.app.build_options.audaspace:
+        summary = _bake(rig, take, start_frame=7, audio_path=TAKE_WAV)
+        assert summary.sound_strip is None and summary.warnings        # this bpy build has no audio
+        return
+    summary = _bake(rig, take, start_frame=7, audio_path=TAKE_WAV)
+    strip = next(s for s in action_support.all_strips(bpy.context.scene) if s.name == summary.sound_strip)
+    assert strip.frame_start == 7 and strip.sound is not None
+
+
+def test_bad_motion_file_leaves_the_scene_unchanged(rig, tmp_path):
+    armature, body = rig
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"not a zip at all")
+    before = scene_state()
+    with pytest.raises(motion_file.MotionFileError) as err:
+        jobs.bake_motion_file(bpy.context.scene, str(bad), armature, body, bake.BakeOptions())
+    assert str(err.value).startswith("broken.npz is not a readable motion file")
+    assert scene_state() == before
+
+
+def test_missing_bones_are_named_and_nothing_changes(rig, take):
+    armature, body = rig
+    bpy.context.view_layer.objects.active = armature
+    bpy.ops.object.mode_set(mode='EDIT')
+    for name in ("left_thumb3", "right_thumb3"):
+        armature.data.edit_bones.remove(armature.data.edit_bones[name])
+    bpy.ops.object.mode_set(mode='OBJECT')
+    before = scene_state()
+    with pytest.raises(rig_mapping.RigMappingError, match="lacks 2 SMPL-X bones needed for this bake: left_thumb3, right_thumb3"):
+        _bake(rig, take)
+    assert scene_state() == before
+    _bake(rig, take, parts=frozenset({"body", "face"}))           # without hands it bakes
+
+
+def test_failure_halfway_through_the_writes_reverts_everything(rig, take, monkeypatch):
+    """A write that fails after 150 curves (say, out of memory) must undo the 149 before it."""
+    armature, body = rig
+    armature.animation_data_create()
+    armature.animation_data.action = bpy.data.actions.new("MyAction")
+    armature.pose.bones["left_knee"].rotation_mode = 'XYZ'
+    before = scene_state()
+    real_add = action_support.CurveWriter.add
+    calls = {"n": 0}
+
+    def failing_add(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 150:
+            raise MemoryError("simulated")
+        return real_add(self, *args)
+
+    monkeypatch.setattr(action_support.CurveWriter, "add", failing_add)
+    with pytest.raises(MemoryError):
+        _bake(rig, take, audio_path=TAKE_WAV if bpy.app.build_options.audaspace else None)
+    assert calls["n"] == 150
+    assert scene_state() == before
+    assert armature.pose.bones["left_knee"].rotation_mode == 'XYZ'
+
+
+def test_failure_in_the_face_bake_reverts_the_body_bake(rig, take, monkeypatch):
+    armature, body = rig
+    before = scene_state()
+    real_add = action_support.CurveWriter.add
+
+    def fail_on_shape_keys(self, data_path, *args):
+        if data_path.startswith("key_blocks"):
+            raise RuntimeError("simulated")
+        return real_add(self, data_path, *args)
+
+    monkeypatch.setattr(action_support.CurveWriter, "add", fail_on_shape_keys)
+    with pytest.raises(RuntimeError):
+        _bake(rig, take)
+    assert scene_state() == before
+    assert armature.animation_data is None
+
+
+def test_operators_are_single_undo_steps_and_report_one_sentence(rig, tmp_path):
+    """Undo itself needs a window (none in background mode); the UNDO flag makes each call one step."""
+    armature, body = rig
+    for op in ("generate", "bake_motion", "create_rig"):
+        cls = getattr(bpy.types, f"ASYNFUSION_OT_{op}")
+        assert "UNDO" in cls.bl_options
+    settings = bpy.context.scene.asynfusion
+    settings.armature, settings.face_mesh = armature, body
+    assert bpy.ops.asynfusion.bake_motion(filepath=TAKE) == {'FINISHED'}
+    before = scene_state()
+    missing = str(tmp_path / "nothing.npz")
+    with pytest.raises(RuntimeError, match="Motion file nothing.npz does not exist; check the path."):
+        bpy.ops.asynfusion.bake_motion(filepath=missing)
+    assert scene_state() == before
+    from asynfusion_blender import operators
+    assert operators.JOB.error == "Motion file nothing.npz does not exist; check the path."
+
+
+def test_operator_takes_targets_from_the_selection(rig):
+    armature, body = rig
+    bpy.context.view_layer.objects.active = body
+    body.select_set(True)
+    assert bpy.ops.asynfusion.bake_motion(filepath=TAKE) == {'FINISHED'}
+    settings = bpy.context.scene.asynfusion
+    assert settings.armature == armature and settings.face_mesh == body
+    assert armature.animation_data.action.name == "2_scott_0_1_1 body"
