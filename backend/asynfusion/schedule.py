@@ -55,3 +55,17 @@ def async_plan(face: list[int], body: list[int]) -> list[dict[str, tuple[int, in
             slot = (i * slots) // len(ts)
             events[slot][name] = (t, ts[i + 1] if i + 1 < len(ts) else -1)
     return events
+
+
+def training_timesteps(batch: int, decoupled: float, generator: torch.Generator | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(t_face, t_body) for a training batch.
+
+    A ``decoupled`` fraction of the batch draws the two branches' timesteps
+    independently, so the model learns to denoise one branch while the other sits
+    at another noise level: what asynchronous sampling asks of it. The rest share one.
+    """
+    t_face = torch.randint(0, NUM_TRAIN_STEPS, (batch,), generator=generator)
+    t_other = torch.randint(0, NUM_TRAIN_STEPS, (batch,), generator=generator)
+    split = torch.rand(batch, generator=generator) < decoupled
+    return t_face, torch.where(split, t_other, t_face)

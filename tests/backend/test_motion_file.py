@@ -1,0 +1,68 @@
+"""The motion file contract: real BEAT2 files read, our files round-trip, writes are atomic."""
+
+import os
+
+import numpy as np
+import pytest
+
+from asynfusion.core.motion_file import Motion, MotionFileError, read_motion, write_motion
+
+from .conftest import BEAT2
+
+
+def test_real_beat2_take_reads_with_full_layout():
+    m = read_motion(BEAT2 / "2_scott_0_1_1.npz")
+    assert m.poses.shape == (1906, 165) and m.expressions.shape == (1906, 100)
+    assert m.fps == 30 and m.betas.shape == (300,) and m.gender == "neutral"
+
+
+def test_round_trip_and_reproducible_bytes(tmp_path):
+    src = read_motion(BEAT2 / "2_scott_0_2_2.npz")
+    src.meta = {"seed": 3}
+    write_motion(tmp_path / "a.npz", src)
+    write_motion(tmp_path / "b.npz", src)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    back = read_motion(tmp_path / "a.npz")
+    assert np.array_equal(back.poses, src.poses) and np.allclose(back.trans, src.trans)
+    assert back.meta == {"seed": 3} and back.fps == 30
+    with np.load(tmp_path / "a.npz", allow_pickle=False) as d:   # readable by anyone's np.load
+        assert d["mocap_frame_rate"].shape == () and d["poses"].dtype == np.float32
+
+
+def test_other_spellings_and_fewer_expressions(tmp_path):
+    n = 12
+    np.savez(tmp_path / "emage.npz", poses=np.zeros((n, 165)), expressions=np.ones((n, 50)),
+             trans=np.zeros((n, 3)), mocap_framerate=np.array(60))
+    m = read_motion(tmp_path / "emage.npz")
+    assert m.fps == 60 and m.expressions.shape == (n, 100)
+    assert np.all(m.expressions[:, :50] == 1) and np.all(m.expressions[:, 50:] == 0)
+
+
+@pytest.mark.parametrize("arrays,words", [
+    ({"trans": np.zeros((3, 3))}, "no 'poses'"),
+    ({"poses": np.zeros((3, 10))}, "expected (frames, 165)"),
+    ({"poses": np.full((3, 165), np.nan)}, "NaN"),
+    ({"poses": np.zeros((3, 165)), "expressions": np.zeros((4, 100))}, "expressions of shape"),
+])
+def test_bad_motion_files_get_a_sentence(tmp_path, arrays, words):
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(MotionFileError, match="") as err:
+        read_motion(tmp_path / "bad.npz")
+    assert words in str(err.value)
+
+
+def test_not_an_npz_gets_a_sentence(tmp_path):
+    (tmp_path / "x.npz").write_text("hello")
+    with pytest.raises(MotionFileError, match="not a readable motion file"):
+        read_motion(tmp_path / "x.npz")
+
+
+def test_failed_write_leaves_the_old_file_and_no_debris(tmp_path):
+    target = tmp_path / "out.npz"
+    target.write_bytes(b"previous")
+    bad = Motion(poses=np.zeros((5, 100), np.float32), expressions=np.zeros((5, 100), np.float32),
+                 trans=np.zeros((5, 3), np.float32))
+    with pytest.raises(MotionFileError):
+        write_motion(target, bad)
+    assert target.read_bytes() == b"previous"
+    assert os.listdir(tmp_path) == ["out.npz"]

@@ -1,0 +1,58 @@
+"""Weights: safetensors + config, checked names and shapes, one-sentence errors."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from asynfusion.errors import WeightsError
+from asynfusion.weights import load_weights
+
+
+def test_random_weights_round_trip(random_weights):
+    model, kind, normaliser, config = load_weights(random_weights)
+    assert kind == "lcm" and config["format_version"] == 1
+    saved = load_file(str(random_weights / "model.safetensors"))
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+    assert normaliser.face_mean.shape == (106,)
+
+
+def test_missing_weights_say_how_to_get_them(tmp_path):
+    with pytest.raises(WeightsError, match="No model weights found .* train your own"):
+        load_weights(tmp_path)
+
+
+def test_wrong_shapes_and_names_are_listed(random_weights, tmp_path):
+    shutil.copytree(random_weights, tmp_path / "w")
+    tensors = load_file(str(tmp_path / "w" / "model.safetensors"))
+    tensors["audio.inp.weight"] = torch.zeros(3, 3)
+    tensors["surprise"] = torch.zeros(1)
+    del tensors["branches.face.out.bias"]
+    save_file(tensors, str(tmp_path / "w" / "model.safetensors"))
+    with pytest.raises(WeightsError) as err:
+        load_weights(tmp_path / "w")
+    msg = str(err.value)
+    assert "missing branches.face.out.bias" in msg and "unexpected surprise" in msg
+    assert "wrong shape for audio.inp.weight (3, 3)" in msg
+
+
+def test_pickle_file_is_refused_not_loaded(random_weights, tmp_path):
+    shutil.copytree(random_weights, tmp_path / "w")
+    torch.save({"x": torch.zeros(1)}, tmp_path / "w" / "model.safetensors")  # a pickle in disguise
+    with pytest.raises(WeightsError, match="not a readable safetensors file"):
+        load_weights(tmp_path / "w")
+
+
+def test_future_format_and_broken_config(random_weights, tmp_path):
+    shutil.copytree(random_weights, tmp_path / "w")
+    cfg_path = tmp_path / "w" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["format_version"] = 99
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match="format 99"):
+        load_weights(tmp_path / "w")
+    cfg_path.write_text("{")
+    with pytest.raises(WeightsError, match="not a valid AsynFusion config"):
+        load_weights(tmp_path / "w")
