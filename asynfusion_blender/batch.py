@@ -1,0 +1,145 @@
+"""Headless baking: the same steps as the sidebar, for files and folders.
+
+    blender -b [scene.blend] --python asynfusion_blender/batch.py -- \\
+        (--audio FILE|FOLDER | --motion FILE.npz|FOLDER) [--rig NAME] [--out OUT.blend]
+        [--start-frame N] [--seed N] [--parts face,jaw,body,hands,root] [--blend IN.blend]
+    python asynfusion_blender/batch.py ...      (where the bpy wheel is installed)
+
+With no rig named and no SMPL-X armature in the scene, the built-in rig is created. A
+folder bakes each file into its own actions (named after the file). The result is saved
+to --out (default: <input>_baked.blend, or asynfusion_baked.blend without an input); the
+input .blend is overwritten only with --overwrite. Errors: one line on stderr, exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+import bpy
+
+if __package__:
+    from . import bake, bake_math, client, jobs
+    from .errors import USER_ERRORS, AddonError
+else:   # run as a script: import the add-on package from the folder this file sits in
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.dirname(_here))
+    _addon = importlib.import_module(os.path.basename(_here))
+    bake, bake_math, client, jobs = _addon.bake, _addon.bake_math, _addon.client, _addon.jobs
+    _errors = importlib.import_module(_addon.__name__ + ".errors")
+    USER_ERRORS, AddonError = _errors.USER_ERRORS, _errors.AddonError
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="asynfusion batch", description="Bake AsynFusion motion headless.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--audio", help="speech file or folder of speech files to generate from")
+    source.add_argument("--motion", help="motion .npz or folder of them to bake")
+    parser.add_argument("--blend", help="scene to open first (with plain python; blender takes it before -b)")
+    parser.add_argument("--rig", help="armature object to bake onto")
+    parser.add_argument("--out", help="where to save the result .blend")
+    parser.add_argument("--overwrite", action="store_true", help="allow --out to be the input .blend")
+    parser.add_argument("--start-frame", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--parts", default=",".join(bake_math.PARTS),
+                        help="what to bake, comma-separated from: " + ", ".join(bake_math.PARTS))
+    parser.add_argument("--python", default="", help="backend Python for --audio (default: found automatically)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--weights", default="")
+    return parser.parse_args(argv)
+
+
+def script_args() -> list[str]:
+    """Arguments after '--' (blender passes its own before it), else all of them (plain python)."""
+    if "--" in sys.argv:
+        return sys.argv[sys.argv.index("--") + 1:]
+    return sys.argv[1:]
+
+
+def inputs(path: str, extensions: tuple[str, ...]) -> list[str]:
+    """One file, or the matching files of a folder in name order."""
+    if os.path.isdir(path):
+        found = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(extensions))
+        if not found:
+            raise AddonError(f"Folder {path} has no {'/'.join(extensions)} files.")
+        return found
+    if not os.path.isfile(path):
+        raise AddonError(f"{path} does not exist.")
+    return [path]
+
+
+def output_path(args: argparse.Namespace) -> str:
+    source = bpy.data.filepath
+    if args.out:
+        out = os.path.abspath(args.out)
+    elif source:
+        out = os.path.splitext(source)[0] + "_baked.blend"
+    else:
+        out = os.path.abspath("asynfusion_baked.blend")
+    if source and os.path.abspath(source) == out and not args.overwrite:
+        raise AddonError(f"Refusing to overwrite the input {os.path.basename(source)}; pass --overwrite or another --out.")
+    return out
+
+
+def run(args: argparse.Namespace) -> list[str]:
+    """Do the whole job; returns one summary line per baked file."""
+    if args.blend:
+        if not os.path.isfile(args.blend):
+            raise AddonError(f"Scene file {args.blend} does not exist.")
+        bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
+    parts = frozenset(p.strip() for p in args.parts.split(",") if p.strip())
+    unknown = parts - set(bake_math.PARTS)
+    if unknown:
+        raise AddonError(f"Unknown part {sorted(unknown)[0]!r}; choose from {', '.join(bake_math.PARTS)}.")
+    out = output_path(args)
+    context = bpy.context
+    scene = context.scene
+    files = inputs(args.audio or args.motion, jobs.AUDIO_EXTENSIONS if args.audio else (".npz",))
+    armature = jobs.find_armature(scene, args.rig)
+    if armature is None:
+        armature, _ = jobs.create_builtin_rig(context)
+    face = bake.find_face_mesh(armature) if "face" in parts else None
+
+    worker = None
+    if args.audio:
+        python = client.find_python(args.python)
+        if python is None:
+            raise AddonError(f"No backend Python found; pass --python or set {client.ENV_PYTHON}.")
+        worker = client.WorkerClient(client.worker_command(python, args.device, args.weights), client.worker_env())
+    lines = []
+    try:
+        for path in files:
+            name = os.path.splitext(os.path.basename(path))[0]
+            device = None
+            if worker is not None:
+                reply = jobs.generate_blocking(worker, path, jobs.motion_output_path(path, args.seed), args.seed)
+                motion_path, audio, device = reply["path"], path, reply.get("device")
+            else:
+                motion_path, audio = path, jobs.sibling_audio(path)
+            options = bake.BakeOptions(parts=parts, start_frame=args.start_frame, audio_path=audio, name=name)
+            summary = jobs.bake_motion_file(scene, motion_path, armature, face, options)
+            lines.append(f"{name}: {jobs.summary_text(summary, device)}")
+            lines.extend(f"{name}: warning: {warning}" for warning in summary.warnings)
+    finally:
+        if worker is not None:
+            worker.close()
+    bpy.ops.wm.save_as_mainfile(filepath=out, check_existing=False)
+    lines.append(f"Saved {out}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(script_args() if argv is None else argv)
+    try:
+        for line in run(args):
+            print(line)
+    except USER_ERRORS as err:
+        print(f"asynfusion: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
