@@ -10,23 +10,26 @@ The sound-strip collection moved too (``sequences`` -> ``strips`` in 5.0).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, Union, cast
 
 import bpy
 import numpy as np
 
 SLOTTED = hasattr(bpy.types, "ActionSlot")
 _LINEAR = 1     # Keyframe.interpolation enum index of 'LINEAR'
+Animated = Union[bpy.types.Object, bpy.types.Key]     # the IDs a bake animates
 
 
 class CurveWriter:
     """A new action for one ID; ``add`` writes one F-curve in bulk."""
 
-    def __init__(self, name: str, owner: bpy.types.ID) -> None:
+    def __init__(self, name: str, owner: Animated) -> None:
         self.action = bpy.data.actions.new(name)
         self.owner = owner
         if SLOTTED:
-            self.slot = self.action.slots.new(id_type=owner.id_type, name=owner.name)
-            strip = self.action.layers.new("Layer").strips.new(type='KEYFRAME')
+            action: Any = self.action          # the type stubs are 4.2's: no slots there
+            self.slot = action.slots.new(id_type=owner.id_type, name=owner.name)
+            strip = action.layers.new("Layer").strips.new(type='KEYFRAME')
             self._channels = strip.channelbag(self.slot, ensure=True)
         else:
             self.action.id_root = owner.id_type
@@ -47,7 +50,7 @@ class CurveWriter:
 
     def assign(self) -> Callable[[], None]:
         """Make the owner play this action; returns a function that restores what it played."""
-        adt = self.owner.animation_data
+        adt: Any = self.owner.animation_data
         created = adt is None
         if adt is None:
             adt = self.owner.animation_data_create()
@@ -67,15 +70,15 @@ class CurveWriter:
         return restore
 
 
-def action_curves(action: bpy.types.Action, owner: bpy.types.ID | None = None) -> list[bpy.types.FCurve]:
+def action_curves(action: bpy.types.Action, owner: Animated | None = None) -> list[bpy.types.FCurve]:
     """All F-curves of an action (for the owner's slot when actions are slotted)."""
     if not SLOTTED:
         return list(action.fcurves)
     slot = None
     if owner is not None and owner.animation_data is not None:
-        slot = owner.animation_data.action_slot
+        slot = cast(Any, owner.animation_data).action_slot
     curves: list[bpy.types.FCurve] = []
-    for layer in action.layers:
+    for layer in cast(Any, action).layers:
         for strip in layer.strips:
             for bag in strip.channelbags:
                 if slot is None or bag.slot == slot:
@@ -83,13 +86,13 @@ def action_curves(action: bpy.types.Action, owner: bpy.types.ID | None = None) -
     return curves
 
 
-def sound_strips(scene: bpy.types.Scene) -> bpy.types.bpy_prop_collection:
-    """The scene's top-level strip collection (creating the sequence editor if needed)."""
+def sound_strips(scene: bpy.types.Scene) -> Any:
+    """The scene's top-level strips (``sequences`` before 5.0, ``strips`` since; typed Any for that)."""
     editor = scene.sequence_editor or scene.sequence_editor_create()
     return editor.strips if hasattr(editor, "strips") else editor.sequences
 
 
-def all_strips(scene: bpy.types.Scene) -> list[bpy.types.Sequence]:
+def all_strips(scene: bpy.types.Scene) -> list[Any]:
     editor = scene.sequence_editor
     if editor is None:
         return []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import bpy
 import numpy as np
@@ -44,11 +45,21 @@ class BakeSummary:
     warnings: list[str] = field(default_factory=list)
 
 
+def armature_bones(obj: bpy.types.Object) -> bpy.types.ArmatureBones:
+    return cast(bpy.types.Armature, obj.data).bones
+
+
+def shape_keys_of(obj: bpy.types.Object | None) -> bpy.types.Key | None:
+    if obj is None or obj.type != 'MESH':
+        return None
+    return cast(bpy.types.Mesh, obj.data).shape_keys
+
+
 def rig_frame(armature: bpy.types.Object, joints: list[int], with_root: bool) -> bake_math.RigFrame:
     """Everything the numpy bake needs from an armature; raises AddonError if it cannot take it."""
     if armature is None or armature.type != 'ARMATURE':
         raise AddonError("Choose an armature to bake onto.")
-    bones = armature.data.bones
+    bones = armature_bones(armature)
     mapping = rig_mapping.map_bones(b.name for b in bones)
     needed = sorted(set(joints) | ({skeleton.ROOT} if with_root else set()))
     rig_mapping.require_bones(mapping, needed, armature.name)
@@ -71,12 +82,15 @@ def rig_frame(armature: bpy.types.Object, joints: list[int], with_root: bool) ->
             "to tell which way is up."
         ) from None
     scale = 100.0 if np.linalg.norm(up) > CM_THRESHOLD else 1.0
-    rest_trans = np.asarray(armature.get(REST_TRANS_PROP, (0.0, 0.0, 0.0)), np.float64)
+    try:    # rigs made elsewhere have no such property: their rest pose is SMPL-X's origin
+        rest_trans = np.asarray(armature[REST_TRANS_PROP], np.float64)
+    except KeyError:
+        rest_trans = np.zeros(3)
     return bake_math.RigFrame(mapping, rest, conv, scale, rest_trans)
 
 
 def expression_keys(mesh: bpy.types.Object | None) -> list[str]:
-    keys = getattr(getattr(mesh, "data", None), "shape_keys", None)
+    keys = shape_keys_of(mesh)
     if keys is None:
         return []
     return [kb.name for kb in keys.key_blocks
@@ -106,7 +120,7 @@ class _Revert:
         self.steps.clear()
 
 
-def _write_action(revert: _Revert, owner: bpy.types.ID, name: str,
+def _write_action(revert: _Revert, owner: action_support.Animated, name: str,
                   curves: list[bake_math.Curve], frames: np.ndarray) -> str:
     writer = action_support.CurveWriter(name, owner)
     revert.add(lambda: bpy.data.actions.remove(writer.action))
@@ -178,7 +192,7 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
                 _set_attr(revert, armature.pose.bones[rig.bone_names[j]], "rotation_mode", 'QUATERNION')
             summary.actions.append(_write_action(revert, armature, f"{options.name} body", body, frames))
         if face and face_mesh is not None:
-            key = face_mesh.data.shape_keys
+            key = shape_keys_of(face_mesh)
             low, high = float(motion.expressions.min()), float(motion.expressions.max())
             for name in exp_keys:
                 block = key.key_blocks[name]

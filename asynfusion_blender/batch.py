@@ -20,16 +20,16 @@ import sys
 
 import bpy
 
-if __package__:
-    from . import bake, bake_math, client, jobs
-    from .errors import USER_ERRORS, AddonError
-else:   # run as a script: import the add-on package from the folder this file sits in
+if not __package__:
+    # Run as a script: make the folder this file sits in importable as its package, so the
+    # relative imports below work the same as inside Blender's extension system.
     _here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, os.path.dirname(_here))
-    _addon = importlib.import_module(os.path.basename(_here))
-    bake, bake_math, client, jobs = _addon.bake, _addon.bake_math, _addon.client, _addon.jobs
-    _errors = importlib.import_module(_addon.__name__ + ".errors")
-    USER_ERRORS, AddonError = _errors.USER_ERRORS, _errors.AddonError
+    __package__ = os.path.basename(_here)
+    importlib.import_module(__package__)
+
+from . import bake, bake_math, client, jobs  # noqa: E402
+from .errors import USER_ERRORS, AddonError  # noqa: E402
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

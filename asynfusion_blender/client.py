@@ -119,7 +119,7 @@ class WorkerClient:
     def generate(self, audio: str, out: str, **options: object) -> str:
         """Send a generate request; returns its id."""
         req_id = uuid.uuid4().hex[:12]
-        request = {"op": "generate", "id": req_id, "audio": audio, "out": out}
+        request: dict[str, object] = {"op": "generate", "id": req_id, "audio": audio, "out": out}
         request.update({k: v for k, v in options.items() if v is not None})
         self.send(request)
         return req_id

@@ -22,13 +22,13 @@ GENERATE_TIMEOUT = 3600.0
 def is_smplx_armature(obj: bpy.types.Object | None) -> bool:
     if obj is None or obj.type != 'ARMATURE':
         return False
-    return 0 in rig_mapping.map_bones(b.name for b in obj.data.bones)
+    return 0 in rig_mapping.map_bones(b.name for b in bake.armature_bones(obj))
 
 
 def find_armature(scene: bpy.types.Scene, name: str | None = None) -> bpy.types.Object | None:
     """The named armature, else the first armature in the scene with SMPL-X bones."""
     if name:
-        obj = scene.objects.get(name)
+        obj: bpy.types.Object | None = scene.objects.get(name)
         if obj is None or obj.type != 'ARMATURE':
             raise AddonError(f"The scene has no armature called '{name}'.")
         return obj

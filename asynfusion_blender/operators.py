@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import traceback
 from dataclasses import dataclass
+from typing import Literal
 
 import bpy
 from bpy.props import EnumProperty, StringProperty
@@ -18,6 +19,9 @@ from bpy.props import EnumProperty, StringProperty
 from . import action_support, bake, client, jobs, preferences, rig_build, rig_smplx
 from .core import motion_file
 from .errors import USER_ERRORS, AddonError
+
+
+Status = set[Literal['RUNNING_MODAL', 'CANCELLED', 'FINISHED', 'PASS_THROUGH', 'INTERFACE']]
 
 
 @dataclass
@@ -45,13 +49,13 @@ def _redraw(context: bpy.types.Context) -> None:
             area.tag_redraw()
 
 
-def _fail(op: bpy.types.Operator, message: str) -> set[str]:
+def _fail(op: bpy.types.Operator, message: str) -> Status:
     JOB.error, JOB.summary = message, ""
     op.report({'ERROR'}, message)
     return {'CANCELLED'}
 
 
-def _unexpected(op: bpy.types.Operator, err: BaseException) -> set[str]:
+def _unexpected(op: bpy.types.Operator, err: BaseException) -> Status:
     traceback.print_exc()
     return _fail(op, f"Unexpected error ({type(err).__name__}: {err}); details are in the system console.")
 
@@ -112,7 +116,7 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
         JOB.running, JOB.progress, JOB.stage, JOB.error, JOB.summary = True, 0.0, "starting", "", ""
         JOB.cancel_requested = False
 
-    def _finish(self, context: bpy.types.Context, reply: dict) -> set[str]:
+    def _finish(self, context: bpy.types.Context, reply: dict) -> Status:
         JOB.running = False
         if reply["type"] == "error":
             if reply.get("kind") == "cancelled":
@@ -127,7 +131,7 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
         self.report({'INFO'}, JOB.summary)
         return {'FINISHED'}
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Status:
         try:
             self._start(context)
             assert self._worker is not None
@@ -139,7 +143,7 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
             JOB.running = False
             return _unexpected(self, err)
 
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
         if bpy.app.background or JOB.running:
             if JOB.running:
                 return _fail(self, "A generation is already running; wait for it or cancel it.")
@@ -153,7 +157,7 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
         context.window_manager.modal_handler_add(self)
         return {'RUNNING_MODAL'}
 
-    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
         assert self._worker is not None
         if event.type == 'ESC' or JOB.cancel_requested:
             self._worker.cancel(self._request)
@@ -177,7 +181,7 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
         _redraw(context)
         return {'RUNNING_MODAL'}
 
-    def _end(self, context: bpy.types.Context, result: set[str]) -> set[str]:
+    def _end(self, context: bpy.types.Context, result: Status) -> Status:
         if self._timer is not None:
             context.window_manager.event_timer_remove(self._timer)
             self._timer = None
@@ -191,7 +195,7 @@ class ASYNFUSION_OT_cancel(bpy.types.Operator):
     bl_idname = "asynfusion.cancel"
     bl_label = "AsynFusion: Cancel Generation"
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Status:
         JOB.cancel_requested = True
         return {'FINISHED'}
 
@@ -205,7 +209,7 @@ class ASYNFUSION_OT_bake_motion(bpy.types.Operator):
     filepath: StringProperty(name="Motion File", subtype='FILE_PATH')  # type: ignore[valid-type]
     filter_glob: StringProperty(default="*.npz", options={'HIDDEN'})  # type: ignore[valid-type]
 
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
         settings = _settings(context)
         if settings.motion_file:
             self.filepath = settings.motion_file
@@ -213,7 +217,7 @@ class ASYNFUSION_OT_bake_motion(bpy.types.Operator):
         context.window_manager.fileselect_add(self)
         return {'RUNNING_MODAL'}
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Status:
         settings = _settings(context)
         path = bpy.path.abspath(self.filepath or settings.motion_file)
         try:
@@ -247,7 +251,7 @@ class ASYNFUSION_OT_create_rig(bpy.types.Operator):
                ("SMPLX", "SMPL-X Model File", "Full SMPL-X mesh from your SMPLX_NEUTRAL*.npz, "
                 "shaped by the betas of the panel's motion file when one is set")])
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Status:
         settings = _settings(context)
         try:
             if self.source == "SMPLX":
@@ -264,7 +268,7 @@ class ASYNFUSION_OT_create_rig(bpy.types.Operator):
         except Exception as err:
             return _unexpected(self, err)
         settings.armature, settings.face_mesh = armature, body
-        self.report({'INFO'}, f"Created {armature.name} with {len(armature.data.bones)} bones.")
+        self.report({'INFO'}, f"Created {armature.name} with {len(bake.armature_bones(armature))} bones.")
         return {'FINISHED'}
 
 
@@ -274,7 +278,7 @@ class ASYNFUSION_OT_use_selection(bpy.types.Operator):
     bl_label = "AsynFusion: Targets From Selection"
     bl_options = {'REGISTER', 'UNDO'}
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Status:
         armature, mesh = jobs.targets_from_selection(context)
         if armature is None and mesh is None:
             return _fail(self, "Select an SMPL-X armature or its face mesh first.")

@@ -51,7 +51,7 @@ class AsynFusionPreferences(bpy.types.AddonPreferences):
 
 def get_preferences(context: bpy.types.Context) -> AsynFusionPreferences | None:
     """The preferences when the add-on is enabled through Blender, else None (defaults apply)."""
-    addon = context.preferences.addons.get(AsynFusionPreferences.bl_idname)
+    addon: bpy.types.Addon | None = context.preferences.addons.get(AsynFusionPreferences.bl_idname)
     return addon.preferences if addon is not None else None  # type: ignore[return-value]
 
 

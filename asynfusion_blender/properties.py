@@ -49,7 +49,7 @@ CLASSES = (AsynFusionSettings,)
 
 
 def register() -> None:
-    bpy.types.Scene.asynfusion = PointerProperty(type=AsynFusionSettings)  # type: ignore[attr-defined]
+    bpy.types.Scene.asynfusion = PointerProperty(type=AsynFusionSettings)  # type: ignore
 
 
 def unregister() -> None:

@@ -9,6 +9,8 @@ the root exactly.
 
 from __future__ import annotations
 
+from typing import cast
+
 import bpy
 import numpy as np
 
@@ -74,7 +76,7 @@ def _mesh(context: bpy.types.Context, rig: RigData, armature: bpy.types.Object) 
         column = rig.weights[:, j]
         for w in np.unique(column[column > 0]):
             group.add(np.flatnonzero(column == w).tolist(), float(w), 'REPLACE')
-    modifier = obj.modifiers.new("Armature", 'ARMATURE')
+    modifier = cast(bpy.types.ArmatureModifier, obj.modifiers.new("Armature", 'ARMATURE'))
     modifier.object = armature
 
     if rig.shape_keys:

@@ -32,10 +32,10 @@ def load_smplx_model(path: str, betas: np.ndarray | None = None) -> RigData:
     name = os.path.basename(path)
     try:
         with np.load(path, allow_pickle=False) as data:
-            keys = set(data.files)
+            present = set(data.files)
             need = {"v_template", "f", "J_regressor", "weights", "shapedirs"}
-            if not need <= keys:
-                raise _fail(name, "it lacks " + ", ".join(sorted(need - keys)))
+            if not need <= present:
+                raise _fail(name, "it lacks " + ", ".join(sorted(need - present)))
             v_template = np.asarray(data["v_template"], np.float64)
             faces = np.asarray(data["f"], np.int64)
             regressor = np.asarray(data["J_regressor"], np.float64)

@@ -7,13 +7,10 @@ import bpy
 from . import operators, preferences
 
 
-class _Panel:
+class ASYNFUSION_PT_main(bpy.types.Panel):
     bl_space_type = 'VIEW_3D'
     bl_region_type = 'UI'
     bl_category = "AsynFusion"
-
-
-class ASYNFUSION_PT_main(_Panel, bpy.types.Panel):
     bl_label = "AsynFusion"
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -64,7 +61,10 @@ class ASYNFUSION_PT_main(_Panel, bpy.types.Panel):
             layout.label(text=job.summary, icon='CHECKMARK')
 
 
-class ASYNFUSION_PT_motion(_Panel, bpy.types.Panel):
+class ASYNFUSION_PT_motion(bpy.types.Panel):
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "AsynFusion"
     bl_label = "Motion File"
     bl_parent_id = "ASYNFUSION_PT_main"
     bl_options = {'DEFAULT_CLOSED'}
@@ -75,7 +75,10 @@ class ASYNFUSION_PT_motion(_Panel, bpy.types.Panel):
         self.layout.operator("asynfusion.bake_motion", text="Bake Motion File", icon='ACTION')
 
 
-class ASYNFUSION_PT_rig(_Panel, bpy.types.Panel):
+class ASYNFUSION_PT_rig(bpy.types.Panel):
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "AsynFusion"
     bl_label = "Rig"
     bl_parent_id = "ASYNFUSION_PT_main"
     bl_options = {'DEFAULT_CLOSED'}
