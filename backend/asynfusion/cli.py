@@ -63,7 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--speaker", type=int, default=None, help="speaker/style id, for models trained with them")
     gen.add_argument("--weights", default=None, help="weights folder (default: the shipped weights/)")
     gen.set_defaults(run=_generate)
+    _add_training_commands(sub)
     return parser
+
+
+def _add_training_commands(sub) -> None:
+    """train / distill / eval: imported lazily so generate starts fast."""
+    from .training import cli as training_cli
+
+    training_cli.add_commands(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Training, distillation and evaluation of AsynFusion on BEAT2."""

@@ -1,0 +1,111 @@
+"""Command-line arguments and run configurations (no torch import: the CLI starts fast)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, fields
+
+DEFAULT_HOLDOUT = 0.15
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    steps: int = 3000
+    batch: int = 32
+    lr: float = 4e-4
+    width: int = 128
+    depth: int = 4
+    heads: int = 4
+    window: int = 120
+    stride: int = 5
+    decoupled: float = 0.5
+    audio_drop: float = 0.1
+    vel_weight: float = 1.0
+    ema: float = 0.999
+    mirror: bool = True
+    holdout: float = DEFAULT_HOLDOUT
+    save_every: int = 500
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    cache: str | None = None
+    threads: int = 0
+
+
+@dataclass
+class DistillConfig:
+    data: str
+    teacher: str
+    out: str
+    steps: int = 1500
+    batch: int = 32
+    lr: float = 2e-4
+    ema: float = 0.95               # the target network's EMA (MotionLCM uses 0.95)
+    skip: int = 20                  # DDIM solver skip interval on the 1000-step schedule
+    w_min: float = 1.0              # guidance scales drawn uniformly in [w_min, w_max]
+    w_max: float = 3.0
+    huber_c: float = 0.001
+    decoupled: float = 0.5
+    mirror: bool = True
+    holdout: float = DEFAULT_HOLDOUT
+    stride: int = 5
+    save_every: int = 500
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    cache: str | None = None
+    threads: int = 0
+
+
+_SKIP = ("data", "out", "teacher", "device", "resume", "cache", "mirror")
+
+
+def _numbers(p: argparse.ArgumentParser, cls) -> None:
+    for f in fields(cls):
+        if f.name in _SKIP:
+            continue
+        typ = {"int": int, "float": float}[f.type if isinstance(f.type, str) else f.type.__name__]
+        p.add_argument("--" + f.name.replace("_", "-"), type=typ, default=f.default, help=f"(default {f.default})")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-mirror", dest="mirror", action="store_false", help="no mirror augmentation")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument("--cache", default=None, help="audio feature cache folder (default OUT/feature_cache)")
+
+
+def train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="BEAT2 folder (beat_english_v2.0.0 layout, or name.npz + name.wav pairs)")
+    p.add_argument("-o", "--out", required=True, help="checkpoint folder (model.safetensors + config.json)")
+    _numbers(p, TrainConfig)
+    _common(p)
+
+
+def distill_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="BEAT2 folder, as for train")
+    p.add_argument("--teacher", required=True, help="teacher weights folder (from asynfusion train)")
+    p.add_argument("-o", "--out", required=True, help="student checkpoint folder")
+    _numbers(p, DistillConfig)
+    _common(p)
+
+
+def eval_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="BEAT2 folder; its held-out part is evaluated")
+    p.add_argument("--weights", default=None, help="weights folder (default: the shipped weights/)")
+    p.add_argument("--fid-model", default=None, help="motion autoencoder folder for the Frechet distance "
+                   "(default: weights/motion_ae)")
+    p.add_argument("--steps-face", type=int, default=None)
+    p.add_argument("--steps-body", type=int, default=None)
+    p.add_argument("--guidance", type=float, default=None)
+    p.add_argument("--sync", action="store_true", help="synchronous sampling (both branches every step)")
+    p.add_argument("--seeds", type=int, default=2, help="samples per take (diversity needs two or more)")
+    p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT)
+    p.add_argument("--json", default=None, help="write the results here as JSON")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
+
+def config_from(args, cls):
+    return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})

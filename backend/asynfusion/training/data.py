@@ -1,0 +1,177 @@
+"""BEAT2 data: takes, train/held-out split, cached audio features, windows.
+
+Two layouts are read:
+
+* BEAT2 as published: ``beat_english_v2.0.0/`` (or that folder itself) holding
+  ``smplxflame_30/*.npz``, ``wave16k/*.wav`` and ``train_test_split.csv``
+  (columns ``id,type``; type train / val / test / additional).
+* A plain folder of ``name.npz`` + ``name.wav`` pairs (as in ../shared/data/beat2):
+  there is no published split, so the last ``holdout`` fraction of every take
+  is held out for evaluation and the rest trains.
+
+Normalisation statistics are fitted on the training part only.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import audio
+from ..core.motion_file import read_motion
+from ..representation import Normaliser, motion_to_branches
+from .augment import mirror_motion
+
+DEFAULT_HOLDOUT = 0.15
+
+
+@dataclass
+class Take:
+    name: str
+    poses: np.ndarray          # (N, 165)
+    expressions: np.ndarray    # (N, 100)
+    trans: np.ndarray          # (N, 3)
+    feats: np.ndarray          # (N, 66) raw audio features, aligned to the motion frames
+    wave: np.ndarray | None = None   # 16 kHz loudness-normalised audio covering the frames (eval)
+    start: int = 0             # first frame of this part within the original take
+    mirrored: bool = False
+
+    @property
+    def frames(self) -> int:
+        return int(self.poses.shape[0])
+
+    def crop(self, a: int, b: int) -> "Take":
+        hop = audio.SAMPLE_RATE // audio.MOTION_FPS
+        wave = None if self.wave is None else self.wave[a * hop: b * hop]
+        return replace(self, poses=self.poses[a:b], expressions=self.expressions[a:b],
+                       trans=self.trans[a:b], feats=self.feats[a:b], wave=wave, start=self.start + a)
+
+    def mirror(self) -> "Take":
+        p, e, t = mirror_motion(self.poses, self.expressions, self.trans)
+        return replace(self, poses=p, expressions=e, trans=t, mirrored=not self.mirrored)
+
+    def branches(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return motion_to_branches(torch.from_numpy(self.poses), torch.from_numpy(self.expressions),
+                                  torch.from_numpy(self.trans))
+
+
+def _pairs(root: Path) -> tuple[list[tuple[str, Path, Path]], dict[str, str] | None]:
+    """-> [(name, npz, wav)], split {name: type} or None for a plain folder."""
+    for cand in (root / "beat_english_v2.0.0", root):
+        if (cand / "smplxflame_30").is_dir() and (cand / "wave16k").is_dir():
+            split = {}
+            csv_path = cand / "train_test_split.csv"
+            if csv_path.is_file():
+                with open(csv_path, newline="") as f:
+                    for row in csv.DictReader(f):
+                        split[row["id"].strip()] = row["type"].strip()
+            pairs = [(p.stem, p, cand / "wave16k" / (p.stem + ".wav"))
+                     for p in sorted((cand / "smplxflame_30").glob("*.npz"))]
+            return [x for x in pairs if x[2].is_file()], split
+    pairs = [(p.stem, p, p.with_suffix(".wav")) for p in sorted(root.glob("*.npz"))]
+    return [x for x in pairs if x[2].is_file()], None
+
+
+def _features(wav: Path, cache: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """(loudness-normalised wave, (S, 66) features), cached as .npy by file digest."""
+    wave = audio.normalise_loudness(audio.load_audio(wav))
+    if cache is not None:
+        digest = hashlib.sha256(wav.read_bytes()).hexdigest()[:16]
+        path = cache / f"{wav.stem}-{digest}.npy"
+        if path.is_file():
+            return wave, np.load(path, allow_pickle=False)
+    feats = audio.audio_features(wave).numpy().astype(np.float32)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, feats)
+        os.replace(tmp, path)
+    return wave, feats
+
+
+def load_take(name: str, npz: Path, wav: Path, cache: Path | None = None) -> Take:
+    m = read_motion(npz)
+    if abs(m.fps - audio.MOTION_FPS) > 1e-3:
+        raise ValueError(f"{npz.name} is at {m.fps} fps; training expects {audio.MOTION_FPS}")
+    wave, feats = _features(wav, cache)
+    n = min(m.num_frames, feats.shape[0])
+    hop = audio.SAMPLE_RATE // audio.MOTION_FPS
+    return Take(name, np.asarray(m.poses[:n], np.float32), np.asarray(m.expressions[:n], np.float32),
+                np.asarray(m.trans[:n], np.float32), feats[:n], wave[: n * hop])
+
+
+@dataclass
+class Split:
+    train: list[Take]
+    test: list[Take]
+    description: str
+
+
+def load_split(root: str | os.PathLike, holdout: float = DEFAULT_HOLDOUT, cache: str | os.PathLike | None = None,
+               limit: int | None = None) -> Split:
+    """Train and held-out takes from either layout."""
+    root = Path(root)
+    pairs, split = _pairs(root)
+    if limit:
+        pairs = pairs[:limit]
+    if not pairs:
+        raise FileNotFoundError(f"no motion/audio pairs found in {root}")
+    cache_dir = Path(cache) if cache else None
+    train, test = [], []
+    if split:  # the published split
+        for name, npz, wav in pairs:
+            kind = split.get(name, "train")
+            if kind in ("train", "additional"):
+                train.append(load_take(name, npz, wav, cache_dir))
+            elif kind == "test":
+                test.append(load_take(name, npz, wav, cache_dir))
+        desc = "BEAT2 train_test_split.csv: train+additional for training, test held out"
+    else:
+        for name, npz, wav in pairs:
+            take = load_take(name, npz, wav, cache_dir)
+            cut = int(round(take.frames * (1 - holdout)))
+            train.append(take.crop(0, cut))
+            test.append(take.crop(cut, take.frames))
+        desc = f"last {holdout:.0%} of every take held out for evaluation, the rest trains"
+    return Split(train, test, desc)
+
+
+def fit_normaliser(takes: list[Take]) -> Normaliser:
+    faces, bodies = zip(*(t.branches() for t in takes))
+    feats = [torch.from_numpy(t.feats) for t in takes]
+    trans_start = torch.from_numpy(np.mean([t.trans[0] for t in takes if not t.mirrored], 0))
+    return Normaliser.fit(list(faces), list(bodies), feats, trans_start)
+
+
+class Windows(torch.utils.data.Dataset):
+    """Normalised windows of ``length`` frames every ``stride`` frames over the takes."""
+
+    def __init__(self, takes: list[Take], normaliser: Normaliser, length: int, stride: int,
+                 mirror: bool = True) -> None:
+        all_takes = list(takes) + ([t.mirror() for t in takes if not t.mirrored] if mirror else [])
+        self.face, self.body, self.audio, self.index = [], [], [], []
+        for k, take in enumerate(all_takes):
+            face, body = take.branches()
+            face, body = normaliser.normalise(face, body)
+            self.face.append(face)
+            self.body.append(body)
+            self.audio.append(normaliser.normalise_audio(torch.from_numpy(take.feats)))
+            for s in range(0, take.frames - length + 1, stride):
+                self.index.append((k, s))
+        self.length = length
+        if not self.index:
+            raise ValueError(f"no take is as long as one window ({length} frames)")
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        k, s = self.index[i]
+        sl = slice(s, s + self.length)
+        return {"face": self.face[k][sl], "body": self.body[k][sl], "audio": self.audio[k][sl]}

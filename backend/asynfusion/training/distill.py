@@ -1,0 +1,166 @@
+"""``asynfusion distill``: latent-consistency distillation (MotionLCM's recipe, two branches).
+
+Per batch, each branch draws its own timestep t_n on the 50-step DDIM grid
+(t = skip-1, 2*skip-1, ..., 999; a ``decoupled`` fraction draws the two
+independently, the rest share one) and a guidance scale w ~ U[w_min, w_max].
+The frozen teacher, with classifier-free guidance at w, takes one DDIM step
+t_n -> t_n - skip on each branch; the EMA target network maps that point to
+clean motion (at t_n - skip < 0 the point *is* the clean estimate: the
+consistency boundary condition); the student, conditioned on w through its
+guidance embedding, must map x_{t_n} to the same thing (pseudo-Huber loss).
+The student starts as a copy of the teacher with a zero-initialised guidance
+embedding.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from ..model import BRANCHES, AsynFusion
+from ..schedule import NUM_TRAIN_STEPS, alphas_cumprod
+from ..weights import load_weights
+from . import common
+from .args import DistillConfig
+from .data import Windows, load_split
+from .train import batches, noised
+
+
+def make_student(teacher: AsynFusion) -> AsynFusion:
+    student = AsynFusion(replace(teacher.cfg, guidance_embed=True))
+    missing, unexpected = student.load_state_dict(teacher.state_dict(), strict=False)
+    assert not unexpected and all(".guidance." in k for k in missing), (missing, unexpected)
+    with torch.no_grad():
+        for b in BRANCHES:
+            last = student.branches[b].guidance.mlp[2]
+            last.weight.zero_()
+            last.bias.zero_()
+    return student
+
+
+def grid_timesteps(n: int, skip: int, decoupled: float, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    cells = NUM_TRAIN_STEPS // skip
+    a = torch.randint(0, cells, (n,), generator=gen)
+    b = torch.randint(0, cells, (n,), generator=gen)
+    b = torch.where(torch.rand(n, generator=gen) < decoupled, b, a)
+    return {"face": a * skip + skip - 1, "body": b * skip + skip - 1}
+
+
+@torch.no_grad()
+def teacher_step(teacher: AsynFusion, x_t, t, t_prev, feats, w, ab) -> dict[str, torch.Tensor]:
+    """One guided DDIM step t -> t_prev per branch (t_prev < 0: the clean estimate)."""
+    n = feats.shape[0]
+    drop = torch.zeros(2 * n, dtype=torch.bool, device=feats.device)
+    drop[n:] = True
+    ctx = teacher.encode_audio(torch.cat([feats, feats]), drop)
+    out, _ = teacher({b: torch.cat([x_t[b], x_t[b]]) for b in BRANCHES},
+                     {b: torch.cat([t[b], t[b]]) for b in BRANCHES}, ctx)
+    x_prev = {}
+    for b in BRANCHES:
+        cond, unc = out[b][:n], out[b][n:]
+        x0 = unc + w[:, None, None] * (cond - unc)
+        a_t = ab[t[b]][:, None, None]
+        a_p = torch.where(t_prev[b] >= 0, ab[t_prev[b].clamp(min=0)], torch.ones_like(ab[0]))[:, None, None]
+        eps = (x_t[b] - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+        x_prev[b] = a_p.sqrt() * x0 + (1 - a_p).sqrt() * eps
+    return x_prev
+
+
+def pseudo_huber(a: torch.Tensor, b: torch.Tensor, c: float) -> torch.Tensor:
+    return (torch.sqrt((a - b) ** 2 + c * c) - c).mean()
+
+
+def distill(cfg: DistillConfig) -> Path:
+    d = common.setup_dist(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    teacher, kind, normaliser, tconfig = load_weights(cfg.teacher, d.device)
+    if kind != "teacher":
+        raise SystemExit(f"{cfg.teacher} holds a {kind} model; distil a teacher")
+    teacher.requires_grad_(False)
+    split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
+    ds = Windows(split.train, normaliser.to("cpu"), teacher.cfg.window, cfg.stride, mirror=cfg.mirror)
+    student = make_student(teacher.cpu()).to(d.device)
+    teacher.to(d.device)
+    target = make_student(teacher).to(d.device)
+    target.load_state_dict(student.state_dict())
+    target.requires_grad_(False)
+    target_ema = common.EMA(target, cfg.ema)
+    opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=0.0)
+    state = {"step": 0, "history": []}
+    if cfg.resume and (out / common.STATE_FILE).is_file():
+        from safetensors.torch import load_file
+        state = common.load_checkpoint(out, student, None, opt)
+        target_ema.shadow = load_file(str(out / "target.safetensors"), device=str(d.device))
+        target_ema.copy_to(target)
+    net = student
+    if d.world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        from .train import Denoiser
+        net = DDP(Denoiser(student))
+    else:
+        from .train import Denoiser
+        net = Denoiser(student)
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + d.rank + 7919 * state["step"])
+    ab = alphas_cumprod().to(d.device)
+    data = batches(ds, max(1, cfg.batch // d.world), gen, d.device)
+    training = dict(tconfig.get("training", {}))
+    training["distillation"] = {k: v for k, v in vars(cfg).items() if k not in ("device", "resume", "cache")}
+    bar = common.Progress(cfg.steps, state["step"]) if d.main else None
+    t0 = time.monotonic()
+    student.train()
+    for step in range(state["step"], cfg.steps):
+        for g in opt.param_groups:
+            g["lr"] = common.cosine_lr(step, cfg.steps, cfg.lr, warmup=100)
+        batch = next(data)
+        n = batch["face"].shape[0]
+        t = {b: v.to(d.device) for b, v in grid_timesteps(n, cfg.skip, cfg.decoupled, gen).items()}
+        t_prev = {b: t[b] - cfg.skip for b in BRANCHES}
+        w = (cfg.w_min + (cfg.w_max - cfg.w_min) * torch.rand(n, generator=gen)).to(d.device)
+        x0 = {b: batch[b] for b in BRANCHES}
+        x_t = noised(x0, t, ab.cpu(), gen)
+        x_prev = teacher_step(teacher, x_t, t, t_prev, batch["audio"], w, ab)
+        with torch.no_grad():
+            tgt, _ = target(x_prev, {b: t_prev[b].clamp(min=0) for b in BRANCHES},
+                            target.encode_audio(batch["audio"]), guidance=w)
+            tgt = {b: torch.where((t_prev[b] < 0)[:, None, None], x_prev[b], tgt[b]) for b in BRANCHES}
+        pred = net(x_t, t, batch["audio"], None, guidance=w)
+        loss = sum(pseudo_huber(pred[b], tgt[b], cfg.huber_c) for b in BRANCHES)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        target_ema.decay = cfg.ema
+        with torch.no_grad():
+            for k, v in student.state_dict().items():
+                target_ema.shadow[k].mul_(cfg.ema).add_(v.detach(), alpha=1 - cfg.ema)
+        target_ema.copy_to(target)
+        lv = common.all_mean(float(loss.detach()), d)
+        state["step"] = step + 1
+        state["history"].append([step + 1, lv])
+        if bar:
+            bar(step + 1, lv)
+        if d.main and ((step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps):
+            training["distill_steps"] = step + 1
+            training["distill_seconds"] = round(time.monotonic() - t0, 1)
+            # ship the student itself (its EMA is the consistency target, kept for resuming)
+            common.save_checkpoint(out, student, None, opt, "lcm", normaliser.to("cpu"), state, training)
+            from safetensors.torch import save_file
+            save_file({k: v.cpu().contiguous() for k, v in target_ema.shadow.items()}, str(out / "target.safetensors"))
+            common.plot_losses(state["history"], out / "loss.png", "consistency distillation loss")
+    if bar:
+        bar.close()
+    common.cleanup_dist()
+    return out
+
+
+def run(args) -> int:
+    from .args import config_from
+
+    distill(config_from(args, DistillConfig))
+    return 0
