@@ -5,7 +5,7 @@ B42 := .venv-blender-42
 B50 := .venv-blender-50
 PIP_QUIET := -q --disable-pip-version-check
 
-.PHONY: setup setup-backend setup-blender test test-backend test-blender typecheck demo bench clean
+.PHONY: setup setup-backend setup-blender test test-backend test-blender typecheck demo bench bench-bake clean
 
 setup: setup-backend setup-blender
 
@@ -44,6 +44,11 @@ demo: setup
 
 bench: setup
 	$(VENV)/bin/python bench/generate_speed.py
+
+# Bake speed in real Blender at both ends of the supported range (results: bench/RESULTS.md).
+bench-bake: setup-blender
+	$(B42)/bin/python bench/bake_speed.py
+	$(B50)/bin/python bench/bake_speed.py
 
 clean:
 	rm -rf $(VENV) $(B42) $(B50) dist out
