@@ -107,6 +107,10 @@ class WorkerClient:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def send(self, message: dict) -> None:
         if not self.alive or self._proc.stdin is None:
             raise AddonError(self._death_sentence())

@@ -90,6 +90,75 @@ def _audio(context: bpy.types.Context) -> tuple[str, int, bool]:
     return path, settings.start_frame, True
 
 
+class GenerateRun:
+    """One Generate, from the request to the bake, outside operator plumbing.
+
+    The modal operator calls ``step()`` on every timer tick, background mode waits
+    for the reply; both end in ``finish()``. Tests drive a run through these same calls.
+    """
+
+    def __init__(self, context: bpy.types.Context) -> None:
+        settings = _settings(context)
+        armature, face = _targets(context)
+        audio, start, add_strip = _audio(context)
+        self.worker = client.shared_client(preferences.worker_command(context), client.worker_env())
+        out = jobs.motion_output_path(audio, settings.seed)
+        self.request = jobs.generate_request(self.worker, audio, out, settings.seed,
+                                             settings.steps_face, settings.steps_body)
+        options = bake.BakeOptions(parts=settings.parts(), start_frame=start,
+                                   audio_path=audio if add_strip else None,
+                                   name=os.path.splitext(os.path.basename(audio))[0])
+        self.plan = (armature, face, options)
+        JOB.running, JOB.progress, JOB.stage, JOB.error, JOB.summary = True, 0.0, "starting", "", ""
+        JOB.cancel_requested = False
+
+    def step(self) -> dict | None:
+        """Take the worker's new replies: progress goes to JOB; returns the final reply, if any."""
+        for reply in self.worker.poll():
+            if reply.get("id") not in (self.request, None):
+                continue                      # late replies of an earlier, cancelled request
+            if reply["type"] == "progress":
+                JOB.progress, JOB.stage = float(reply["fraction"]), str(reply.get("stage", ""))
+            elif reply["type"] in ("result", "error"):
+                return reply
+        return None
+
+    def wait(self) -> dict:
+        return self.worker.wait(self.request, jobs.GENERATE_TIMEOUT)
+
+    def cancel(self) -> dict:
+        self.worker.cancel(self.request)
+        return {"type": "error", "kind": "cancelled", "message": ""}
+
+    def finish(self, context: bpy.types.Context, reply: dict, op: bpy.types.Operator) -> Status:
+        """Bake a result (all-or-nothing) or report the error; the job is over either way."""
+        JOB.running = False
+        if reply["type"] == "error":
+            if reply.get("kind") == "cancelled":
+                JOB.summary, JOB.error = "Cancelled; the scene is unchanged.", ""
+                return {'CANCELLED'}
+            return _fail(op, reply["message"])
+        armature, face, options = self.plan
+        summary = jobs.bake_motion_file(context.scene, reply["path"], armature, face, options)
+        JOB.summary = jobs.summary_text(summary, reply.get("device"))
+        for warning in summary.warnings:
+            op.report({'WARNING'}, warning)
+        op.report({'INFO'}, JOB.summary)
+        return {'FINISHED'}
+
+
+def _guarded(op: bpy.types.Operator, action) -> Status:  # type: ignore[no-untyped-def]
+    """Run ``action``; a person's error becomes one sentence, anything else adds a console traceback."""
+    try:
+        return action()
+    except USER_ERRORS as err:
+        JOB.running = False
+        return _fail(op, str(err))
+    except Exception as err:
+        JOB.running = False
+        return _unexpected(op, err)
+
+
 class ASYNFUSION_OT_generate(bpy.types.Operator):
     """Generate face and body motion from the speech and bake it onto the rig"""
     bl_idname = "asynfusion.generate"
@@ -97,89 +166,43 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     _timer = None
-    _worker: client.WorkerClient | None = None
-    _request = ""
-    _plan: tuple = ()
-
-    def _start(self, context: bpy.types.Context) -> None:
-        settings = _settings(context)
-        armature, face = _targets(context)
-        audio, start, add_strip = _audio(context)
-        self._worker = client.shared_client(preferences.worker_command(context), client.worker_env())
-        out = jobs.motion_output_path(audio, settings.seed)
-        self._request = jobs.generate_request(self._worker, audio, out, settings.seed,
-                                              settings.steps_face, settings.steps_body)
-        options = bake.BakeOptions(parts=settings.parts(), start_frame=start,
-                                   audio_path=audio if add_strip else None,
-                                   name=os.path.splitext(os.path.basename(audio))[0])
-        self._plan = (armature, face, options)
-        JOB.running, JOB.progress, JOB.stage, JOB.error, JOB.summary = True, 0.0, "starting", "", ""
-        JOB.cancel_requested = False
-
-    def _finish(self, context: bpy.types.Context, reply: dict) -> Status:
-        JOB.running = False
-        if reply["type"] == "error":
-            if reply.get("kind") == "cancelled":
-                JOB.summary, JOB.error = "Cancelled; the scene is unchanged.", ""
-                return {'CANCELLED'}
-            return _fail(self, reply["message"])
-        armature, face, options = self._plan
-        summary = jobs.bake_motion_file(context.scene, reply["path"], armature, face, options)
-        JOB.summary = jobs.summary_text(summary, reply.get("device"))
-        for warning in summary.warnings:
-            self.report({'WARNING'}, warning)
-        self.report({'INFO'}, JOB.summary)
-        return {'FINISHED'}
+    _run: GenerateRun | None = None
 
     def execute(self, context: bpy.types.Context) -> Status:
-        try:
-            self._start(context)
-            assert self._worker is not None
-            return self._finish(context, self._worker.wait(self._request, jobs.GENERATE_TIMEOUT))
-        except USER_ERRORS as err:
-            JOB.running = False
-            return _fail(self, str(err))
-        except Exception as err:
-            JOB.running = False
-            return _unexpected(self, err)
+        def run() -> Status:
+            job = GenerateRun(context)
+            return job.finish(context, job.wait(), self)
+        return _guarded(self, run)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
-        if bpy.app.background or JOB.running:
-            if JOB.running:
-                return _fail(self, "A generation is already running; wait for it or cancel it.")
+        if JOB.running:
+            return _fail(self, "A generation is already running; wait for it or cancel it.")
+        if bpy.app.background:
             return self.execute(context)
-        try:
-            self._start(context)
-        except USER_ERRORS as err:
-            JOB.running = False
-            return _fail(self, str(err))
-        self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
-        context.window_manager.modal_handler_add(self)
-        return {'RUNNING_MODAL'}
+
+        def start() -> Status:
+            self._run = GenerateRun(context)
+            self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
+            context.window_manager.modal_handler_add(self)
+            return {'RUNNING_MODAL'}
+        return _guarded(self, start)
 
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
-        assert self._worker is not None
+        job = self._run
+        assert job is not None
         if event.type == 'ESC' or JOB.cancel_requested:
-            self._worker.cancel(self._request)
-            return self._end(context, self._finish(context, {"type": "error", "kind": "cancelled", "message": ""}))
+            return self._end(context, job.finish(context, job.cancel(), self))
         if event.type != 'TIMER':
             return {'PASS_THROUGH'}
-        try:
-            for reply in self._worker.poll():
-                if reply.get("id") not in (self._request, None):
-                    continue                      # late replies of an earlier, cancelled request
-                if reply["type"] == "progress":
-                    JOB.progress, JOB.stage = float(reply["fraction"]), str(reply.get("stage", ""))
-                elif reply["type"] in ("result", "error"):
-                    return self._end(context, self._finish(context, reply))
-        except USER_ERRORS as err:
-            JOB.running = False
-            return self._end(context, _fail(self, str(err)))
-        except Exception as err:
-            JOB.running = False
-            return self._end(context, _unexpected(self, err))
+
+        def tick() -> Status:
+            reply = job.step()
+            return {'RUNNING_MODAL'} if reply is None else job.finish(context, reply, self)
+        result = _guarded(self, tick)
+        if result != {'RUNNING_MODAL'}:
+            return self._end(context, result)
         _redraw(context)
-        return {'RUNNING_MODAL'}
+        return result
 
     def _end(self, context: bpy.types.Context, result: Status) -> Status:
         if self._timer is not None:
