@@ -39,8 +39,12 @@ test-blender:
 typecheck:
 	$(VENV)/bin/python -m mypy --config-file mypy.ini asynfusion_blender
 
-demo: setup
-	$(VENV)/bin/python -m asynfusion.cli generate ../shared/data/speech/arctic_a0007.wav -o out/demo.npz
+# The main job: generate from a bundled speech clip, bake it onto the built-in rig headless,
+# save a .blend with animation and sound, the motion file and a contact-sheet preview (out/).
+DEMO_AUDIO := tests/data/5703-47212-0000.ogg
+demo: setup-backend $(B50)/.done
+	ASYNFUSION_BACKEND_PYTHON=$(CURDIR)/$(VENV)/bin/python $(B50)/bin/python asynfusion_blender/batch.py \
+	  --audio $(DEMO_AUDIO) --out out/demo.blend --preview out/demo_preview.png
 
 bench: setup
 	$(VENV)/bin/python bench/generate_speed.py

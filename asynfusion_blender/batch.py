@@ -3,12 +3,15 @@
     blender -b [scene.blend] --python asynfusion_blender/batch.py -- \\
         (--audio FILE|FOLDER | --motion FILE.npz|FOLDER) [--rig NAME] [--out OUT.blend]
         [--start-frame N] [--seed N] [--parts face,jaw,body,hands,root] [--blend IN.blend]
+        [--preview SHEET.png]
     python asynfusion_blender/batch.py ...      (where the bpy wheel is installed)
 
 With no rig named and no SMPL-X armature in the scene, the built-in rig is created. A
 folder bakes each file into its own actions (named after the file). The result is saved
 to --out (default: <input>_baked.blend, or asynfusion_baked.blend without an input); the
-input .blend is overwritten only with --overwrite. Errors: one line on stderr, exit 1.
+input .blend is overwritten only with --overwrite. Generated motion files go to an
+``asynfusion/`` folder beside the saved .blend. ``--preview`` renders a contact sheet of the
+(last) baked take after saving (Cycles, CPU). Errors: one line on stderr, exit 1.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ if not __package__:
     __package__ = os.path.basename(_here)
     importlib.import_module(__package__)
 
-from . import bake, bake_math, client, jobs  # noqa: E402
+from . import bake, bake_math, client, jobs, preview  # noqa: E402
 from .errors import USER_ERRORS, AddonError  # noqa: E402
 
 
@@ -48,6 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--python", default="", help="backend Python for --audio (default: found automatically)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--weights", default="")
+    parser.add_argument("--preview", default="", help="also render a contact sheet of the bake to this PNG")
     return parser.parse_args(argv)
 
 
@@ -114,7 +118,7 @@ def run(args: argparse.Namespace) -> list[str]:
             name = os.path.splitext(os.path.basename(path))[0]
             device = None
             if worker is not None:
-                reply = jobs.generate_blocking(worker, path, jobs.motion_output_path(path, args.seed), args.seed)
+                reply = jobs.generate_blocking(worker, path, jobs.motion_output_path(path, args.seed, out), args.seed)
                 motion_path, audio, device = reply["path"], path, reply.get("device")
             else:
                 motion_path, audio = path, jobs.sibling_audio(path)
@@ -127,6 +131,8 @@ def run(args: argparse.Namespace) -> list[str]:
             worker.close()
     bpy.ops.wm.save_as_mainfile(filepath=out, check_existing=False)
     lines.append(f"Saved {out}")
+    if args.preview:
+        lines.append(f"Preview {preview.contact_sheet(scene, armature, args.preview)}")
     return lines
 
 

@@ -65,9 +65,11 @@ def bake_motion_file(scene: bpy.types.Scene, path: str, armature: bpy.types.Obje
     return bake.bake_motion(scene, motion, armature, face_mesh, options)
 
 
-def motion_output_path(audio_path: str, seed: int) -> str:
-    """Where a generated motion goes: //asynfusion/ beside a saved .blend, else the temp folder."""
-    folder = (os.path.join(os.path.dirname(bpy.data.filepath), "asynfusion") if bpy.data.filepath
+def motion_output_path(audio_path: str, seed: int, blend_path: str = "") -> str:
+    """Where a generated motion goes: //asynfusion/ beside the .blend (the one being written,
+    else the open one), else the temp folder."""
+    blend = blend_path or bpy.data.filepath
+    folder = (os.path.join(os.path.dirname(os.path.abspath(blend)), "asynfusion") if blend
               else os.path.join(tempfile.gettempdir(), "asynfusion"))
     os.makedirs(folder, exist_ok=True)
     stem = os.path.splitext(os.path.basename(audio_path))[0]

@@ -27,6 +27,9 @@ def test_round_trip_and_reproducible_bytes(tmp_path):
     assert back.meta == {"seed": 3} and back.fps == 30
     with np.load(tmp_path / "a.npz", allow_pickle=False) as d:   # readable by anyone's np.load
         assert d["mocap_frame_rate"].shape == () and d["poses"].dtype == np.float32
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (tmp_path / "a.npz").stat().st_mode & 0o777 == 0o666 & ~mask   # an ordinary file, not mkstemp's 0600
 
 
 def test_other_spellings_and_fewer_expressions(tmp_path):

@@ -148,6 +148,12 @@ def motion_arrays(motion: Motion) -> dict[str, np.ndarray]:
     }
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_motion(path: str | os.PathLike, motion: Motion) -> None:
     """Write atomically: a temp file in the same folder, then rename over ``path``.
 
@@ -168,6 +174,7 @@ def write_motion(path: str | os.PathLike, motion: Motion) -> None:
                     zf.writestr(info, buf.getvalue())
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes it private; the result is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -1,0 +1,157 @@
+"""A contact sheet of a baked character: something a person looks at rather than reads.
+
+Renders a few frames with Cycles on the CPU (headless Blender has no GPU context for
+EEVEE or Workbench here), a full-body row over a face close-up row at the same frames,
+and tiles them into one PNG. The camera, light and render settings it needs live only
+for the render: the scene is put back as it was afterwards, so a preview never changes
+the .blend it was made from.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from typing import Any, cast
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+TILE = (240, 320)         # width, height of one frame in the sheet
+SAMPLES = 8
+
+
+def sheet_frames(first: int, last: int, count: int) -> list[int]:
+    """``count`` frames spread evenly over [first, last], ends included, no repeats."""
+    if last <= first or count <= 1:
+        return [first]
+    return sorted({int(round(f)) for f in np.linspace(first, last, count)})
+
+
+def tile_images(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
+    """Rows of (h, w, 4) float images (bottom-up, as Blender stores pixels) -> one sheet."""
+    h, w = rows[0][0].shape[:2]
+    cols = max(len(r) for r in rows)
+    sheet = np.ones(((h + gap) * len(rows) - gap, (w + gap) * cols - gap, 4), np.float32)
+    for r, row in enumerate(rows):
+        y = (len(rows) - 1 - r) * (h + gap)          # first row on top
+        for c, img in enumerate(row):
+            sheet[y:y + h, c * (w + gap):c * (w + gap) + w] = img
+    return sheet
+
+
+def _bounds(objects: list[bpy.types.Object]) -> tuple[Vector, Vector]:
+    pts = [obj.matrix_world @ Vector(corner) for obj in objects for corner in obj.bound_box]
+    lo = Vector((min(p.x for p in pts), min(p.y for p in pts), min(p.z for p in pts)))
+    hi = Vector((max(p.x for p in pts), max(p.y for p in pts), max(p.z for p in pts)))
+    return lo, hi
+
+
+def _aim(camera: bpy.types.Object, target: Vector, distance: float, turn: float = 0.0) -> None:
+    """Put the camera in front of the character (SMPL-X faces -Y in our Z-up rigs), ``turn``
+    radians round to its left, looking at ``target``."""
+    camera.location = target + distance * Vector((math.sin(turn), -math.cos(turn), 0.0))
+    camera.rotation_euler = (target - camera.location).to_track_quat('-Z', 'Y').to_euler()
+
+
+def _bone_centre(armature: bpy.types.Object, name: str, fallback: Vector) -> Vector:
+    """World position of a bone's middle now (the cameras follow the character), else ``fallback``."""
+    bone = armature.pose.bones.get(name) if armature.type == 'ARMATURE' else None
+    if bone is None:
+        return fallback
+    return armature.matrix_world @ ((bone.head + bone.tail) / 2)
+
+
+def _render(scene: bpy.types.Scene, frame: int, path: str) -> np.ndarray:
+    scene.frame_set(frame)
+    scene.render.filepath = path
+    bpy.ops.render.render(write_still=True)
+    image = bpy.data.images.load(path)
+    try:
+        pixels = np.empty(image.size[0] * image.size[1] * 4, np.float32)
+        cast(Any, image.pixels).foreach_get(pixels)
+        return pixels.reshape(image.size[1], image.size[0], 4)
+    finally:
+        bpy.data.images.remove(image)
+
+
+def _remove(block: bpy.types.ID) -> None:
+    """Delete a datablock this module made."""
+    for collection in (bpy.data.objects, bpy.data.cameras, bpy.data.lights, bpy.data.worlds):
+        if block.name in collection and collection[block.name] == block:
+            collection.remove(block)  # type: ignore[arg-type]
+            return
+
+
+def contact_sheet(scene: bpy.types.Scene, armature: bpy.types.Object, path: str, count: int = 6) -> str:
+    """Render ``count`` frames of the scene's range (body row + face row) to the PNG at ``path``."""
+    meshes = [c for c in armature.children if c.type == 'MESH'] or [armature]
+    saved_frame, saved_camera = scene.frame_current, scene.camera
+    render = cast(Any, scene.render)    # the stubs know only one engine name
+    saved = {k: getattr(render, k) for k in ("engine", "resolution_x", "resolution_y",
+                                              "resolution_percentage", "filepath", "film_transparent")}
+    saved_format = render.image_settings.file_format
+    saved_samples = scene.cycles.samples
+    saved_world = scene.world
+    made: list[bpy.types.ID] = []
+    try:
+        world = bpy.data.worlds.new("AsynFusion preview world")
+        world.color = (0.35, 0.37, 0.4)
+        made.append(world)
+        scene.world = world
+        camera_data = bpy.data.cameras.new("AsynFusion preview camera")
+        camera = bpy.data.objects.new("AsynFusion preview camera", camera_data)
+        light_data = cast(bpy.types.SunLight, bpy.data.lights.new("AsynFusion preview light", 'SUN'))
+        light_data.energy = 3.0
+        light = bpy.data.objects.new("AsynFusion preview light", light_data)
+        light.rotation_euler = (0.9, 0.0, -0.5)
+        made += [camera, camera_data, light, light_data]
+        scene.collection.objects.link(camera)
+        scene.collection.objects.link(light)
+        scene.camera = camera
+        render.engine = 'CYCLES'
+        scene.cycles.device = 'CPU'
+        scene.cycles.samples = SAMPLES
+        render.resolution_x, render.resolution_y = TILE
+        render.resolution_percentage = 100
+        render.film_transparent = False
+        render.image_settings.file_format = 'PNG'
+
+        scene.frame_set(scene.frame_start)
+        lo, hi = _bounds(meshes)
+        height = hi.z - lo.z
+        body_target = (lo + hi) / 2
+        frames = sheet_frames(scene.frame_start, scene.frame_end, count)
+        rows: list[list[np.ndarray]] = [[], []]
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, frame in enumerate(frames):
+                scene.frame_set(frame)
+                pelvis = _bone_centre(armature, "pelvis", body_target)
+                camera_data.lens = 50.0
+                _aim(camera, Vector((pelvis.x, pelvis.y, body_target.z)), 1.7 * height + 0.2)
+                rows[0].append(_render(scene, frame, os.path.join(tmp, f"body{i}.png")))
+                camera_data.lens = 85.0
+                _aim(camera, _bone_centre(armature, "head", hi), 0.45 * height, turn=0.9)
+                rows[1].append(_render(scene, frame, os.path.join(tmp, f"face{i}.png")))
+        sheet = tile_images(rows)
+        image = bpy.data.images.new("AsynFusion contact sheet", sheet.shape[1], sheet.shape[0], alpha=True)
+        try:
+            cast(Any, image.pixels).foreach_set(sheet.ravel())
+            image.filepath_raw = os.path.abspath(path)
+            image.file_format = 'PNG'
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            image.save()
+        finally:
+            bpy.data.images.remove(image)
+    finally:
+        for key, value in saved.items():
+            setattr(render, key, value)
+        render.image_settings.file_format = saved_format
+        scene.cycles.samples = saved_samples
+        scene.camera = saved_camera
+        scene.world = saved_world
+        for block in made:
+            _remove(block)
+        scene.frame_set(saved_frame)
+    return os.path.abspath(path)

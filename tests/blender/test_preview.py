@@ -1,0 +1,48 @@
+"""The contact sheet renders a baked take in real Blender (Cycles, CPU) and leaves the scene as it was."""
+
+import bpy
+import numpy as np
+
+from conftest import TAKE
+from asynfusion_blender import bake, jobs, preview
+
+
+def test_sheet_frames_spread_over_the_range():
+    assert preview.sheet_frames(1, 301, 4) == [1, 101, 201, 301]
+    assert preview.sheet_frames(5, 5, 6) == [5]
+    assert preview.sheet_frames(1, 3, 6) == [1, 2, 3]
+
+
+def test_tile_images_puts_the_first_row_on_top():
+    a = np.zeros((2, 3, 4), np.float32)
+    b = np.full((2, 3, 4), 0.5, np.float32)
+    sheet = preview.tile_images([[a, a], [b, b]], gap=1)
+    assert sheet.shape == (5, 7, 4)
+    assert np.all(sheet[3:, :3] == 0) and np.all(sheet[:2, :3] == 0.5)   # pixels are stored bottom-up
+    assert np.all(sheet[2] == 1)                                          # the gap
+
+
+def test_contact_sheet_of_a_bake_changes_nothing(addon, tmp_path):
+    scene = bpy.context.scene
+    armature, body = jobs.create_builtin_rig(bpy.context)
+    options = bake.BakeOptions(parts=frozenset(bake.bake_math.PARTS), start_frame=1, audio_path=None, name="take")
+    jobs.bake_motion_file(scene, TAKE, armature, body, options)
+    scene.frame_current = 42
+    before = (sorted(bpy.data.objects.keys()), len(bpy.data.cameras), len(bpy.data.lights), len(bpy.data.worlds),
+              scene.render.engine, scene.render.resolution_x, scene.camera, scene.world, scene.frame_current)
+    out = preview.contact_sheet(scene, armature, str(tmp_path / "sheet.png"), count=2)
+    image = bpy.data.images.load(out)
+    w, h = image.size
+    pixels = np.empty(w * h * 4, np.float32)
+    image.pixels.foreach_get(pixels)
+    bpy.data.images.remove(image)
+    tw, th = preview.TILE
+    assert (w, h) == (2 * tw + 4, 2 * th + 4)
+    pixels = pixels.reshape(h, w, 4)
+    top = pixels[th + 4:]                                 # the body row
+    first, last = top[:, :tw, :3], top[:, tw + 4:, :3]
+    assert first.std() > 0.02                             # a figure, not a blank frame
+    assert np.abs(first - last).mean() > 0.002            # the character moved between the frames
+    after = (sorted(bpy.data.objects.keys()), len(bpy.data.cameras), len(bpy.data.lights), len(bpy.data.worlds),
+             scene.render.engine, scene.render.resolution_x, scene.camera, scene.world, scene.frame_current)
+    assert after == before
