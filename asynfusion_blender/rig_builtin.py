@@ -1,7 +1,8 @@
 """The built-in rig: an SMPL-X skeleton and a simple skinned body with no licensed data.
 
-Proportions are our own (an adult of about 1.75 m in SMPL-X's T-pose, feet on the
-floor). The body is one tapered tube per bone plus an ellipsoid head; the head's
+Its skeleton is the shared rest-joint template in core/rest_pose.py (an adult of about
+1.75 m in SMPL-X's T-pose, feet on the floor), the one the evaluation's FK uses too.
+The body is one tapered tube per bone plus an ellipsoid head; the head's
 Exp000..Exp099 shape keys all move one mouth-open deformation, key i scaled by the
 fitted weight w[i] from data/mouth_open.json (see data/fit_mouth_open.py), so any FLAME
 expression track opens the mouth by e . w, in time with the speech it came from.
@@ -15,31 +16,8 @@ import os
 import numpy as np
 
 from .core import skeleton
+from .core.rest_pose import SMPLX_MEAN_PELVIS, rest_joints
 from .rig_data import RigData, bone_tails
-
-# Rest joints, SMPL-X frame, metres (x left, y up, z forward); right side mirrors left.
-_LEFT_JOINTS = {
-    "pelvis": (0.0, 0.94, 0.0), "left_hip": (0.09, 0.86, 0.0), "spine1": (0.0, 1.05, -0.01),
-    "left_knee": (0.10, 0.48, 0.01), "spine2": (0.0, 1.18, -0.01),
-    "left_ankle": (0.11, 0.08, -0.03), "spine3": (0.0, 1.25, 0.0), "left_foot": (0.12, 0.02, 0.10),
-    "neck": (0.0, 1.47, -0.02), "left_collar": (0.07, 1.41, -0.01), "head": (0.0, 1.56, 0.0),
-    "left_shoulder": (0.18, 1.42, -0.02), "left_elbow": (0.44, 1.42, -0.03),
-    "left_wrist": (0.69, 1.42, -0.02), "jaw": (0.0, 1.60, 0.02),
-    "left_eye_smplhf": (0.032, 1.665, 0.085),
-    "left_index1": (0.785, 1.425, 0.025), "left_index2": (0.825, 1.425, 0.025),
-    "left_index3": (0.85, 1.425, 0.025),
-    "left_middle1": (0.79, 1.425, 0.0), "left_middle2": (0.835, 1.425, 0.0),
-    "left_middle3": (0.862, 1.425, 0.0),
-    "left_pinky1": (0.77, 1.425, -0.04), "left_pinky2": (0.80, 1.425, -0.04),
-    "left_pinky3": (0.818, 1.425, -0.04),
-    "left_ring1": (0.782, 1.425, -0.02), "left_ring2": (0.822, 1.425, -0.02),
-    "left_ring3": (0.846, 1.425, -0.02),
-    "left_thumb1": (0.72, 1.41, 0.03), "left_thumb2": (0.75, 1.40, 0.05),
-    "left_thumb3": (0.772, 1.40, 0.065),
-}
-# Where SMPL-X's own mean body has its pelvis at zero translation; the rest pose above
-# therefore stands where a motion with translation (pelvis - this) stands.
-SMPLX_MEAN_PELVIS = np.array([0.003, -0.351, 0.012])
 
 _RADII = {"pelvis": 0.13, "spine1": 0.13, "spine2": 0.14, "spine3": 0.15, "neck": 0.05,
           "collar": 0.05, "shoulder": 0.045, "elbow": 0.04, "wrist": 0.035, "hip": 0.075,
@@ -53,15 +31,8 @@ SIDES = 8
 
 
 def joint_positions() -> np.ndarray:
-    """(55, 3) rest joints of the built-in body."""
-    out = np.zeros((skeleton.NUM_JOINTS, 3))
-    for j, name in enumerate(skeleton.JOINT_NAMES):
-        if name in _LEFT_JOINTS:
-            out[j] = _LEFT_JOINTS[name]
-        else:
-            mirror = _LEFT_JOINTS[name.replace("right_", "left_", 1)]
-            out[j] = (-mirror[0], mirror[1], mirror[2])
-    return out
+    """(55, 3) rest joints of the built-in body (the shared template in core.rest_pose)."""
+    return rest_joints()
 
 
 def _radius(name: str) -> float:

@@ -4,25 +4,28 @@ The real SMPLX_NEUTRAL*.npz is licensed (free for research) and not ours to ship
 tests make a stand-in that both our loader and the ``smplx`` package accept: 10,475
 vertices (smplx indexes landmark vertices up to 9,929, so fewer would not load), 20,908
 faces, 300 shape + 100 expression components, 486 pose correctives. Joints come out
-of the regressor at built-in-rig proportions (clusters of vertices around each joint);
+of the regressor at the given rest joints (clusters of vertices around each joint; the
+callers pass core.rest_pose.smplx_rest_joints(), the built-in rig's proportions);
 shape directions are random, so betas really move the joints. Expression directions
 are random too but only on vertices the regressor ignores: in SMPL-X, joints are
 regressed from the mesh *with* the expression, which a rig with fixed bones cannot follow;
 the real expression basis barely moves the regressed joints, and keeping the stand-in's
 apart makes the test measure the rig and the bake, not that approximation.
+
+Shared by the Blender tests and the backend tests, so it imports numpy only: each side
+passes the skeleton from its own copy of the core package.
 """
 
 import numpy as np
 
-from asynfusion_blender import rig_builtin
-from asynfusion_blender.core import skeleton
-
-V, F, J = 10475, 20908, skeleton.NUM_JOINTS
+V, F = 10475, 20908
 
 
-def write_synthetic_model(path, seed: int = 0) -> None:
+def write_synthetic_model(path, joints, parents, seed: int = 0) -> None:
+    """joints: (55, 3) rest joints at zero translation; parents: the 55 SMPL-X parents."""
     rng = np.random.default_rng(seed)
-    joints = rig_builtin.joint_positions() - (rig_builtin.joint_positions()[0] - rig_builtin.SMPLX_MEAN_PELVIS)
+    joints = np.asarray(joints, np.float64)
+    J = len(joints)
     owner = np.arange(V) % J
     v_template = joints[owner] + rng.normal(scale=0.02, size=(V, 3))
     regressor = np.zeros((J, V))
@@ -31,11 +34,11 @@ def write_synthetic_model(path, seed: int = 0) -> None:
     regressor /= regressor.sum(1, keepdims=True)
     weights = np.zeros((V, J))
     weights[np.arange(V), owner] = 0.7
-    parent = np.array(skeleton.PARENTS)[owner]
+    parent = np.array(parents)[owner]
     weights[np.arange(V), np.where(parent >= 0, parent, owner)] += 0.3
     shapedirs = rng.normal(scale=0.002, size=(V, 3, 400)).astype(np.float32)
     shapedirs[~face_only, :, 300:] = 0.0
-    kintree = np.stack([np.array(skeleton.PARENTS, np.int64), np.arange(J)])
+    kintree = np.stack([np.array(parents, np.int64), np.arange(J)])
     kintree[0, 0] = 4294967295          # as in the real file (uint32 -1)
     np.savez(
         path,

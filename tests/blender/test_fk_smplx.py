@@ -7,16 +7,19 @@ same file shaped by the take's betas, bakes the take, and Blender evaluates the 
 
 import os
 import subprocess
+import sys
 
 import bpy
 import numpy as np
 import pytest
 
 from conftest import REPO, TAKE
-from synthetic_smplx import write_synthetic_model
 from asynfusion_blender import bake, bake_math, rig_build, rig_smplx
-from asynfusion_blender.core import motion_file, skeleton
+from asynfusion_blender.core import motion_file, rest_pose, skeleton
 from asynfusion_blender.errors import AddonError
+
+sys.path.insert(0, os.path.join(REPO, "tests"))     # the helper shared with the backend tests
+from synthetic_smplx import write_synthetic_model  # noqa: E402
 
 FRAMES = [0, 250, 777, 1500, 1905]
 PYTHON = os.environ.get("ASYNFUSION_BACKEND_PYTHON") or os.path.join(REPO, ".venv", "bin", "python")
@@ -25,7 +28,7 @@ PYTHON = os.environ.get("ASYNFUSION_BACKEND_PYTHON") or os.path.join(REPO, ".ven
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("smplx") / "SMPLX_NEUTRAL_synthetic.npz"
-    write_synthetic_model(str(path))
+    write_synthetic_model(str(path), rest_pose.smplx_rest_joints(), skeleton.PARENTS)
     return str(path)
 
 
