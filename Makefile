@@ -5,7 +5,7 @@ B42 := .venv-blender-42
 B50 := .venv-blender-50
 PIP_QUIET := -q --disable-pip-version-check
 
-.PHONY: setup setup-backend setup-blender test test-backend test-blender typecheck demo bench bench-bake clean
+.PHONY: setup setup-backend setup-blender test test-backend test-blender typecheck demo bench bench-bake bench-e2e clean
 
 setup: setup-backend setup-blender
 
@@ -53,6 +53,10 @@ bench: setup
 bench-bake: setup-blender
 	$(B42)/bin/python bench/bake_speed.py
 	$(B50)/bin/python bench/bake_speed.py
+
+# Press Generate -> last keyframe, cold and warm worker, in real Blender 5.0 (results: bench/RESULTS.md).
+bench-e2e: setup-backend $(B50)/.done
+	ASYNFUSION_BACKEND_PYTHON=$(CURDIR)/$(VENV)/bin/python $(B50)/bin/python bench/generate_to_bake.py
 
 clean:
 	rm -rf $(VENV) $(B42) $(B50) dist out
