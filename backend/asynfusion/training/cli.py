@@ -1,4 +1,4 @@
-"""Sub-commands ``train``, ``distill`` and ``eval`` of the asynfusion CLI."""
+"""Sub-commands ``train``, ``distill``, ``eval`` and ``train-ae`` of the asynfusion CLI."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def _eval(args) -> int:
     return evaluate.run(args)
 
 
+def _train_ae(args) -> int:
+    from . import motion_ae
+
+    return motion_ae.run(args)
+
+
 def add_commands(sub) -> None:
     from . import args as arguments
 
@@ -33,3 +39,6 @@ def add_commands(sub) -> None:
     ev = sub.add_parser("eval", help="metrics on held-out BEAT2 takes (JSON + table)")
     arguments.eval_arguments(ev)
     ev.set_defaults(run=_eval)
+    ae = sub.add_parser("train-ae", help="train the motion autoencoder whose features the Frechet distance uses")
+    arguments.ae_arguments(ae)
+    ae.set_defaults(run=_train_ae)
