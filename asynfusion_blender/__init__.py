@@ -23,6 +23,7 @@ def register() -> None:
 
 
 def unregister() -> None:
+    preferences.stop_setup()
     client.shutdown()
     properties.unregister()
     for cls in reversed(_CLASSES):

@@ -33,6 +33,13 @@ def backend_dir() -> str | None:
     return None
 
 
+def bundled_weights_dir() -> str | None:
+    """The default weights shipped inside the installed extension (``<extension>/weights``).
+    None in a checkout, where the backend's own default (the repository's ``weights/``) applies."""
+    folder = os.path.join(ADDON_DIR, "weights")
+    return folder if os.path.isfile(os.path.join(folder, "model.safetensors")) else None
+
+
 def find_python(preference: str = "", user_venv: str | None = None) -> str | None:
     """The backend interpreter: preference > $ASYNFUSION_BACKEND_PYTHON > <repo>/.venv > extension venv."""
     bin_dir = "Scripts" if sys.platform == "win32" else "bin"
@@ -48,10 +55,12 @@ def find_python(preference: str = "", user_venv: str | None = None) -> str | Non
 
 
 def worker_command(python: str, device: str = "auto", weights: str = "") -> list[str]:
-    command = [python, "-m", "asynfusion.worker", "--device", device]
+    """The worker's command line; no weights given means the extension's bundled weights."""
+    command = [python, "-m", "asynfusion.worker"]
+    weights = weights or bundled_weights_dir() or ""
     if weights:
         command += ["--weights", weights]
-    return command
+    return command + ["--device", device]
 
 
 def worker_env() -> dict[str, str]:

@@ -1,0 +1,505 @@
+"""Set up the backend environment: a virtual environment with torch and the bundled backend.
+
+Blender's Python has no torch, so *Set up backend* (Preferences > Add-ons > AsynFusion)
+creates a venv in the extension's user folder and pip-installs into it, step by step:
+
+1. ``<python> -m venv <venv>``  (Blender's own Python, 3.11 in 4.2 LTS … 5.0)
+2. torch: the CUDA build where an NVIDIA GPU is found (``nvidia-smi``), the CPU build
+   otherwise (https://download.pytorch.org/whl/cpu), or from a local wheel folder
+   (``--no-index --find-links DIR``) when the user gives one (offline)
+3. the backend: a wheel made here from the bundled ``backend/`` sources (pure Python, so no
+   build tools and no writes into the installed extension), with its dependencies
+4. a check that the new interpreter imports torch and the backend
+
+Each step is a subprocess (never a shell); ``SetupJob.poll()`` reads their output without
+blocking, turns pip's lines into a stage text and a fraction, and on failure gives one
+sentence and removes the half-made venv (a venv that was there before is put back).
+This module does not import bpy (its tests run without Blender) and imports nothing
+relative, so it can also be loaded on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import hashlib
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+MIN_PYTHON = (3, 11)
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# PyPI's Linux torch wheels are the CUDA build already; on Windows PyPI has only the CPU build.
+CUDA_INDEX_WINDOWS = "https://download.pytorch.org/whl/cu128"
+PIP_OPTIONS = ("--disable-pip-version-check", "--no-input", "--no-color", "--progress-bar", "off")
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+class SetupError(Exception):
+    """A setup problem, as the one sentence the preferences show."""
+
+
+# ----------------------------------------------------------------------------- choices
+
+
+def venv_python(venv_dir: str, platform: str = sys.platform) -> str:
+    if platform == "win32":
+        return os.path.join(venv_dir, "Scripts", "python.exe")
+    return os.path.join(venv_dir, "bin", "python")
+
+
+def base_python(executable: str, version: Sequence[int]) -> str:
+    """The interpreter that makes the venv (Blender's own); a sentence when it cannot."""
+    name = os.path.basename(executable or "").lower()
+    if not executable or not os.path.isfile(executable) or name.startswith("blender"):
+        raise SetupError("Blender's Python interpreter was not found, so no environment can be made here; "
+                         "point Backend Python to an interpreter that has torch instead.")
+    if tuple(version[:2]) < MIN_PYTHON:
+        raise SetupError(f"The backend needs Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer, but Blender runs "
+                         f"Python {version[0]}.{version[1]}; point Backend Python to a newer interpreter.")
+    return executable
+
+
+def find_nvidia_smi(which: Callable[[str], str | None] = shutil.which, platform: str = sys.platform) -> str | None:
+    """nvidia-smi, which the NVIDIA driver installs: its presence means an NVIDIA GPU to use."""
+    found = which("nvidia-smi")
+    if found:
+        return found
+    if platform == "win32":
+        for path in (os.path.join(os.environ.get("SystemRoot", r"C:\Windows"), "System32", "nvidia-smi.exe"),
+                     r"C:\Program Files\NVIDIA Corporation\NVSMI\nvidia-smi.exe"):
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def torch_build(device: str, nvidia_smi: str | None, platform: str = sys.platform) -> str:
+    """'cuda' or 'cpu' for the device preference (auto/cuda/cpu); macOS has no CUDA build."""
+    if platform == "darwin":
+        return "cpu"
+    if device == "cuda":
+        return "cuda"
+    if device == "cpu":
+        return "cpu"
+    return "cuda" if nvidia_smi else "cpu"
+
+
+def package_source(wheel_dir: str = "") -> list[str]:
+    """pip options that keep it to the local wheel folder (offline), ignoring any other pip
+    configuration; none means the package index (and the user's pip configuration)."""
+    return ["--isolated", "--no-index", "--find-links", wheel_dir] if wheel_dir else []
+
+
+def torch_source(build: str, platform: str = sys.platform, wheel_dir: str = "") -> list[str]:
+    """Where torch comes from: the wheel folder, else the index that has the wanted build."""
+    if wheel_dir:
+        return package_source(wheel_dir)
+    if build == "cpu" and platform != "darwin":
+        return ["--index-url", CPU_INDEX]
+    if build == "cuda" and platform == "win32":
+        return ["--index-url", CUDA_INDEX_WINDOWS]
+    return []
+
+
+# ----------------------------------------------------------------------------- the backend wheel
+
+
+def read_pyproject(backend_dir: str) -> dict:
+    with open(os.path.join(backend_dir, "pyproject.toml"), "rb") as fh:
+        return tomllib.load(fh)
+
+
+def torch_requirement(project: Mapping) -> str:
+    """The backend's own torch requirement (e.g. 'torch>=2.2')."""
+    for requirement in project.get("dependencies", []):
+        if re.match(r"torch\b(?![-_.\w])", requirement.strip()):
+            return requirement.strip()
+    return "torch"
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
+    return f"sha256={digest}"
+
+
+def _metadata(project: Mapping) -> str:
+    lines = ["Metadata-Version: 2.1", f"Name: {project['name']}", f"Version: {project['version']}"]
+    if project.get("description"):
+        lines.append(f"Summary: {project['description']}")
+    license_ = project.get("license")
+    if isinstance(license_, Mapping) and license_.get("text"):
+        lines.append(f"License: {license_['text']}")
+    if project.get("requires-python"):
+        lines.append(f"Requires-Python: {project['requires-python']}")
+    lines += [f"Requires-Dist: {req}" for req in project.get("dependencies", [])]
+    for extra, requirements in sorted(project.get("optional-dependencies", {}).items()):
+        lines.append(f"Provides-Extra: {extra}")
+        for req in requirements:
+            name, _, marker = req.partition(";")
+            condition = f'({marker.strip()}) and extra == "{extra}"' if marker.strip() else f'extra == "{extra}"'
+            lines.append(f"Requires-Dist: {name.strip()}; {condition}")
+    return "\n".join(lines) + "\n"
+
+
+def build_backend_wheel(backend_dir: str, out_dir: str) -> str:
+    """A pure-Python wheel of the backend package (no setuptools needed), written to out_dir."""
+    config = read_pyproject(backend_dir)
+    project = config["project"]
+    dist = f"{re.sub(r'[-_.]+', '_', project['name'])}-{project['version']}"
+    include = config.get("tool", {}).get("setuptools", {}).get("packages", {}).get("find", {}).get(
+        "include", [project["name"] + "*"])
+    files: dict[str, bytes] = {}
+    for top in sorted(os.listdir(backend_dir)):
+        path = os.path.join(backend_dir, top)
+        if not (os.path.isfile(os.path.join(path, "__init__.py"))
+                and any(re.fullmatch(p.replace(".", r"\.").replace("*", ".*"), top) for p in include)):
+            continue
+        for folder, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+            for name in sorted(names):
+                if name.endswith((".pyc", ".pyo")) or name.startswith("."):
+                    continue
+                full = os.path.join(folder, name)
+                arcname = os.path.relpath(full, backend_dir).replace(os.sep, "/")
+                with open(full, "rb") as fh:
+                    files[arcname] = fh.read()
+    if not files:
+        raise SetupError(f"The backend package was not found in {backend_dir}; reinstall the extension.")
+    info = f"{dist}.dist-info"
+    files[f"{info}/METADATA"] = _metadata(project).encode("utf-8")
+    files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: asynfusion_blender.backend_setup\n"
+                              b"Root-Is-Purelib: true\nTag: py3-none-any\n")
+    scripts = project.get("scripts", {})
+    if scripts:
+        entry = "[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in sorted(scripts.items()))
+        files[f"{info}/entry_points.txt"] = entry.encode("utf-8")
+    record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in sorted(files.items()))
+    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode("utf-8")
+
+    os.makedirs(out_dir, exist_ok=True)
+    wheel = os.path.join(out_dir, f"{dist}-py3-none-any.whl")
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, data in files.items():      # dist-info last, as the wheel format asks
+            entry_info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+            entry_info.external_attr = 0o644 << 16
+            zf.writestr(entry_info, data, compress_type=zipfile.ZIP_DEFLATED)
+    return wheel
+
+
+# ----------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class Step:
+    stage: str                  # what the user reads while it runs
+    argv: tuple[str, ...]       # the subprocess, never through a shell
+    weight: float               # share of the whole bar
+    kind: str = "run"           # "venv" | "pip" | "check"
+
+
+CHECK_WITH_TORCH = ("import torch, asynfusion.worker, asynfusion; "
+                    "print('ready: torch', torch.__version__, 'CUDA' if torch.cuda.is_available() else 'CPU')")
+CHECK_PACKAGE_ONLY = "import asynfusion; print('ready: asynfusion', asynfusion.__version__)"
+
+
+def plan(venv_dir: str, python: str, backend_wheel: str, *, build: str = "cpu", wheel_dir: str = "",
+         torch_req: str = "torch", dependencies: bool = True, platform: str = sys.platform) -> list[Step]:
+    """The command lines, in order. ``dependencies=False`` installs only the backend package
+    (``--no-deps``, no index), for an environment that gets torch some other way."""
+    py = venv_python(venv_dir, platform)
+    pip = (py, "-m", "pip", "install", *PIP_OPTIONS)
+    steps = [Step("Creating the virtual environment", (python, "-m", "venv", venv_dir), 0.1, "venv")]
+    if dependencies:
+        label = "CUDA" if build == "cuda" else "CPU"
+        steps.append(Step(f"Installing PyTorch ({label} build)",
+                          (*pip, *torch_source(build, platform, wheel_dir), torch_req), 0.6, "pip"))
+        steps.append(Step("Installing the AsynFusion backend",
+                          (*pip, *package_source(wheel_dir), backend_wheel), 0.25, "pip"))
+        steps.append(Step("Checking the backend", (py, "-c", CHECK_WITH_TORCH), 0.05, "check"))
+    else:
+        steps.append(Step("Installing the AsynFusion backend",
+                          (*pip, "--no-index", "--no-deps", backend_wheel), 0.8, "pip"))
+        steps.append(Step("Checking the backend", (py, "-c", CHECK_PACKAGE_ONLY), 0.1, "check"))
+    return steps
+
+
+def subprocess_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """Our environment without what would point the new interpreter at other packages."""
+    env = {k: v for k, v in environ.items()
+           if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "__PYVENV_LAUNCHER__")}
+    env.update(PYTHONNOUSERSITE="1", PYTHONUNBUFFERED="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    return env
+
+
+# ----------------------------------------------------------------------------- pip's output
+
+
+_SIZE = re.compile(r"\(([\d.]+\s*[kMG]?B)\)")
+_PROGRESS_RAW = re.compile(r"^Progress (\d+) of (\d+)$")       # pip >= 24.1 with --progress-bar raw
+
+
+def _package_of(token: str) -> str:
+    """'https://…/torch-2.5.1%2Bcpu-cp311-…whl' or 'numpy>=1.24' -> 'torch' / 'numpy'."""
+    name = unquote(token.rstrip("/").rsplit("/", 1)[-1])
+    if name.endswith((".whl", ".tar.gz", ".zip")):
+        return name.split("-", 1)[0]
+    return re.split(r"[<>=!~\[; ]", name, maxsplit=1)[0]
+
+
+@dataclass
+class PipProgress:
+    """pip's lines -> (fraction of this pip run, short text of what it does now)."""
+
+    fraction: float = 0.0
+    detail: str = ""
+    seen: int = 0
+    _download: str = field(default="", repr=False)
+
+    def _advance(self, value: float) -> None:
+        self.fraction = max(self.fraction, min(1.0, value))
+
+    def feed(self, line: str) -> None:
+        text = line.strip()
+        if text.startswith(("Collecting ", "Requirement already satisfied: ", "Processing ")):
+            self.seen += 1
+            what = text.split(":", 1)[1].split()[0] if text.startswith("Requirement") else text.split()[1]
+            self.detail = f"resolving {_package_of(what)}"
+            self._advance(0.6 * (1.0 - 0.85 ** self.seen))
+        elif text.startswith(("Downloading ", "Using cached ")):
+            parts = text.split()
+            token = parts[1] if text.startswith("Downloading") else parts[2]
+            size = _SIZE.search(text)
+            self._download = f"downloading {_package_of(token)}" + (f" ({size.group(1)})" if size else "")
+            self.detail = self._download
+        elif (match := _PROGRESS_RAW.match(text)) and int(match.group(2)) > 0:
+            done = int(match.group(1)) / int(match.group(2))
+            self.detail = f"{self._download or 'downloading'} {done:.0%}"
+        elif text.startswith("Installing collected packages:"):
+            count = len([p for p in text.split(":", 1)[1].split(",") if p.strip()])
+            self.detail = f"installing {count} package{'s' if count != 1 else ''}"
+            self._advance(0.75)
+        elif text.startswith("Successfully installed"):
+            self.detail = "installed"
+            self._advance(1.0)
+
+
+_NETWORK = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
+            "Max retries exceeded", "ConnectTimeoutError", "ProxyError", "SSLError")
+
+
+def _sentence(text: str, limit: int = 240) -> str:
+    text = " ".join(text.split()).rstrip(".:; ")
+    if len(text) > limit:
+        text = text[:limit - 1].rstrip() + "…"
+    return text + "."
+
+
+def error_sentence(step: Step, lines: Sequence[str], returncode: int | None, wheel_dir: str = "") -> str:
+    """One sentence for a failed step, from its output; never a traceback."""
+    errors = [ln.strip()[len("ERROR:"):].strip() for ln in lines if ln.strip().startswith("ERROR:")]
+    offline_missing = next((e for e in errors if e.startswith("No matching distribution found for ")), None)
+    if offline_missing and wheel_dir:
+        wanted = offline_missing[len("No matching distribution found for "):].strip()
+        return _sentence(f"{step.stage} failed: the wheel folder {wheel_dir} has no {wanted}")
+    if offline_missing and any(marker in ln for ln in lines for marker in _NETWORK):
+        return _sentence(f"{step.stage} failed: the package index could not be reached; connect to the "
+                         "internet or give a wheel folder with the packages")
+    if errors:
+        reason = offline_missing or errors[-1]
+    else:
+        plain = [ln.strip() for ln in lines if ln.strip() and not ln.startswith((" ", "\t"))
+                 and not ln.startswith("Traceback")]
+        reason = plain[-1] if plain else f"it stopped with exit code {returncode}"
+    if len(reason) > 1 and reason[1].islower():
+        reason = reason[0].lower() + reason[1:]
+    return _sentence(f"{step.stage} failed: {reason}")
+
+
+# ----------------------------------------------------------------------------- running it
+
+
+class SetupJob:
+    """Runs the steps one after another; ``poll()`` never blocks (a timer calls it)."""
+
+    def __init__(self, steps: Sequence[Step], venv_dir: str, *, env: Mapping[str, str] | None = None,
+                 wheel_dir: str = "", temp_dirs: Sequence[str] = ()) -> None:
+        self.steps = list(steps)
+        self.venv_dir = os.path.normpath(venv_dir)
+        self.previous = self.venv_dir + ".previous"
+        self.env = subprocess_env(os.environ if env is None else env)
+        self.wheel_dir = wheel_dir
+        self.temp_dirs = list(temp_dirs)
+        self.index = -1
+        self.fraction = 0.0
+        self.stage = "Waiting to start"
+        self.error = ""
+        self.message = ""
+        self.done = False
+        self._proc: subprocess.Popen[str] | None = None
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._tail: collections.deque[str] = collections.deque(maxlen=400)
+        self._pip = PipProgress()
+
+    @property
+    def running(self) -> bool:
+        return self.index >= 0 and not self.done
+
+    def start(self) -> None:
+        parent = os.path.dirname(self.venv_dir)
+        try:
+            os.makedirs(parent, exist_ok=True)
+            if os.path.isdir(self.previous) and not os.path.isdir(self.venv_dir):
+                os.replace(self.previous, self.venv_dir)          # a run that died before restoring it
+            if os.path.isdir(self.previous):
+                shutil.rmtree(self.previous)
+            if os.path.isdir(self.venv_dir):
+                os.replace(self.venv_dir, self.previous)
+        except OSError as err:
+            # Nothing of ours exists yet: leave whatever is there as it is.
+            self.index, self.done = 0, True
+            self.error = _sentence(f"Cannot prepare {parent}: {err.strerror or err}")
+            self._remove_temp()
+            return
+        self._next()
+
+    def _next(self) -> None:
+        self.index += 1
+        if self.index >= len(self.steps):
+            self._finish()
+            return
+        step = self.steps[self.index]
+        self.stage, self._pip, self._tail = step.stage, PipProgress(), collections.deque(maxlen=400)
+        self._lines = queue.Queue()
+        try:
+            self._proc = subprocess.Popen(
+                list(step.argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                env=self.env, cwd=os.path.dirname(self.venv_dir), text=True, encoding="utf-8", errors="replace",
+            )
+        except OSError as err:
+            self._finish(error=_sentence(f"{step.stage} failed: cannot run {step.argv[0]} "
+                                         f"({err.strerror or err})"))
+            return
+        threading.Thread(target=self._read, args=(self._proc, self._lines), daemon=True).start()
+
+    @staticmethod
+    def _read(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    def poll(self) -> None:
+        """Take the running step's new output; start the next step when it ends."""
+        if not self.running or self._proc is None:
+            return
+        step = self.steps[self.index]
+        ended = False
+        while True:
+            try:
+                line = self._lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is None:
+                ended = True
+                break
+            self._tail.append(line)
+            if step.kind == "pip":
+                self._pip.feed(line)
+        done_before = sum(s.weight for s in self.steps[:self.index])
+        total = sum(s.weight for s in self.steps) or 1.0
+        self.fraction = max(self.fraction, (done_before + step.weight * self._pip.fraction) / total)
+        self.stage = f"{step.stage}: {self._pip.detail}" if self._pip.detail else step.stage
+        if not ended:
+            return
+        code = self._proc.wait()
+        self._proc = None
+        if code != 0:
+            self._finish(error=error_sentence(step, list(self._tail), code, self.wheel_dir))
+            return
+        if step.kind == "check":
+            ready = next((ln for ln in reversed(self._tail) if ln.startswith("ready:")), "ready")
+            self.message = f"Backend {ready[len('ready:'):].strip() or 'ready'} in {self.venv_dir}."
+        self.fraction = (done_before + step.weight) / total
+        self._next()
+
+    def wait(self, timeout: float = 3600.0, interval: float = 0.1,
+             on_poll: Callable[[SetupJob], None] | None = None) -> None:
+        """Poll until done (background mode and tests); the same poll() a timer calls."""
+        if self.index < 0:
+            self.start()
+        deadline = time.monotonic() + timeout
+        while self.running:
+            self.poll()
+            if on_poll is not None:
+                on_poll(self)
+            if self.running:
+                if time.monotonic() > deadline:
+                    self.cancel(f"Setting up the backend took longer than {timeout:.0f} seconds and was stopped.")
+                    return
+                time.sleep(interval)
+
+    def cancel(self, message: str = "Setting up the backend was cancelled.") -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+        if not self.done:
+            self._finish(error=message)
+
+    def _finish(self, error: str = "") -> None:
+        self.done = True
+        self.error = error
+        if error:
+            shutil.rmtree(self.venv_dir, ignore_errors=True)       # no half-made venv
+            if os.path.isdir(self.previous):
+                os.replace(self.previous, self.venv_dir)
+        else:
+            self.fraction = 1.0
+            self.stage = "Done"
+            shutil.rmtree(self.previous, ignore_errors=True)
+        self._remove_temp()
+
+    def _remove_temp(self) -> None:
+        for folder in self.temp_dirs:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def prepare(venv_dir: str, backend_dir: str, *, python: str, device: str = "auto", wheel_dir: str = "",
+            dependencies: bool = True, platform: str = sys.platform,
+            nvidia_smi: str | None = None) -> SetupJob:
+    """Check the inputs, make the backend wheel and return the job (not started).
+    Raises SetupError (one sentence) before anything is created."""
+    if wheel_dir and not os.path.isdir(wheel_dir):
+        raise SetupError(f"The wheel folder {wheel_dir} does not exist; choose the folder with the "
+                         "downloaded .whl files or leave it empty to download.")
+    if not os.path.isfile(os.path.join(backend_dir, "pyproject.toml")):
+        raise SetupError(f"The bundled backend was not found in {backend_dir}; reinstall the extension.")
+    temp = tempfile.mkdtemp(prefix="asynfusion-wheel-")
+    try:
+        wheel = build_backend_wheel(backend_dir, temp)
+        torch_req = torch_requirement(read_pyproject(backend_dir)["project"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as err:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise SetupError(f"The bundled backend in {backend_dir} cannot be packaged: {err}.") from None
+    except SetupError:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    build = torch_build(device, nvidia_smi, platform)
+    steps = plan(venv_dir, python, wheel, build=build, wheel_dir=wheel_dir, torch_req=torch_req,
+                 dependencies=dependencies, platform=platform)
+    return SetupJob(steps, venv_dir, wheel_dir=wheel_dir, temp_dirs=[temp])
