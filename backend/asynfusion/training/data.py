@@ -31,6 +31,11 @@ from .augment import mirror_motion
 DEFAULT_HOLDOUT = 0.15
 
 
+def _sample(frame: int) -> int:
+    """The audio sample at which motion frame ``frame`` starts (16000 / 30 is not a whole number)."""
+    return (frame * audio.SAMPLE_RATE + audio.MOTION_FPS // 2) // audio.MOTION_FPS
+
+
 @dataclass
 class Take:
     name: str
@@ -47,8 +52,8 @@ class Take:
         return int(self.poses.shape[0])
 
     def crop(self, a: int, b: int) -> "Take":
-        hop = audio.SAMPLE_RATE // audio.MOTION_FPS
-        wave = None if self.wave is None else self.wave[a * hop: b * hop]
+        s0 = _sample(self.start)  # positions on the take's own timeline: 533.33 samples a frame
+        wave = None if self.wave is None else self.wave[_sample(self.start + a) - s0: _sample(self.start + b) - s0]
         return replace(self, poses=self.poses[a:b], expressions=self.expressions[a:b],
                        trans=self.trans[a:b], feats=self.feats[a:b], wave=wave, start=self.start + a)
 
@@ -89,7 +94,7 @@ def _features(wav: Path, cache: Path | None) -> tuple[np.ndarray, np.ndarray]:
     feats = audio.audio_features(wave).numpy().astype(np.float32)
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")  # torchrun ranks fill the cache at once
         np.save(tmp, feats)
         os.replace(tmp, path)
     return wave, feats
@@ -101,9 +106,8 @@ def load_take(name: str, npz: Path, wav: Path, cache: Path | None = None) -> Tak
         raise ValueError(f"{npz.name} is at {m.fps} fps; training expects {audio.MOTION_FPS}")
     wave, feats = _features(wav, cache)
     n = min(m.num_frames, feats.shape[0])
-    hop = audio.SAMPLE_RATE // audio.MOTION_FPS
     return Take(name, np.asarray(m.poses[:n], np.float32), np.asarray(m.expressions[:n], np.float32),
-                np.asarray(m.trans[:n], np.float32), feats[:n], wave[: n * hop])
+                np.asarray(m.trans[:n], np.float32), feats[:n], wave[: _sample(n)])
 
 
 @dataclass

@@ -1,0 +1,326 @@
+"""Training on the real BEAT2 takes (issue 4): loader, motion layout, mirror
+augmentation, a short teacher run, resume, distillation, and torchrun with two
+gloo processes. Real files and real torch throughout; models are tiny (width 32,
+depth 1) so the whole file runs in about a minute on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch.optim.optimizer import register_optimizer_step_post_hook
+
+from asynfusion import audio
+from asynfusion.core.motion_file import read_motion
+from asynfusion.core.skeleton import EYES, JOINT_NAMES, MIRROR, NUM_JOINTS
+from asynfusion.model import BRANCHES, AsynFusion, ModelConfig
+from asynfusion.representation import BODY_DIM, FACE_DIM, branches_to_motion, motion_to_branches
+from asynfusion.rotations import axis_angle_to_matrix
+from asynfusion.sampling import SamplerSettings, sample
+from asynfusion.training import common
+from asynfusion.training.args import DistillConfig, TrainConfig
+from asynfusion.training.data import Windows, fit_normaliser, load_split, load_take
+from asynfusion.training.distill import distill
+from asynfusion.training.train import Denoiser, train
+from asynfusion.weights import load_weights
+
+from .conftest import BEAT2, PYTHON, cli_env
+
+HOLDOUT = 0.15
+WINDOW = 60
+TAKES = sorted(p.stem for p in BEAT2.glob("*.npz") if p.with_suffix(".wav").is_file())
+JOINT = {name: i for i, name in enumerate(JOINT_NAMES)}
+TEACHER_STEPS = 60
+
+
+@pytest.fixture(scope="session")
+def feature_cache(tmp_path_factory) -> Path:
+    """One audio feature cache for the session: features are computed once."""
+    return tmp_path_factory.mktemp("feature_cache")
+
+
+@pytest.fixture(scope="session")
+def split(feature_cache):
+    return load_split(BEAT2, HOLDOUT, cache=feature_cache)
+
+
+@pytest.fixture(scope="session")
+def one_thread():
+    """Training here shares two cores with others: one torch thread, restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def teacher_config(out: Path, cache: Path) -> TrainConfig:
+    # lr 1e-2: the schedule warms up over 200 steps, so a 60-step run peaks at 3e-3.
+    return TrainConfig(data=str(BEAT2), out=str(out), steps=TEACHER_STEPS, batch=8, lr=1e-2, width=32, depth=1,
+                       heads=2, window=WINDOW, save_every=30, device="cpu", cache=str(cache), threads=1)
+
+
+@pytest.fixture(scope="session")
+def teacher(tmp_path_factory, feature_cache, one_thread) -> Path:
+    """A tiny teacher trained for 60 steps on the real takes (shared: read it, do not write into it)."""
+    out = tmp_path_factory.mktemp("teacher")
+    assert train(teacher_config(out, feature_cache)) == out
+    return out
+
+
+def read_state(folder: Path) -> dict:
+    return json.loads((folder / common.STATE_FILE).read_text())
+
+
+# ---------------------------------------------------------------- loader
+
+
+def test_loader_reads_both_real_takes_and_holds_out_the_last_15_percent_of_each(split):
+    assert len(TAKES) == 2
+    assert [t.name for t in split.train] == TAKES and [t.name for t in split.test] == TAKES
+    assert "15%" in split.description
+    for tr, te in zip(split.train, split.test):
+        m = read_motion(BEAT2 / f"{tr.name}.npz")
+        total = m.num_frames
+        cut = int(round(total * (1 - HOLDOUT)))
+        assert tr.frames + te.frames == total               # the audio covers the whole take
+        assert (tr.start, tr.frames) == (0, cut)
+        assert te.start == cut and tr.start + tr.frames <= te.start   # no training frame is held out
+        assert abs(te.frames / total - HOLDOUT) < 1 / total
+        for field in ("poses", "expressions", "trans"):
+            full = np.asarray(getattr(m, field), np.float32)
+            np.testing.assert_array_equal(getattr(tr, field), full[:cut])
+            np.testing.assert_array_equal(getattr(te, field), full[cut:])
+        assert not tr.mirrored and not te.mirrored
+
+
+def test_audio_features_and_wave_are_aligned_to_the_motion_frames(split, feature_cache):
+    for tr, te in zip(split.train, split.test):
+        whole = load_take(tr.name, BEAT2 / f"{tr.name}.npz", BEAT2 / f"{tr.name}.wav", feature_cache)
+        for part in (tr, te):
+            assert part.feats.shape == (part.frames, audio.FEATURE_DIM)
+            np.testing.assert_array_equal(part.feats, whole.feats[part.start: part.start + part.frames])
+            # the wave covers exactly the part's frames at 16000/30 samples a frame (533.33, not 533)
+            first = round(part.start * audio.SAMPLE_RATE / audio.MOTION_FPS)
+            last = round((part.start + part.frames) * audio.SAMPLE_RATE / audio.MOTION_FPS)
+            assert len(part.wave) == last - first
+            np.testing.assert_array_equal(part.wave, whole.wave[first:last])
+        # features recomputed from the held-out wave alone line up with the stored ones frame for frame
+        again = audio.audio_features(te.wave).numpy()
+        assert again.shape[0] >= te.frames - 1
+        inner = slice(5, min(te.frames, again.shape[0]) - 5)
+        cols = list(range(audio.N_MELS)) + [audio.FEATURE_DIM - 1]     # log-mel + energy
+        err = {s: np.abs(again[inner][:, cols] - te.feats[inner.start + s: inner.stop + s][:, cols]).mean()
+               for s in (-1, 0, 1)}
+        assert err[0] < 0.05 and err[0] < 0.3 * min(err[-1], err[1]), err
+
+
+def test_windows_have_the_shapes_the_model_takes(split, one_thread):
+    normaliser = fit_normaliser(split.train)
+    ds = Windows(split.train, normaliser, WINDOW, 5, mirror=True)
+    per_take = sum((t.frames - WINDOW) // 5 + 1 for t in split.train)
+    assert len(ds) == 2 * per_take                        # the takes and their mirror images
+    cfg = ModelConfig(width=32, depth=1, heads=2, window=WINDOW)
+    item = ds[len(ds) - 1]
+    assert item["face"].shape == (WINDOW, cfg.face_dim) == (WINDOW, FACE_DIM)
+    assert item["body"].shape == (WINDOW, cfg.body_dim) == (WINDOW, BODY_DIM)
+    assert item["audio"].shape == (WINDOW, cfg.audio_dim)
+    assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in item.values())
+    # the windows are normalised with the training statistics
+    face = torch.cat(ds.face[: len(split.train)])
+    assert face.mean().abs() < 0.1 and 0.8 < face.std() < 1.2
+    batch = {k: torch.stack([ds[i][k] for i in (0, 7, len(ds) // 2)]) for k in item}
+    t = {b: torch.tensor([10, 500, 999]) for b in BRANCHES}
+    out = Denoiser(AsynFusion(cfg))({b: batch[b] for b in BRANCHES}, t, batch["audio"], None)
+    assert out["face"].shape == batch["face"].shape and out["body"].shape == batch["body"].shape
+
+
+def test_motion_layout_round_trips_on_a_real_take():
+    m = read_motion(BEAT2 / f"{TAKES[0]}.npz")
+    poses, expr, trans = (torch.from_numpy(np.asarray(a, np.float32)) for a in (m.poses, m.expressions, m.trans))
+    assert float(trans.max(0).values.sub(trans.min(0).values).max()) > 0.01   # the root really moves
+    face, body = motion_to_branches(poses, expr, trans)
+    assert face.shape == (m.num_frames, FACE_DIM) and body.shape == (m.num_frames, BODY_DIM)
+    p2, e2, t2 = branches_to_motion(face, body, trans[0])
+    aa, aa2 = poses.reshape(-1, NUM_JOINTS, 3), p2.reshape(-1, NUM_JOINTS, 3)
+    kept = [j for j in range(NUM_JOINTS) if j not in EYES]
+    torch.testing.assert_close(aa2[:, kept], aa[:, kept], atol=2e-4, rtol=0)
+    assert torch.count_nonzero(aa2[:, list(EYES)]) == 0      # eyes are not generated (documented)
+    torch.testing.assert_close(e2, expr, atol=0, rtol=0)
+    torch.testing.assert_close(t2, trans, atol=1e-4, rtol=0)  # integrated from per-frame velocities
+    # batched windows go through the same way
+    fb, bb = motion_to_branches(poses[:120].reshape(2, 60, -1), expr[:120].reshape(2, 60, -1),
+                                trans[:120].reshape(2, 60, 3))
+    torch.testing.assert_close(fb.reshape(120, -1)[:60], face[:60])
+    torch.testing.assert_close(bb[1, 1:, -3:], body[61:120, -3:])
+
+
+# ---------------------------------------------------------------- mirror augmentation
+
+
+def test_mirror_twice_is_exactly_the_identity_on_a_real_take(split):
+    take = split.train[0]
+    back = take.mirror().mirror()
+    assert not back.mirrored and take.mirror().mirrored
+    for field in ("poses", "expressions", "trans", "feats"):
+        a, b = getattr(take, field), getattr(back, field)
+        assert a.dtype == b.dtype and np.array_equal(a, b), field
+
+
+def test_mirror_swaps_left_and_right_wrists_with_the_axis_angle_sign_flip(split):
+    take = split.train[0]
+    once = take.mirror()
+    aa = take.poses.reshape(-1, NUM_JOINTS, 3)
+    mm = once.poses.reshape(-1, NUM_JOINTS, 3)
+    flip = np.array([1, -1, -1], np.float32)        # (x, y, z) -> (x, -y, -z), augment.py's docstring
+    lw, rw = JOINT["left_wrist"], JOINT["right_wrist"]
+    assert not np.allclose(aa[:, lw], aa[:, rw] * flip, atol=1e-2)    # the swap is visible on this take
+    np.testing.assert_array_equal(mm[:, rw], aa[:, lw] * flip)
+    np.testing.assert_array_equal(mm[:, lw], aa[:, rw] * flip)
+    li, ri = JOINT["left_index1"], JOINT["right_index1"]
+    np.testing.assert_array_equal(mm[:, ri], aa[:, li] * flip)
+    np.testing.assert_array_equal(mm[:, JOINT["spine1"]], aa[:, JOINT["spine1"]] * flip)
+    assert [MIRROR[lw], MIRROR[rw]] == [rw, lw]
+    np.testing.assert_array_equal(once.trans[:, 0], -take.trans[:, 0])
+    np.testing.assert_array_equal(once.trans[:, 1:], take.trans[:, 1:])
+    np.testing.assert_array_equal(once.expressions, take.expressions)
+    # the sign flip is the reflection x -> -x of the rotation: R' = M R M with M = diag(-1, 1, 1)
+    m = torch.diag(torch.tensor([-1.0, 1.0, 1.0]))
+    r_left = axis_angle_to_matrix(torch.from_numpy(aa[:, lw]))
+    r_mirrored_right = axis_angle_to_matrix(torch.from_numpy(mm[:, rw]))
+    torch.testing.assert_close(r_mirrored_right, m @ r_left @ m, atol=1e-5, rtol=0)
+
+
+# ---------------------------------------------------------------- teacher training
+
+
+def test_short_training_run_on_real_data_lowers_the_loss_and_writes_loadable_weights(teacher, split):
+    state = read_state(teacher)
+    assert state["step"] == TEACHER_STEPS
+    history = state["history"]
+    assert [h[0] for h in history] == list(range(1, TEACHER_STEPS + 1))
+    loss = np.array([h[1] for h in history])
+    assert np.isfinite(loss).all()
+    first, last = loss[:10].mean(), loss[-10:].mean()
+    assert last < 0.85 * first, (first, last)
+
+    model, kind, normaliser, config = load_weights(teacher)
+    assert kind == "teacher" and config["kind"] == "teacher"
+    assert (model.cfg.width, model.cfg.depth, model.cfg.heads, model.cfg.window) == (32, 1, 2, WINDOW)
+    assert not model.cfg.guidance_embed
+    assert config["training"]["steps"] == TEACHER_STEPS
+    assert "CC BY-NC" in config["training"]["licence"]
+    # the shipped file holds the EMA weights, not the raw ones kept for resuming
+    raw = load_file(str(teacher / common.RAW_FILE))
+    shipped = load_file(str(teacher / "model.safetensors"))
+    assert raw.keys() == shipped.keys()
+    assert any(not torch.equal(raw[k], shipped[k]) for k in raw)
+    # normalisation statistics come from the training split (and its mirror image) only
+    expected = fit_normaliser(split.train + [t.mirror() for t in split.train])
+    with_test = fit_normaliser(split.train + split.test + [t.mirror() for t in split.train + split.test])
+    for name in ("face_mean", "face_std", "body_mean", "body_std", "audio_mean", "audio_std", "trans_start"):
+        torch.testing.assert_close(getattr(normaliser, name), getattr(expected, name), atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(normaliser.body_std, with_test.body_std, atol=1e-4, rtol=1e-4)
+
+    png = (teacher / "loss.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_resume_continues_from_the_saved_step(teacher, feature_cache, tmp_path, capsys):
+    out = tmp_path / "resumed"
+    shutil.copytree(teacher, out)
+    before = read_state(out)
+    assert before["step"] == TEACHER_STEPS
+    steps_taken = []
+    hook = register_optimizer_step_post_hook(lambda *_: steps_taken.append(1))
+    try:
+        train(replace(teacher_config(out, feature_cache), steps=TEACHER_STEPS + 6, resume=True))
+    finally:
+        hook.remove()
+    assert f"at step {TEACHER_STEPS}" in capsys.readouterr().out
+    assert len(steps_taken) == 6                           # only the new steps ran
+    after = read_state(out)
+    assert after["step"] == TEACHER_STEPS + 6
+    assert [h[0] for h in after["history"]] == list(range(1, TEACHER_STEPS + 7))
+    assert after["history"][:TEACHER_STEPS] == before["history"]
+    opt = load_file(str(out / common.OPT_FILE))            # Adam's own step count carried on
+    assert int(opt["0.step"].item()) == TEACHER_STEPS + 6
+    _, kind, _, config = load_weights(out)
+    assert kind == "teacher" and config["training"]["steps"] == TEACHER_STEPS + 6
+
+
+# ---------------------------------------------------------------- distillation
+
+
+def test_distillation_makes_an_lcm_student_with_guidance_embedding_that_samples(teacher, split, feature_cache,
+                                                                                tmp_path):
+    out = tmp_path / "student"
+    cfg = DistillConfig(data=str(BEAT2), teacher=str(teacher), out=str(out), steps=4, batch=4, save_every=4,
+                        device="cpu", cache=str(feature_cache), threads=1)
+    assert distill(cfg) == out
+    state = read_state(out)
+    assert state["step"] == 4 and len(state["history"]) == 4
+    assert all(np.isfinite(h[1]) for h in state["history"])
+    assert (out / "loss.png").is_file()
+
+    student, kind, normaliser, config = load_weights(out)
+    t_model, _, t_norm, _ = load_weights(teacher)
+    assert kind == "lcm" and student.cfg.guidance_embed
+    assert replace(student.cfg, guidance_embed=False) == t_model.cfg
+    torch.testing.assert_close(normaliser.body_std, t_norm.body_std)
+    assert config["training"]["distillation"]["steps"] == 4
+    for b in BRANCHES:   # the zero-initialised guidance embedding has been trained
+        assert student.branches[b].guidance.mlp[2].weight.abs().sum() > 0
+
+    te = split.test[0]
+    feats = normaliser.normalise_audio(torch.from_numpy(te.feats))
+    pad = normaliser.normalise_audio(audio.silence_features(1))
+    settings = SamplerSettings(mode="lcm", steps_face=4, steps_body=2, guidance=2.0)
+    x = sample(student, feats, settings, seed=0, pad_features=pad)
+    assert x["face"].shape == (te.frames, FACE_DIM) and x["body"].shape == (te.frames, BODY_DIM)
+    assert all(torch.isfinite(v).all() for v in x.values())
+    face, body = normaliser.denormalise(x["face"], x["body"])
+    poses, expr, trans = branches_to_motion(face, body, normaliser.trans_start)
+    assert poses.shape == (te.frames, 165) and expr.shape == (te.frames, 100) and trans.shape == (te.frames, 3)
+    again = sample(student, feats, settings, seed=0, pad_features=pad)
+    assert torch.equal(again["face"], x["face"])
+    other = sample(student, feats, replace(settings, guidance=3.0), seed=0, pad_features=pad)
+    assert not torch.equal(other["body"], x["body"])       # the guidance scale is an input of the student
+
+
+# ---------------------------------------------------------------- torchrun
+
+
+def test_torchrun_with_two_cpu_processes_trains(tmp_path):
+    out = tmp_path / "ddp"
+    env = cli_env()
+    env["OMP_NUM_THREADS"] = "1"
+    # no --cache: both ranks fill OUT/feature_cache at the same time, as a user's first run does
+    cmd = [PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "asynfusion.cli", "train", str(BEAT2), "-o", str(out), "--steps", "4", "--batch", "4",
+           "--width", "32", "--depth", "1", "--heads", "2", "--window", str(WINDOW), "--save-every", "4",
+           "--device", "cpu", "--threads", "1"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    state = read_state(out)
+    assert state["step"] == 4 and [h[0] for h in state["history"]] == [1, 2, 3, 4]
+    assert all(np.isfinite(h[1]) for h in state["history"])
+    # rank 0 alone reports and writes: one final progress line, one checkpoint, no leftovers
+    assert log.count("4/4 loss") == 1, log[-4000:]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["config.json", "model.safetensors", common.RAW_FILE, common.OPT_FILE, common.STATE_FILE, "loss.png",
+         "feature_cache"])
+    assert sorted(p.name for p in (out / "feature_cache").iterdir()) == sorted(
+        p.name for p in (out / "feature_cache").glob("*.npy") if ".tmp" not in p.name)
+    assert len(list((out / "feature_cache").glob("*.npy"))) == 2
+    _, kind, _, config = load_weights(out)
+    assert kind == "teacher" and config["training"]["steps"] == 4
+    assert config["training"]["config"]["batch"] == 4
