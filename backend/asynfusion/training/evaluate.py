@@ -1,0 +1,304 @@
+"""``asynfusion eval``: metrics on the held-out takes for generated motion and the ground truth.
+
+For every held-out segment the generator samples ``--seeds`` motions from the segment's own
+audio features; every metric in metrics.py is computed for them and, where it means
+something, for the captured motion of the same segment, so each generated number has the
+ground truth's own value beside it. Face MSE/LVD and seed diversity compare generated
+motion with something, so the ground truth has none (null in the JSON, n/a in the table).
+The ground truth's FGD is its distance to the *training* split's ground truth: the floor a
+generator can hope for on held-out audio. Sampling time is measured per segment.
+
+The same machinery (``Evaluation``, ``evaluate_generator``) produces the ablation table in
+bench/ablations.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..core.motion_file import read_motion
+from ..errors import UserError
+from ..generate import Generator
+from ..representation import branches_to_motion
+from ..sampling import SamplerSettings, sample
+from ..weights import default_weights_dir
+from . import metrics as M
+from .data import Take, _pairs, load_split
+from .motion_ae import MotionAE, load_motion_ae
+
+METRIC_KEYS = ("bc", "l1div", "l1div_seeds", "face_mse", "lvd", "jitter", "fgd",
+               "sync", "sync_hit", "sync_chance", "sync_xcorr", "sync_lag")
+TIMING_KEYS = ("gen_seconds", "motion_seconds", "realtime_factor")
+_LABELS = {
+    "bc": "BC (beat consistency, higher = on the beat)",
+    "l1div": "L1div (EMAGE, spread of poses)",
+    "l1div_seeds": "L1 diversity across seeds",
+    "face_mse": "face MSE (expression + jaw)",
+    "lvd": "face LVD (velocity difference)",
+    "jitter": "jitter (mean jerk, m/s^3)",
+    "fgd": "FGD (motion AE features)",
+    "sync": "face-body sync (above chance)",
+    "sync_hit": "  gesture accents with a mouth accent",
+    "sync_chance": "  the same at chance",
+    "sync_xcorr": "  mouth/gesture cross-correlation",
+    "sync_lag": "  its lag (s)",
+}
+
+
+@dataclass
+class Segment:
+    take: Take
+    betas: np.ndarray | None
+    joints: np.ndarray           # (N, 55, 3) ground truth
+    face: np.ndarray             # (N, 103)
+    onsets: np.ndarray           # audio onsets (s) inside BC's trimmed range
+
+    @property
+    def frames(self) -> int:
+        return self.take.frames
+
+
+def _weighted(values: list[float], weights: list[float]) -> float | None:
+    pairs = [(v, w) for v, w in zip(values, weights) if v is not None and np.isfinite(v) and w > 0]
+    if not pairs:
+        return None
+    v, w = zip(*pairs)
+    return float(np.average(v, weights=w))
+
+
+class Evaluation:
+    """The held-out segments, their ground-truth metrics, and the tools to score a generator."""
+
+    def __init__(self, data: str | os.PathLike, holdout: float = 0.15, cache: str | None = None,
+                 smplx_model: str | None = None, mean_vel: str | None = None,
+                 fid_model: str | os.PathLike | None = None) -> None:
+        self.data = Path(data)
+        split = load_split(self.data, holdout=holdout, cache=cache)
+        if not split.test:
+            raise UserError(f"{self.data} has no held-out takes to evaluate.")
+        self.description = split.description
+        self.joints = M.JointSource(smplx_model)
+        self.mean_vel = self._mean_vel(mean_vel)
+        ae_dir = Path(fid_model) if fid_model else default_weights_dir() / "motion_ae"
+        self.ae_dir = ae_dir
+        self.ae: MotionAE = load_motion_ae(ae_dir)
+        betas = self._betas()
+        self.segments = [self._segment(t, betas.get(t.name)) for t in split.test]
+        self.train_features = np.concatenate([self.ae.features(t.poses) for t in split.train])
+
+    def _mean_vel(self, path: str | None) -> np.ndarray:
+        p = Path(path) if path else self.data / "mean_vel_smplxflame_30.npy"
+        if not p.is_file():
+            raise UserError(f"Beat Consistency needs BEAT2's per-joint speed normaliser; {p} does not exist "
+                            "(pass --mean-vel PATH/mean_vel_smplxflame_30.npy).")
+        v = np.load(p, allow_pickle=False).reshape(-1)
+        if v.shape != (55,):
+            raise UserError(f"{p} should hold 55 per-joint mean speeds, not {v.shape[0]}.")
+        return v
+
+    def _betas(self) -> dict[str, np.ndarray]:
+        pairs, _ = _pairs(self.data)
+        return {name: np.asarray(read_motion(npz).betas, np.float32) for name, npz, _ in pairs}
+
+    def _segment(self, take: Take, betas) -> Segment:
+        joints = self.joints.joints(take.poses, take.trans, betas, take.expressions)
+        return Segment(take, betas, joints, M.face_params(take.poses, take.expressions),
+                       M.trimmed_onsets(take.wave, take.frames))
+
+    # ---------------------------------------------------------------- scoring
+
+    def motion_metrics(self, seg: Segment, poses, expressions, trans) -> dict:
+        """Per-sequence metrics of one motion on a segment's audio (generated or captured)."""
+        joints = self.joints.joints(poses, trans, seg.betas, expressions)
+        face = M.face_params(poses, expressions)
+        out = {
+            "bc": M.beat_consistency(joints, None, self.mean_vel, onsets=seg.onsets),
+            "l1div": M.l1div(joints - np.asarray(trans, np.float64)[:, None]),
+            "jitter": M.jitter(joints),
+            "features": self.ae.features(poses),
+            "joints_local": joints - np.asarray(trans, np.float64)[:, None],
+            "face": face,
+        }
+        out.update(M.face_body_sync(face, joints, self.mean_vel))
+        return out
+
+    def aggregate(self, per_seg: list[list[dict]], reference: np.ndarray | None) -> dict:
+        """per_seg[s][k]: metrics of sample k on segment s -> one value per metric key."""
+        res: dict[str, float | None] = {k: None for k in METRIC_KEYS}
+        trim = int(round(M.BC_TRIM * M.FPS))
+        lengths, bc_w, acc_w = [], [], []
+        vals: dict[str, list[float]] = {k: [] for k in METRIC_KEYS}
+        for seg, samples in zip(self.segments, per_seg):
+            for r in samples:
+                lengths.append(seg.frames)
+                bc_w.append(max(seg.frames - 2 * trim, 0))
+                acc_w.append(r["sync_accents"])
+                for k in ("bc", "l1div", "jitter", "sync_hit", "sync_chance", "sync_xcorr", "sync_lag",
+                          "face_mse", "lvd"):
+                    vals[k].append(r.get(k))
+        res["bc"] = _weighted(vals["bc"], bc_w)
+        for k in ("l1div", "jitter", "sync_xcorr", "sync_lag", "face_mse", "lvd"):
+            res[k] = _weighted(vals[k], lengths)
+        res["sync_hit"] = _weighted(vals["sync_hit"], acc_w)
+        res["sync_chance"] = _weighted(vals["sync_chance"], acc_w)
+        if res["sync_hit"] is not None and res["sync_chance"] is not None:
+            res["sync"] = res["sync_hit"] - res["sync_chance"]
+        div = [M.l1_diversity(np.stack([r["joints_local"] for r in samples])) for samples in per_seg]
+        res["l1div_seeds"] = _weighted(div, [s.frames for s in self.segments])
+        feats = np.concatenate([r["features"] for samples in per_seg for r in samples])
+        if reference is not None:
+            res["fgd"] = M.frechet_distance(feats, reference)
+        return res
+
+    def ground_truth(self) -> dict:
+        """The captured motion's own values; FGD against the training split (the floor)."""
+        per_seg = [[self.motion_metrics(s, s.take.poses, s.take.expressions, s.take.trans)] for s in self.segments]
+        res = self.aggregate(per_seg, self.train_features)
+        res["l1div_seeds"] = None          # diversity of the one captured motion: n/a
+        return res
+
+    def gt_features(self) -> np.ndarray:
+        return np.concatenate([self.ae.features(s.take.poses) for s in self.segments])
+
+
+@contextlib.contextmanager
+def cosync_disabled(model):
+    """CoSync gates zeroed for the duration: the branches no longer see each other."""
+    saved = [g.detach().clone() for g in model.cosync_gates()]
+    try:
+        with torch.no_grad():
+            for g in model.cosync_gates():
+                g.zero_()
+        yield
+    finally:
+        with torch.no_grad():
+            for g, s in zip(model.cosync_gates(), saved):
+                g.copy_(s)
+
+
+def _sample_segment(gen: Generator, seg: Segment, settings: SamplerSettings, seed: int
+                    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], float]:
+    feats = gen.normaliser.normalise_audio(torch.from_numpy(seg.take.feats).to(gen.device))
+    _sync(gen.device)
+    t0 = time.perf_counter()
+    out = sample(gen.model, feats, settings, seed, gen.pad, autocast_dtype=gen.precision)
+    _sync(gen.device)
+    seconds = time.perf_counter() - t0
+    face, body = gen.normaliser.denormalise(out["face"].float(), out["body"].float())
+    trans0 = torch.from_numpy(seg.take.trans[0]).to(face)   # start where the speaker stands
+    poses, expressions, trans = branches_to_motion(face, body, trans0)
+    return tuple(x.cpu().numpy().astype(np.float32) for x in (poses, expressions, trans)), seconds
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def evaluate_generator(ev: Evaluation, gen: Generator, settings: SamplerSettings, seeds: int = 2,
+                       cosync: bool = True, reference: np.ndarray | None = None, log=None) -> dict:
+    """Generate ``seeds`` samples per held-out segment and score them -> metrics + timing."""
+    reference = ev.gt_features() if reference is None else reference
+    ctx = contextlib.nullcontext() if cosync else cosync_disabled(gen.model)
+    per_seg, seconds, motion = [], 0.0, 0.0
+    with ctx:
+        warm = ev.segments[0]          # one untimed pass: first-call allocations are not sampling time
+        _sample_segment(gen, replace(warm, take=warm.take.crop(0, min(warm.frames, gen.model.cfg.window))),
+                        settings, 0)
+        for seg in ev.segments:
+            samples = []
+            for seed in range(seeds):
+                (poses, expressions, trans), dt = _sample_segment(gen, seg, settings, seed)
+                seconds += dt
+                motion += seg.frames / M.FPS
+                r = ev.motion_metrics(seg, poses, expressions, trans)
+                r["face_mse"] = M.face_mse(r["face"], seg.face)
+                r["lvd"] = M.lvd(r["face"], seg.face)
+                samples.append(r)
+            per_seg.append(samples)
+            if log is not None:
+                log(f"  {seg.take.name} frames {seg.take.start}-{seg.take.start + seg.frames}: "
+                    f"{seeds} samples")
+    res = ev.aggregate(per_seg, reference)
+    res.update({"gen_seconds": seconds, "motion_seconds": motion,
+                "realtime_factor": motion / max(seconds, 1e-9)})
+    return res
+
+
+def resolve_settings(gen: Generator, steps_face: int | None, steps_body: int | None,
+                     guidance: float | None, synchronous: bool) -> SamplerSettings:
+    s = gen.settings(steps_face, steps_body, guidance)
+    if synchronous:
+        if steps_face and steps_body and steps_face != steps_body:
+            raise UserError("--sync steps both branches together; give equal --steps-face and --steps-body.")
+        n = steps_face or steps_body or s.steps_face
+        s = replace(s, steps_face=n, steps_body=n)
+    return s
+
+
+def describe_settings(gen: Generator, s: SamplerSettings, cosync: bool = True) -> dict:
+    return {"weights": str(gen.weights_dir), "kind": gen.kind, "sampler": s.mode, "steps_face": s.steps_face,
+            "steps_body": s.steps_body, "synchronous": s.steps_face == s.steps_body, "guidance": s.guidance,
+            "cosync": cosync, "device": gen.device_name}
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "n/a"
+    return f"{v:.4g}" if abs(v) < 1000 else f"{v:.1f}"
+
+
+def table(generated: dict, truth: dict) -> str:
+    rows = [f"{'metric':<40} {'generated':>12} {'ground truth':>13}"]
+    for k in METRIC_KEYS:
+        rows.append(f"{_LABELS[k]:<40} {_fmt(generated.get(k)):>12} {_fmt(truth.get(k)):>13}")
+    rows.append(f"{'sampling time (s)':<40} {_fmt(generated.get('gen_seconds')):>12} {'':>13}")
+    rows.append(f"{'x real time':<40} {_fmt(generated.get('realtime_factor')):>12} {'':>13}")
+    return "\n".join(rows)
+
+
+def _clean(d: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in d.items()}
+
+
+def run(args) -> int:
+    if getattr(args, "threads", 0):
+        torch.set_num_threads(args.threads)
+    if args.seeds < 1:
+        raise UserError("--seeds must be at least 1.")
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    gen = Generator(args.weights, args.device)
+    settings = resolve_settings(gen, args.steps_face, args.steps_body, args.guidance, args.sync)
+    cosync = not getattr(args, "no_cosync", False)
+    ev = Evaluation(args.data, args.holdout, args.cache, args.smplx_model, args.mean_vel, args.fid_model)
+    log(f"held out: {ev.description}; {len(ev.segments)} segments, "
+        f"{sum(s.frames for s in ev.segments) / M.FPS:.1f} s; joints: {ev.joints.label}")
+    truth = ev.ground_truth()
+    generated = evaluate_generator(ev, gen, settings, args.seeds, cosync, log=log)
+    result = {
+        "data": str(args.data),
+        "split": ev.description,
+        "segments": [{"take": s.take.name, "start": s.take.start, "frames": s.frames} for s in ev.segments],
+        "joints": ev.joints.label,
+        "fid_model": str(ev.ae_dir),
+        "seeds": args.seeds,
+        "settings": describe_settings(gen, settings, cosync),
+        "generated": _clean(generated),
+        "ground_truth": _clean(truth),
+    }
+    print(f"joints: {ev.joints.label}; {args.seeds} seed(s); {settings.mode} "
+          f"{settings.steps_face}+{settings.steps_body} steps{'' if cosync else ', CoSync off'}")
+    print(table(generated, truth))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    return 0
