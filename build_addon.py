@@ -82,7 +82,10 @@ def _walk(root: str, prefix: str, skip: Iterable[str] = ()) -> Iterator[tuple[st
                 continue
             if _excluded(rel, False, skip):
                 continue
-            yield prefix + rel, os.path.join(folder, name)
+            path = os.path.join(folder, name)
+            if not os.path.exists(path):
+                raise SystemExit(f"build_addon: {path} is a link to nothing")
+            yield prefix + rel, path
 
 
 def collect(addon_dir: str = ADDON, backend_dir: str = BACKEND, weights_dir: str | None = WEIGHTS

@@ -1,0 +1,226 @@
+"""The installable extension: build_addon.py's zip is reproducible and complete, Blender's own
+validator accepts it, and real Blender installs it, enables it, finds its panels and operators,
+runs Set up backend in it, and uninstalls it without leftovers.
+
+Installing happens in a child Blender (installed_extension.py) whose user folder is a temporary
+one (BLENDER_USER_RESOURCES is read when bpy starts), so the real user folder is never touched.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import bpy
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, REPO)
+import build_addon  # noqa: E402
+
+CHILD = os.path.join(os.path.dirname(__file__), "installed_extension.py")
+PROBE_PYTHON = os.environ.get("ASYNFUSION_BACKEND_PYTHON") or os.path.join(REPO, ".venv", "bin", "python")
+
+# What a weights folder holds after training; the first four are shipped, the rest are not.
+SHIPPED = {"model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ", "config.json": b'{"kind": "lcm"}\n',
+           "MODEL_CARD.md": b"# Model card\n", "motion_ae/model.safetensors": b"ae weights",
+           "motion_ae/config.json": b"{}\n"}
+TRAINING_ONLY = {"raw.safetensors": b"raw", "optimizer.safetensors": b"adam", "train_state.json": b"{}",
+                 "train.log": b"step 1", "motion_ae/optimizer.safetensors": b"adam",
+                 "__pycache__/x.pyc": b"\x00"}
+
+
+def _write_weights(folder, files) -> None:
+    for name, data in files.items():
+        path = os.path.join(folder, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp("weights"))
+    _write_weights(folder, {**SHIPPED, **TRAINING_ONLY})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, weights):
+    return build_addon.build(str(tmp_path_factory.mktemp("dist")), weights_dir=weights)
+
+
+def _sha(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def test_the_same_sources_give_the_same_zip_byte_for_byte(built, weights, tmp_path):
+    # Other timestamps and permissions on disk must not reach the zip.
+    for name in SHIPPED:
+        os.utime(os.path.join(weights, name), (1_700_000_000, 1_700_000_000))
+        os.chmod(os.path.join(weights, name), 0o600)
+    again = build_addon.build(str(tmp_path), weights_dir=weights)
+    assert os.path.basename(again) == "asynfusion_blender-0.1.0.zip"
+    with open(built, "rb") as a, open(again, "rb") as b:
+        assert a.read() == b.read()
+    # ... while a change of content does.
+    with open(os.path.join(weights, "config.json"), "ab") as fh:
+        fh.write(b" ")
+    try:
+        changed = build_addon.build(str(tmp_path / "changed"), weights_dir=weights)
+        assert _sha(changed) != _sha(built)
+    finally:
+        _write_weights(weights, {"config.json": SHIPPED["config.json"]})
+
+
+def test_zip_holds_addon_core_backend_and_shipped_weights_only(built):
+    with zipfile.ZipFile(built) as zf:
+        infos = zf.infolist()
+        names = [i.filename for i in infos]
+        assert names == sorted(names)
+        assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and (i.external_attr >> 16) == 0o100644 for i in infos)
+        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.endswith("/")]
+        # The add-on at the zip root, the symlinked core as real files.
+        for name in ("blender_manifest.toml", "__init__.py", "preferences.py", "backend_setup.py",
+                     "data/mouth_open.json", "core/protocol.py", "core/skeleton.py"):
+            assert name in names, name
+        assert "data/fit_mouth_open.py" not in names              # the manifest's paths_exclude_pattern
+        with open(os.path.join(REPO, "backend", "asynfusion", "core", "protocol.py"), "rb") as fh:
+            assert zf.read("core/protocol.py") == fh.read()
+        # The backend package the worker and Set up backend use.
+        backend_sources = sorted(
+            os.path.relpath(os.path.join(d, f), os.path.join(REPO, "backend")).replace(os.sep, "/")
+            for d, dirs, files in os.walk(os.path.join(REPO, "backend", "asynfusion"))
+            for f in files if "__pycache__" not in d and not f.endswith(".pyc"))
+        assert sorted(n[len("backend/"):] for n in names if n.startswith("backend/asynfusion/")) == backend_sources
+        assert "backend/pyproject.toml" in names
+        # The weights a generator reads, not what training leaves beside them.
+        assert sorted(n[len("weights/"):] for n in names if n.startswith("weights/")) == sorted(SHIPPED)
+        assert all(zf.read("weights/" + k) == v for k, v in SHIPPED.items())
+
+
+def test_builds_without_weights(tmp_path):
+    path = build_addon.build(str(tmp_path), weights_dir=str(tmp_path / "no-weights-yet"))
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+    assert "blender_manifest.toml" in names and "backend/asynfusion/worker.py" in names
+    assert not [n for n in names if n.startswith("weights/")]
+
+
+def _validate(path: str) -> int:
+    """What `blender --command extension validate PATH` runs, called inside this Blender."""
+    from bl_pkg import bl_extension_cli
+    return bl_extension_cli.cli_extension_handler(["validate", path])
+
+
+def test_blenders_validator_accepts_the_zip_and_rejects_a_bad_manifest(built, tmp_path, capsys):
+    assert _validate(built) == 0
+    assert "Success" in capsys.readouterr().out
+    # The same check fails on a manifest Blender would refuse (a tagline ending in a period).
+    addon = tmp_path / "addon"
+    shutil.copytree(build_addon.ADDON, addon)   # core/ copied as real files
+    manifest = (addon / "blender_manifest.toml").read_text()
+    (addon / "blender_manifest.toml").write_text(manifest.replace('in one step"', 'in one step."'))
+    bad = build_addon.build(str(tmp_path / "dist"), addon_dir=str(addon), weights_dir=None)
+    assert _validate(bad) != 0
+    assert "tagline" in capsys.readouterr().out
+
+
+def test_manifest_has_what_blender_42_requires():
+    info = build_addon.manifest()
+    for key in ("schema_version", "id", "version", "name", "tagline", "maintainer", "type",
+                "blender_version_min", "license"):
+        assert info.get(key), key
+    assert info["type"] == "add-on" and info["id"] == "asynfusion_blender"
+    assert tuple(int(x) for x in info["blender_version_min"].split(".")) <= (4, 2, 0)
+    # Files are read and written; Set up backend downloads packages.
+    assert set(info["permissions"]) >= {"files", "network"}
+
+
+def _installed(zip_path: str, action: str, *args: str, tmp_path, timeout: float = 300) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("ASYNFUSION_BACKEND_PYTHON", "PYTHONPATH", "PIP_FIND_LINKS", "PIP_INDEX_URL",
+                        "PIP_EXTRA_INDEX_URL")}
+    # A fresh user folder, and no pip configuration from this machine (offline means offline).
+    env.update(BLENDER_USER_RESOURCES=str(tmp_path / "user"), PIP_CONFIG_FILE=os.devnull,
+               PROBE_PYTHON=PROBE_PYTHON)
+    proc = subprocess.run([sys.executable, CHILD, zip_path, action, *args], env=env, capture_output=True,
+                          text=True, timeout=timeout, cwd=str(tmp_path))
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    assert line is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = json.loads(line[len("RESULT "):])
+    assert "exception" not in out, out["exception"]
+    assert out["version"] == list(bpy.app.version)
+    assert out["install"] == ["FINISHED"] and out["enabled"]
+    assert str(tmp_path / "user") in out["extension_dir"]
+    # Uninstalling leaves nothing: not enabled, classes and properties gone, files and user folder gone.
+    assert out["uninstall"] == ["FINISHED"]
+    assert out["after"] == {"enabled": False, "panel_registered": False, "operators": [],
+                            "extension_dir_exists": False, "user_folder_exists": False, "scene_property": False}
+    return out
+
+
+def test_installs_enables_finds_panels_operators_bundled_backend_and_weights(built, tmp_path):
+    out = _installed(built, "inspect", tmp_path=tmp_path)
+    ext = out["extension_dir"]
+    assert out["addon_dir"] == ext and out["addon_file"] == os.path.join(ext, "__init__.py")
+    assert out["panels"] == {"ASYNFUSION_PT_main": "AsynFusion", "ASYNFUSION_PT_motion": "AsynFusion",
+                             "ASYNFUSION_PT_rig": "AsynFusion"}
+    assert set(out["operators"]) >= {"generate", "cancel", "bake_motion", "create_rig", "use_selection",
+                                     "setup_backend", "setup_backend_cancel"}
+    # The bundled backend and weights are inside the installed extension ...
+    assert out["backend_dir"] == os.path.join(ext, "backend")
+    assert out["bundled_weights"] == os.path.join(ext, "weights")
+    with open(os.path.join(REPO, "backend", "asynfusion", "worker.py"), "rb") as fh:
+        worker_source = fh.read()
+    with zipfile.ZipFile(built) as zf:
+        assert zf.read("backend/asynfusion/worker.py") == worker_source
+    # ... and the worker runs them: the bundled weights unless the preference names others,
+    # and the bundled backend package (PYTHONPATH from worker_env) in the backend interpreter.
+    assert out["worker_command"][1:] == ["-m", "asynfusion.worker", "--weights", os.path.join(ext, "weights"),
+                                         "--device", "auto"]
+    assert out["worker_command_pref"][3:5] == ["--weights", "/elsewhere/weights"]
+    assert out["worker_imports"] == os.path.join(ext, "backend", "asynfusion", "__init__.py")
+    assert out["user_venv"].startswith(str(tmp_path / "user"))
+
+
+def test_set_up_backend_makes_a_venv_that_imports_the_backend(built, tmp_path):
+    """A real venv and a real pip run, offline: the bundled backend alone (--no-deps), so torch is
+    not downloaded here; the new interpreter then imports asynfusion from its own site-packages."""
+    out = _installed(built, "setup", tmp_path=tmp_path)
+    venv = out["user_venv"]
+    assert venv.startswith(os.path.join(str(tmp_path / "user"), "extensions", ".user"))
+    assert out["result"] == ["FINISHED"], out["report"]
+    assert out["error"] == "" and out["message"].startswith("Backend asynfusion 0.1.0 in ")
+    assert out["fraction"] == 1.0
+    assert out["venv_exists"] and out["user_folder"] == ["venv"]
+    module, prefix = out["venv_imports"]
+    assert module.startswith(os.path.join(venv, "lib")) and module.endswith("site-packages/asynfusion/__init__.py")
+    assert prefix == venv
+    # With no preference and no environment variable, the add-on now finds this interpreter.
+    assert out["found_python"] == os.path.join(venv, "bin", "python")
+
+
+def test_set_up_backend_failure_is_one_sentence_and_leaves_no_venv(built, tmp_path):
+    empty = tmp_path / "wheels"
+    empty.mkdir()
+    out = _installed(built, "setup", str(empty), tmp_path=tmp_path)
+    # The venv was made, then pip found no torch in the folder: one sentence, the venv removed.
+    assert out["result"] == ["RUNTIME_ERROR"]
+    assert out["error"] == f"Installing PyTorch (CPU build) failed: the wheel folder {empty} has no torch>=2.2."
+    assert out["fraction"] is not None and 0.0 < out["fraction"] < 1.0
+    assert not out["venv_exists"] and out["user_folder"] == []
+    assert out["found_python"] is None
+
+    missing = tmp_path / "no-such-folder"
+    (tmp_path / "second").mkdir()
+    out = _installed(built, "setup", str(missing), tmp_path=tmp_path / "second")
+    assert out["error"] == (f"The wheel folder {missing} does not exist; choose the folder with the "
+                            "downloaded .whl files or leave it empty to download.")
+    assert "\n" not in out["error"] and "Traceback" not in out["report"]
+    assert not out["venv_exists"] and out["user_folder"] is None
