@@ -27,6 +27,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -321,7 +322,8 @@ def error_sentence(step: Step, lines: Sequence[str], returncode: int | None, whe
         plain = [ln.strip() for ln in lines if ln.strip() and not ln.startswith((" ", "\t"))
                  and not ln.startswith("Traceback")]
         reason = plain[-1] if plain else f"it stopped with exit code {returncode}"
-    if len(reason) > 1 and reason[1].islower():
+    first = reason.split()[0] if reason.split() else ""
+    if first.isalpha() and first[1:].islower():          # "Could not …" -> "could not …"; names stay
         reason = reason[0].lower() + reason[1:]
     return _sentence(f"{step.stage} failed: {reason}")
 
@@ -385,6 +387,7 @@ class SetupJob:
             self._proc = subprocess.Popen(
                 list(step.argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 env=self.env, cwd=os.path.dirname(self.venv_dir), text=True, encoding="utf-8", errors="replace",
+                start_new_session=os.name == "posix",     # its own process group: cancel stops pip's children too
             )
         except OSError as err:
             self._finish(error=_sentence(f"{step.stage} failed: cannot run {step.argv[0]} "
@@ -451,7 +454,13 @@ class SetupJob:
 
     def cancel(self, message: str = "Setting up the backend was cancelled.") -> None:
         if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
+            if os.name == "posix":
+                try:
+                    os.killpg(self._proc.pid, signal.SIGTERM)
+                except OSError:
+                    self._proc.terminate()
+            else:
+                self._proc.terminate()
             try:
                 self._proc.wait(10)
             except subprocess.TimeoutExpired:
