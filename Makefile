@@ -5,7 +5,7 @@ B42 := .venv-blender-42
 B50 := .venv-blender-50
 PIP_QUIET := -q --disable-pip-version-check
 
-.PHONY: setup setup-backend setup-blender test test-backend test-blender typecheck demo bench bench-bake bench-e2e clean
+.PHONY: setup setup-backend setup-blender test test-backend test-blender typecheck demo bench bench-bake bench-e2e build clean
 
 setup: setup-backend setup-blender
 
@@ -57,6 +57,10 @@ bench-bake: setup-blender
 # Press Generate -> last keyframe, cold and warm worker, in real Blender 5.0 (results: bench/RESULTS.md).
 bench-e2e: setup-backend $(B50)/.done
 	ASYNFUSION_BACKEND_PYTHON=$(CURDIR)/$(VENV)/bin/python $(B50)/bin/python bench/generate_to_bake.py
+
+# The installable Blender extension: dist/asynfusion_blender-<version>.zip (add-on, backend, weights/).
+build: setup-backend
+	$(VENV)/bin/python build_addon.py
 
 clean:
 	rm -rf $(VENV) $(B42) $(B50) dist out
