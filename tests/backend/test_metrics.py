@@ -259,3 +259,20 @@ def test_motion_ae_short_training_lowers_its_loss(real_poses):
     before = motion_ae.evaluate_loss(untrained, train)
     after = motion_ae.evaluate_loss(trained, train)
     assert after < 0.9 * before
+
+
+def test_shipped_motion_ae_is_small_and_tells_motion_from_noisy_motion(real_poses):
+    from asynfusion.weights import default_weights_dir
+
+    folder = default_weights_dir() / "motion_ae"
+    assert (folder / "model.safetensors").stat().st_size < 2_000_000
+    ae = motion_ae.load_motion_ae(folder)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["kind"] == "motion_ae" and "held out" in config["training"]["split"]
+    train, held_out = real_poses[:1620], real_poses[1620:]       # the split's held-out tail of this take
+    ref = ae.features(train)
+    rng = np.random.default_rng(6)
+    clean = M.frechet_distance(ae.features(held_out), ref)
+    noisy = M.frechet_distance(ae.features(held_out + rng.normal(0, 0.1, held_out.shape).astype(np.float32)), ref)
+    frozen = M.frechet_distance(ae.features(np.repeat(held_out[:1], len(held_out), 0)), ref)
+    assert clean < noisy and clean < frozen

@@ -149,7 +149,7 @@ def load_motion_ae(folder: str | os.PathLike, device: str | torch.device = "cpu"
 
 @dataclass
 class AETrainConfig:
-    steps: int = 3000
+    steps: int = 1000
     batch: int = 32
     window: int = 64
     lr: float = 1e-3
@@ -231,7 +231,8 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     split = load_split(args.data, holdout=args.holdout, cache=args.cache)
     cfg = AETrainConfig(steps=args.steps, batch=args.batch, window=args.window, lr=args.lr,
-                        hidden=args.hidden, latent=args.latent, mirror=args.mirror, seed=args.seed)
+                        hidden=args.hidden, latent=args.latent, mirror=args.mirror, noise=args.noise,
+                        seed=args.seed)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     log(f"motion autoencoder: {sum(t.frames for t in split.train)} training frames ({split.description})")
     model, history = train_motion_ae([t.poses for t in split.train], cfg, log)
