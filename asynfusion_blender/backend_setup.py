@@ -209,9 +209,9 @@ class Step:
     kind: str = "run"           # "venv" | "pip" | "check"
 
 
-CHECK_WITH_TORCH = ("import torch, asynfusion.worker, asynfusion; "
-                    "print('ready: torch', torch.__version__, 'CUDA' if torch.cuda.is_available() else 'CPU')")
-CHECK_PACKAGE_ONLY = "import asynfusion; print('ready: asynfusion', asynfusion.__version__)"
+CHECK_WITH_TORCH = ("import torch, asynfusion.worker, asynfusion; print('ready: torch ' + torch.__version__ + "
+                    "(', CUDA' if torch.cuda.is_available() else ', CPU'))")
+CHECK_PACKAGE_ONLY = "import asynfusion; print('ready: asynfusion ' + asynfusion.__version__)"
 
 
 def plan(venv_dir: str, python: str, backend_wheel: str, *, build: str = "cpu", wheel_dir: str = "",
@@ -431,8 +431,9 @@ class SetupJob:
             self._finish(error=error_sentence(step, list(self._tail), code, self.wheel_dir))
             return
         if step.kind == "check":
-            ready = next((ln for ln in reversed(self._tail) if ln.startswith("ready:")), "ready")
-            self.message = f"Backend {ready[len('ready:'):].strip() or 'ready'} in {self.venv_dir}."
+            ready = next((ln for ln in reversed(self._tail) if ln.startswith("ready:")), "ready:")
+            what = ready[len("ready:"):].strip()
+            self.message = f"Backend ready ({what}) in {self.venv_dir}." if what else f"Backend ready in {self.venv_dir}."
         self.fraction = (done_before + step.weight) / total
         self._next()
 

@@ -251,7 +251,7 @@ def test_setup_job_offline_backend_only(tmp_path):
     seen = []
     job.wait(timeout=240, interval=0.05, on_poll=lambda j: seen.append((j.fraction, j.stage)))
     assert job.error == ""
-    assert job.message == f"Backend asynfusion 0.1.0 in {venv}."
+    assert job.message == f"Backend ready (asynfusion 0.1.0) in {venv}."
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     stages = {s.split(":")[0] for _, s in seen}

@@ -196,7 +196,7 @@ def test_set_up_backend_makes_a_venv_that_imports_the_backend(built, tmp_path):
     venv = out["user_venv"]
     assert venv.startswith(os.path.join(str(tmp_path / "user"), "extensions", ".user"))
     assert out["result"] == ["FINISHED"], out["report"]
-    assert out["error"] == "" and out["message"].startswith("Backend asynfusion 0.1.0 in ")
+    assert out["error"] == "" and out["message"] == f"Backend ready (asynfusion 0.1.0) in {venv}."
     assert out["fraction"] == 1.0
     assert out["venv_exists"] and out["user_folder"] == ["venv"]
     module, prefix = out["venv_imports"]
