@@ -361,10 +361,10 @@ class SetupJob:
         parent = os.path.dirname(self.venv_dir)
         try:
             os.makedirs(parent, exist_ok=True)
-            if os.path.isdir(self.previous) and not os.path.isdir(self.venv_dir):
-                os.replace(self.previous, self.venv_dir)          # a run that died before restoring it
             if os.path.isdir(self.previous):
-                shutil.rmtree(self.previous)
+                # A run that never ended (Blender quit): its venv is half-made, the previous one is good.
+                shutil.rmtree(self.venv_dir, ignore_errors=True)
+                os.replace(self.previous, self.venv_dir)
             if os.path.isdir(self.venv_dir):
                 os.replace(self.venv_dir, self.previous)
         except OSError as err:

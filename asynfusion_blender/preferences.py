@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -124,12 +125,15 @@ def draw_setup(layout: bpy.types.UILayout, prefs: AsynFusionPreferences) -> None
         row = box.row()
         row.operator("asynfusion.setup_backend", text="Set Up Backend", icon='CONSOLE')
         row.prop(prefs, "wheel_dir", text="Offline Wheels")
-    if SETUP.error:
-        sub = box.row()
-        sub.alert = True
-        sub.label(text=SETUP.error, icon='ERROR')
-    elif SETUP.message:
-        box.label(text=SETUP.message, icon='CHECKMARK')
+    col = box.column(align=True)
+    col.alert = bool(SETUP.error)
+    for i, line in enumerate(textwrap.wrap(SETUP.error or SETUP.message, 100)):   # labels do not wrap
+        if i > 0:
+            col.label(text=line, icon='BLANK1')
+        elif SETUP.error:
+            col.label(text=line, icon='ERROR')
+        else:
+            col.label(text=line, icon='CHECKMARK')
 
 
 def _redraw_preferences() -> None:

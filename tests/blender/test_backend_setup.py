@@ -282,6 +282,19 @@ def test_a_failed_setup_removes_its_venv_and_puts_the_previous_one_back(tmp_path
     assert os.listdir(venv) == ["previous.txt"]
 
 
+def test_a_run_that_never_ended_gives_back_the_previous_venv(tmp_path):
+    """Blender quit mid-setup: venv/ is half-made and venv.previous/ is the one that worked."""
+    user = tmp_path / "user"
+    (user / "venv").mkdir(parents=True)
+    (user / "venv" / "half.txt").write_text("")
+    (user / "venv.previous").mkdir()
+    (user / "venv.previous" / "good.txt").write_text("")
+    job = bs.prepare(str(user / "venv"), BACKEND, python=str(tmp_path / "no-python"), dependencies=False)
+    job.wait(timeout=30)
+    assert job.error.startswith("Creating the virtual environment failed")
+    assert os.listdir(user) == ["venv"] and os.listdir(user / "venv") == ["good.txt"]
+
+
 def test_cancel_stops_the_step_and_leaves_no_venv(tmp_path):
     venv = tmp_path / "user" / "venv"
     job = bs.prepare(str(venv), BACKEND, python=sys.executable, dependencies=False)
