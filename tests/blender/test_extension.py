@@ -23,7 +23,8 @@ sys.path.insert(0, REPO)
 import build_addon  # noqa: E402
 
 CHILD = os.path.join(os.path.dirname(__file__), "installed_extension.py")
-PROBE_PYTHON = os.environ.get("ASYNFUSION_BACKEND_PYTHON") or os.path.join(REPO, ".venv", "bin", "python")
+# Any Python 3.11 shows which asynfusion package the worker's environment imports (its __init__ needs no torch).
+PROBE_PYTHON = sys.executable
 
 # What a weights folder holds after training; the first four are shipped, the rest are not.
 SHIPPED = {"model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ", "config.json": b'{"kind": "lcm"}\n',
