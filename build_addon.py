@@ -39,8 +39,11 @@ ALWAYS_SKIP_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".git"}
 ALWAYS_SKIP_FILES = ("*.pyc", "*.pyo", ".DS_Store", "*~", "*.swp")
 # Files a training run leaves in a weights folder that the generator never reads:
 # the un-averaged weights and optimizer state for resuming, the resume state, logs, pickles.
+# Also the evaluation-only folders beside the student: the teacher it was distilled from
+# (ablations) and the motion autoencoder (Frechet distance). The add-on generates with the student.
 TRAINING_ONLY = ("raw.safetensors", "optimizer.safetensors", "train_state.json", "*.tmp",
-                 "*.log", "*.pt", "*.pth", "*.ckpt", "*.pkl", "events.out.tfevents*")
+                 "*.log", "*.pt", "*.pth", "*.ckpt", "*.pkl", "events.out.tfevents*",
+                 "/teacher/", "/motion_ae/")
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)       # the earliest time a zip can hold
 FILE_MODE = 0o644

@@ -26,12 +26,13 @@ CHILD = os.path.join(os.path.dirname(__file__), "installed_extension.py")
 # Any Python 3.11 shows which asynfusion package the worker's environment imports (its __init__ needs no torch).
 PROBE_PYTHON = sys.executable
 
-# What a weights folder holds after training; the first four are shipped, the rest are not.
+# What weights/ holds after training; the student and its card are shipped, the rest are not
+# (resume state, logs, and the evaluation-only teacher and motion autoencoder).
 SHIPPED = {"model.safetensors": b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ", "config.json": b'{"kind": "lcm"}\n',
-           "MODEL_CARD.md": b"# Model card\n", "motion_ae/model.safetensors": b"ae weights",
-           "motion_ae/config.json": b"{}\n"}
+           "MODEL_CARD.md": b"# Model card\n"}
 TRAINING_ONLY = {"raw.safetensors": b"raw", "optimizer.safetensors": b"adam", "train_state.json": b"{}",
-                 "train.log": b"step 1", "motion_ae/optimizer.safetensors": b"adam",
+                 "train.log": b"step 1", "motion_ae/model.safetensors": b"ae weights",
+                 "teacher/model.safetensors": b"teacher", "teacher/config.json": b"{}\n",
                  "__pycache__/x.pyc": b"\x00"}
 
 
