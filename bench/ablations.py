@@ -8,6 +8,7 @@ Rows, all on the same held-out segments and seeds (``asynfusion eval``'s machine
 * LCM 2+2, LCM 1+1: fewer steps;
 * LCM 4+2, CoSync off: the default with every CoSync gate zeroed at inference, so the face
   and body branches no longer see each other;
+* LCM 4+2, unsmoothed: the default without the temporal Gaussian on its output (smoothing.py);
 * ground truth: the captured motion's own values (FGD: held-out vs training split).
 
     .venv/bin/python bench/ablations.py ../shared/data/beat2 -o bench/ABLATIONS.md \\
@@ -22,6 +23,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +68,7 @@ def configurations(student: Generator, teacher: Generator, teacher_steps: int) -
         ("LCM 2+2", student, lcm(2, 2), True),
         ("LCM 1+1", student, lcm(1, 1), True),
         ("LCM 4+2, CoSync off", student, lcm(4, 2), False),
+        ("LCM 4+2, unsmoothed", student, replace(lcm(4, 2), smooth_face=0.0, smooth_body=0.0), True),
     ]
 
 

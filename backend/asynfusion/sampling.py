@@ -17,6 +17,7 @@ import torch
 
 from . import windows
 from .model import BRANCHES, AsynFusion
+from .smoothing import smooth
 from .schedule import alpha_bar, alphas_cumprod, async_plan, lcm_timesteps, teacher_timesteps
 
 Progress = Callable[[float], None]
@@ -30,6 +31,8 @@ class SamplerSettings:
     guidance: float = 2.0
     overlap: int = 30              # frames shared by neighbouring windows
     chunk: int = 32                # windows per forward pass (bounds memory, cancel latency)
+    smooth_face: float = 1.0       # temporal Gaussian sigma (frames) on the result; 0 = raw
+    smooth_body: float = 2.0
 
     def plan(self) -> list[dict[str, tuple[int, int]]]:
         steps = lcm_timesteps if self.mode == "lcm" else teacher_timesteps
@@ -118,4 +121,5 @@ def sample(model: AsynFusion, feats: torch.Tensor, settings: SamplerSettings, se
             else:
                 eps = _noise(x[b].shape, gen, device)
             x[b] = a_next ** 0.5 * x0[b] + (1 - a_next) ** 0.5 * eps
-    return {b: x[b][:frames] for b in BRANCHES}
+    sigma = {"face": settings.smooth_face, "body": settings.smooth_body}
+    return {b: smooth(x[b][:frames], sigma[b]) for b in BRANCHES}

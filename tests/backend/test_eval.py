@@ -110,7 +110,7 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
     rows = [line for line in text.splitlines() if line.startswith("| ") and "configuration" not in line]
     names = [row.split("|")[1].strip() for row in rows]
     assert names == ["teacher DDIM 3", "LCM 4+4 (sync)", "LCM 4+2 (async, default)", "LCM 2+2", "LCM 1+1",
-                     "LCM 4+2, CoSync off", "ground truth"]
+                     "LCM 4+2, CoSync off", "LCM 4+2, unsmoothed", "ground truth"]
     data = json.loads(js.read_text())
     by_name = {row["name"]: row for row in data["rows"]}
     assert by_name["teacher DDIM 3"]["settings"]["kind"] == "teacher"

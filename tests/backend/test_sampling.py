@@ -136,3 +136,34 @@ def test_random_weights_ten_minutes_of_audio_in_batched_windows_without_seams(
                                                     gen.model.cfg.window, settings.overlap)
         assert np.percentile(seam, 95) <= np.percentile(inside, 99), branch
         assert seam.mean() <= 1.1 * inside.mean(), branch
+
+
+def test_smoothing_removes_tremor_and_keeps_slow_motion():
+    from asynfusion.smoothing import smooth
+
+    t = torch.arange(300, dtype=torch.float32)[:, None]
+    slow = torch.sin(2 * torch.pi * t / 30 * 1.0)              # a 1 Hz gesture
+    tremor = 0.3 * torch.randn(300, 1, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(smooth(slow + tremor, 0), slow + tremor)
+    out = smooth(slow + tremor, 2.0)
+
+    def jerk(x):
+        return torch.diff(x, n=3, dim=0).abs().mean()
+    assert jerk(out) < 0.1 * jerk(slow + tremor)
+    inner = slice(10, -10)
+    assert (smooth(slow, 2.0)[inner] - slow[inner]).abs().max() < 0.1   # the 1 Hz gesture keeps > 90 %
+    assert torch.allclose(smooth(torch.full((50, 3), 2.5), 1.5), torch.full((50, 3), 2.5))
+    assert smooth(torch.randn(1, 4), 2.0).shape == (1, 4)          # one frame: nothing to smooth
+
+
+def test_sampler_output_is_smoothed_as_its_settings_say_random_weights(random_weights):
+    from dataclasses import replace as _replace
+
+    from asynfusion.generate import Generator
+
+    gen = Generator(random_weights, "cpu")
+    feats = torch.randn(200, gen.model.cfg.audio_dim)
+    raw = sample(gen.model, feats, _replace(SamplerSettings(), smooth_face=0, smooth_body=0), 1, gen.pad)
+    smoothed = sample(gen.model, feats, SamplerSettings(), 1, gen.pad)
+    for b in ("face", "body"):
+        assert torch.diff(smoothed[b], n=3, dim=0).abs().mean() < torch.diff(raw[b], n=3, dim=0).abs().mean()

@@ -1,0 +1,155 @@
+"""Generate end to end in real Blender: the real backend worker (its own Python with torch,
+the shipped weights, the CPU) -> motion file -> bake. The modal operator's timer calls
+``GenerateRun.step``; these tests call it the same way."""
+
+import os
+import signal
+import time
+import types
+
+import bpy
+import pytest
+
+from conftest import REPO, scene_state
+from asynfusion_blender import client, jobs, operators
+
+SPEECH = os.path.join(REPO, "tests", "data", "5703-47212-0000.ogg")   # 14.8 s LibriSpeech reading
+
+
+@pytest.fixture
+def scene(addon):
+    armature, body = jobs.create_builtin_rig(bpy.context)
+    settings = bpy.context.scene.asynfusion
+    settings.armature, settings.face_mesh = armature, body
+    settings.audio_file, settings.start_frame, settings.seed = SPEECH, 1, 3
+    client.shutdown()
+    yield armature, body
+    client.shutdown()
+
+
+class Reports:
+    """Stands in for the operator's ``report`` (the only part of the operator a run uses)."""
+
+    def __init__(self):
+        self.lines = []
+
+    def report(self, kinds, message):
+        self.lines.append((sorted(kinds)[0], message))
+
+
+def drive(run, timeout=300.0, on_tick=None):
+    """What the modal timer does: poll every 0.1 s until the final reply; returns it and the progress seen."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = run.step()
+        if reply is not None:
+            return reply, seen
+        if operators.JOB.stage:
+            seen.append((operators.JOB.stage, operators.JOB.progress))
+        if on_tick is not None:
+            on_tick(seen)
+        time.sleep(0.1)
+    raise AssertionError("the worker gave no final reply")
+
+
+def test_generate_through_the_timer_path_then_a_warm_second_run(scene):
+    armature, body = scene
+    run = operators.GenerateRun(bpy.context)
+    assert operators.JOB.running
+    reply, seen = drive(run)
+    assert reply["type"] == "result", reply
+    # progress arrived while the worker was still running, and only went forward
+    fractions = [f for _, f in seen]
+    assert any(0.0 < f < 1.0 for f in fractions)
+    assert fractions == sorted(fractions)
+    reports = Reports()
+    assert run.finish(bpy.context, reply, reports) == {'FINISHED'}
+    assert not operators.JOB.running
+    scene_fps = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
+    frames = round(14.8 * scene_fps)
+    action = armature.animation_data.action
+    assert action.name == "5703-47212-0000 body"
+    assert abs(bpy.context.scene.frame_end - frames) <= 2
+    assert body.data.shape_keys.animation_data.action is not None
+    assert operators.JOB.summary.startswith("Baked ") and "cpu" in operators.JOB.summary.lower()
+    assert ("INFO", operators.JOB.summary) in reports.lines
+    strips = bpy.context.scene.sequence_editor
+    assert strips is not None                     # the speech sits in the sequencer for playback
+
+    warm = client.current_client()
+    assert warm is not None and warm.alive
+    pid = warm.pid
+    second = operators.GenerateRun(bpy.context)
+    reply2, _ = drive(second)
+    assert reply2["type"] == "result"
+    assert client.current_client().pid == pid       # the same warm process served it
+
+
+def test_killing_the_worker_mid_run_leaves_the_scene_unchanged_and_the_next_run_restarts(scene):
+    before = scene_state()
+    run = operators.GenerateRun(bpy.context)
+    killed = []
+
+    def kill_on_first_progress(seen):
+        if seen and not killed:
+            os.kill(run.worker.pid, signal.SIGKILL)
+            killed.append(run.worker.pid)
+    reply, _ = drive(run, on_tick=kill_on_first_progress)
+    assert killed and reply["type"] == "error"
+    reports = Reports()
+    assert run.finish(bpy.context, reply, reports) == {'CANCELLED'}
+    assert operators.JOB.error == reports.lines[-1][1]
+    assert operators.JOB.error.startswith("The AsynFusion worker stopped (exit code -9)")
+    assert "\n" not in operators.JOB.error and "Traceback" not in operators.JOB.error
+    assert scene_state() == before
+
+    again = operators.GenerateRun(bpy.context)
+    assert again.worker.pid != killed[0]
+    reply, _ = drive(again)
+    assert reply["type"] == "result"
+
+
+def test_cancel_keeps_the_scene_and_the_warm_worker(scene):
+    before = scene_state()
+    run = operators.GenerateRun(bpy.context)
+    # wait for the first progress line, then cancel as ESC does
+    deadline = time.monotonic() + 120
+    while operators.JOB.stage == "starting" and time.monotonic() < deadline:
+        assert run.step() is None
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    assert run.finish(bpy.context, run.cancel(), Reports()) == {'CANCELLED'}
+    assert operators.JOB.summary == "Cancelled; the scene is unchanged."
+    # the worker acknowledges within a second and stays warm
+    while time.monotonic() - t0 < 1.0:
+        replies = run.worker.poll()
+        if any(r.get("kind") == "cancelled" for r in replies):
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError("the worker did not acknowledge the cancel within a second")
+    assert run.worker.alive
+    assert scene_state() == before
+
+
+def test_generate_operator_in_background_mode_uses_the_real_worker(scene):
+    armature, _ = scene
+    assert bpy.app.background
+    assert bpy.ops.asynfusion.generate() == {'FINISHED'}
+    assert armature.animation_data.action.name == "5703-47212-0000 body"
+
+
+def test_a_wrong_audio_file_is_one_sentence_and_changes_nothing(scene, tmp_path):
+    bad = tmp_path / "notes.wav"
+    bad.write_text("this is not audio")
+    bpy.context.scene.asynfusion.audio_file = str(bad)
+    before = scene_state()
+    run = operators.GenerateRun(bpy.context)
+    reply, _ = drive(run)
+    assert reply["type"] == "error"
+    reports = Reports()
+    assert run.finish(bpy.context, reply, reports) == {'CANCELLED'}
+    assert "notes.wav" in operators.JOB.error and "\n" not in operators.JOB.error
+    assert scene_state() == before
+    assert run.worker.alive                            # a bad request does not cost the warm worker
