@@ -6,7 +6,8 @@
         [--preview SHEET.png]
     python asynfusion_blender/batch.py ...      (where the bpy wheel is installed)
 
-With no rig named and no SMPL-X armature in the scene, the built-in rig is created. A
+Without a scene file the job starts from an empty scene. With no rig named and no SMPL-X
+armature in the scene, the built-in rig is created. A
 folder bakes each file into its own actions (named after the file). The result is saved
 to --out (default: <input>_baked.blend, or asynfusion_baked.blend without an input); the
 input .blend is overwritten only with --overwrite. Generated motion files go to an
@@ -93,6 +94,9 @@ def run(args: argparse.Namespace) -> list[str]:
         if not os.path.isfile(args.blend):
             raise AddonError(f"Scene file {args.blend} does not exist.")
         bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
+    elif not bpy.data.filepath:
+        # No scene given: start from an empty one, not the startup file's cube, camera and light.
+        bpy.ops.wm.read_factory_settings(use_empty=True)
     parts = frozenset(p.strip() for p in args.parts.split(",") if p.strip())
     unknown = parts - set(bake_math.PARTS)
     if unknown:

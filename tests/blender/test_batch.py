@@ -33,6 +33,7 @@ def test_bakes_a_folder_into_one_action_per_file(tmp_path):
     names = {a.name for a in bpy.data.actions}
     assert {f"{t} {part}" for t in TAKES for part in ("body", "face")} <= names
     armature = bpy.data.objects["AsynFusion"]                 # the built-in rig was created
+    assert sorted(o.type for o in bpy.data.objects) == ["ARMATURE", "MESH"]   # in an empty scene: no startup cube
     assert armature.animation_data.action.name == "2_scott_0_2_2 body"
     assert bpy.data.actions["2_scott_0_1_1 body"].use_fake_user
     assert bpy.data.actions["2_scott_0_1_1 body"].frame_range[0] == 10
