@@ -153,3 +153,12 @@ def test_a_wrong_audio_file_is_one_sentence_and_changes_nothing(scene, tmp_path)
     assert "notes.wav" in operators.JOB.error and "\n" not in operators.JOB.error
     assert scene_state() == before
     assert run.worker.alive                            # a bad request does not cost the warm worker
+
+
+def test_generate_without_audio_says_so_before_starting_a_worker(scene):
+    bpy.context.scene.asynfusion.audio_file = ""
+    before = scene_state()
+    with pytest.raises(RuntimeError, match="Choose a speech recording"):
+        bpy.ops.asynfusion.generate()
+    assert scene_state() == before
+    assert client.current_client() is None
