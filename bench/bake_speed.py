@@ -16,7 +16,6 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, REPO)
 
 import bpy  # noqa: E402
-import numpy as np  # noqa: E402
 
 from asynfusion_blender import bake, bake_math, jobs  # noqa: E402
 from asynfusion_blender.core import motion_file, rotations  # noqa: E402

@@ -17,7 +17,7 @@ import traceback
 
 from . import __version__
 from .core import protocol
-from .errors import Cancelled, UserError
+from .errors import UserError
 
 
 class Worker:

@@ -1,7 +1,5 @@
 """Baking real BEAT2 motion onto the built-in rig in real Blender (4.2 and 5.0)."""
 
-import os
-
 import bpy
 import numpy as np
 import pytest
@@ -10,7 +8,6 @@ from mathutils import Matrix, Quaternion
 from conftest import TAKE, TAKE_WAV, scene_state
 from asynfusion_blender import action_support, bake, bake_math, jobs, rig_mapping
 from asynfusion_blender.core import motion_file, skeleton
-from asynfusion_blender.errors import AddonError
 
 C = Matrix(bake_math.Z_UP_FROM_Y_UP.tolist())
 

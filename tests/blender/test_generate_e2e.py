@@ -5,7 +5,6 @@ the shipped weights, the CPU) -> motion file -> bake. The modal operator's timer
 import os
 import signal
 import time
-import types
 
 import bpy
 import pytest

@@ -8,8 +8,24 @@ from ..audio import FEATURE_DIM
 from ..representation import BODY_DIM, FACE_DIM
 
 
+class JSONConfig:
+    """to_dict/from_dict for the architecture dataclasses stored in a weights' config.json;
+    an unknown field is an error, not silently dropped."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, d: dict):  # type: ignore[no-untyped-def]
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown architecture fields {unknown}")
+        return cls(**d)
+
+
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(JSONConfig):
     face_dim: int = FACE_DIM
     body_dim: int = BODY_DIM
     audio_dim: int = FEATURE_DIM
@@ -22,14 +38,3 @@ class ModelConfig:
     window: int = 120              # frames per generation window (4 s at 30 fps)
     n_speakers: int = 0            # >0 adds a speaker/style embedding; id 0 means "unknown"
     guidance_embed: bool = False   # LCM students take the guidance scale as an input
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown architecture fields {unknown}")
-        return cls(**d)

@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from torch import nn
 
 from ..core.skeleton import NUM_JOINTS
 from ..errors import WeightsError
+from ..model.config import JSONConfig
 from ..rotations import axis_angle_to_rot6d
 from ..weights import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, check_state
 
@@ -38,21 +39,10 @@ _STD_FLOOR = 1e-3
 
 
 @dataclass(frozen=True)
-class AEConfig:
+class AEConfig(JSONConfig):
     in_dim: int = FEATURE_DIM
     hidden: int = 96
     latent: int = 32
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "AEConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown architecture fields {unknown}")
-        return cls(**d)
 
 
 def motion_features(poses: np.ndarray | torch.Tensor) -> torch.Tensor:

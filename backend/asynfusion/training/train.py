@@ -9,7 +9,6 @@ torchrun (DDP).
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
