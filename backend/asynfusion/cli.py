@@ -41,7 +41,7 @@ def _generate(args) -> int:
     try:
         result = generator.generate(args.audio, args.output, seed=args.seed, steps_face=args.steps_face,
                                     steps_body=args.steps_body, guidance=args.guidance, speaker=args.speaker,
-                                    progress=bar)
+                                    progress=bar, smoothing=args.smoothing)
     finally:
         bar.close()
     print(f"{result.path}: {result.frames} frames, {result.seconds:.1f} s of motion in "
@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
     gen.add_argument("--speaker", type=int, default=None, help="speaker/style id, for models trained with them")
     gen.add_argument("--weights", default=None, help="weights folder (default: the shipped weights/)")
+    gen.add_argument("--no-smoothing", dest="smoothing", action="store_false",
+                     help="keep the raw samples (no temporal Gaussian on the result)")
     gen.set_defaults(run=_generate)
     _add_training_commands(sub)
     return parser

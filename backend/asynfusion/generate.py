@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -54,8 +54,8 @@ class Generator:
     def device_name(self) -> str:
         return describe(self.device)
 
-    def settings(self, steps_face: int | None, steps_body: int | None, guidance: float | None
-                 ) -> SamplerSettings:
+    def settings(self, steps_face: int | None, steps_body: int | None, guidance: float | None,
+                 smoothing: bool = True) -> SamplerSettings:
         if self.kind == "lcm":
             defaults = SamplerSettings(mode="lcm", steps_face=4, steps_body=2, guidance=2.0)
         else:
@@ -66,6 +66,8 @@ class Generator:
             steps_body=steps_body or defaults.steps_body,
             guidance=defaults.guidance if guidance is None else guidance,
         )
+        if not smoothing:
+            s = replace(s, smooth_face=0.0, smooth_body=0.0)
         for name, n in (("face", s.steps_face), ("body", s.steps_body)):
             if not 1 <= n <= 1000:
                 raise UserError(f"--steps-{name} must be between 1 and 1000, not {n}.")
@@ -74,9 +76,10 @@ class Generator:
     def generate(self, audio_path: str | os.PathLike, out_path: str | os.PathLike, seed: int = 0,
                  steps_face: int | None = None, steps_body: int | None = None,
                  guidance: float | None = None, speaker: int | None = None,
-                 progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> Result:
+                 progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+                 smoothing: bool = True) -> Result:
         """Write the motion for ``audio_path`` to ``out_path`` (atomically) and describe it."""
-        settings = self.settings(steps_face, steps_body, guidance)
+        settings = self.settings(steps_face, steps_body, guidance, smoothing)
         out_path = Path(out_path)
         if not out_path.parent.is_dir():
             raise UserError(f"The output folder {out_path.parent} does not exist; create it first.")
@@ -116,6 +119,7 @@ class Generator:
             "steps_face": settings.steps_face,
             "steps_body": settings.steps_body,
             "guidance": settings.guidance,
+            "smoothing_sigma_frames": [settings.smooth_face, settings.smooth_body],
             "audio_file": os.path.basename(os.fspath(audio_path)),
             "audio_sha256": audio.file_digest(audio_path),
         }
