@@ -5,14 +5,28 @@ the shipped weights, the CPU) -> motion file -> bake. The modal operator's timer
 import os
 import signal
 import time
+import wave
 
 import bpy
 import pytest
 
-from conftest import REPO, scene_state
+from conftest import BEAT2, REPO, scene_state
 from asynfusion_blender import client, jobs, operators
 
 SPEECH = os.path.join(REPO, "tests", "data", "5703-47212-0000.ogg")   # 14.8 s LibriSpeech reading
+
+
+@pytest.fixture(scope="module")
+def long_speech(tmp_path_factory):
+    """Three minutes of real speech (a BEAT2 take, 16-bit PCM, three times over): long enough that
+    a kill or a cancel lands while the worker is still generating, on any machine."""
+    src = os.path.join(BEAT2, "2_scott_0_2_2.wav")
+    path = str(tmp_path_factory.mktemp("long") / "three_minutes.wav")
+    with wave.open(src) as r, wave.open(path, "wb") as w:
+        w.setparams(r.getparams())
+        frames = r.readframes(r.getnframes())
+        w.writeframes(frames * 3)
+    return path
 
 
 @pytest.fixture
@@ -52,8 +66,9 @@ def drive(run, timeout=300.0, on_tick=None):
     raise AssertionError("the worker gave no final reply")
 
 
-def test_generate_through_the_timer_path_then_a_warm_second_run(scene):
+def test_generate_through_the_timer_path_then_a_warm_second_run(scene, long_speech):
     armature, body = scene
+    bpy.context.scene.asynfusion.audio_file = long_speech
     run = operators.GenerateRun(bpy.context)
     assert operators.JOB.running
     reply, seen = drive(run)
@@ -65,11 +80,12 @@ def test_generate_through_the_timer_path_then_a_warm_second_run(scene):
     reports = Reports()
     assert run.finish(bpy.context, reply, reports) == {'FINISHED'}
     assert not operators.JOB.running
+    with wave.open(long_speech) as w:
+        seconds = w.getnframes() / w.getframerate()
     scene_fps = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
-    frames = round(14.8 * scene_fps)
     action = armature.animation_data.action
-    assert action.name == "5703-47212-0000 body"
-    assert abs(bpy.context.scene.frame_end - frames) <= 2
+    assert action.name == "three_minutes body"
+    assert abs(bpy.context.scene.frame_end - seconds * scene_fps) <= 2
     assert body.data.shape_keys.animation_data.action is not None
     assert operators.JOB.summary.startswith("Baked ") and "cpu" in operators.JOB.summary.lower()
     assert ("INFO", operators.JOB.summary) in reports.lines
@@ -85,7 +101,8 @@ def test_generate_through_the_timer_path_then_a_warm_second_run(scene):
     assert client.current_client().pid == pid       # the same warm process served it
 
 
-def test_killing_the_worker_mid_run_leaves_the_scene_unchanged_and_the_next_run_restarts(scene):
+def test_killing_the_worker_mid_run_leaves_the_scene_unchanged_and_the_next_run_restarts(scene, long_speech):
+    bpy.context.scene.asynfusion.audio_file = long_speech
     before = scene_state()
     run = operators.GenerateRun(bpy.context)
     killed = []
@@ -103,18 +120,20 @@ def test_killing_the_worker_mid_run_leaves_the_scene_unchanged_and_the_next_run_
     assert "\n" not in operators.JOB.error and "Traceback" not in operators.JOB.error
     assert scene_state() == before
 
+    bpy.context.scene.asynfusion.audio_file = SPEECH
     again = operators.GenerateRun(bpy.context)
     assert again.worker.pid != killed[0]
     reply, _ = drive(again)
     assert reply["type"] == "result"
 
 
-def test_cancel_keeps_the_scene_and_the_warm_worker(scene):
+def test_cancel_keeps_the_scene_and_the_warm_worker(scene, long_speech):
+    bpy.context.scene.asynfusion.audio_file = long_speech
     before = scene_state()
     run = operators.GenerateRun(bpy.context)
-    # wait for the first progress line, then cancel as ESC does
+    # wait until the worker is sampling, then cancel as ESC does
     deadline = time.monotonic() + 120
-    while operators.JOB.stage == "starting" and time.monotonic() < deadline:
+    while operators.JOB.stage != "sampling" and time.monotonic() < deadline:
         assert run.step() is None
         time.sleep(0.05)
     t0 = time.monotonic()
