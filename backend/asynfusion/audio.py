@@ -32,8 +32,14 @@ _TARGET_RMS = 0.05             # loudness that speech is normalised to
 def load_audio(path: str | os.PathLike) -> np.ndarray:
     """Decode ``path`` to float32 mono at 16 kHz, or raise AudioError with a sentence."""
     name = os.path.basename(os.fspath(path))
+    if os.path.isdir(path):
+        raise AudioError(f"Audio file {name} is a folder, not a file; choose a recording.")
     if not os.path.isfile(path):
         raise AudioError(f"Audio file {name} does not exist; check the path.")
+    try:
+        open(path, "rb").close()
+    except PermissionError:
+        raise AudioError(f"Audio file {name} cannot be read (permission denied); check its permissions.") from None
     if os.path.getsize(path) == 0:
         raise AudioError(f"Audio file {name} is empty; choose a recording with speech in it.")
     try:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 
+from .core.motion_file import MotionFileError
+from .core.output import OutputError, check_output
 from .errors import UserError
 
 
@@ -32,9 +35,32 @@ class ProgressBar:
             self.stream.flush()
 
 
+def _finite(text: str) -> float:
+    """argparse type: a finite number (NaN or infinity would make NaN motion)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _steps(text: str) -> int:
+    """argparse type: a step count of 1 to 1000 (0 is refused, not taken as the default)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 1000")
+    return value
+
+
 def _generate(args) -> int:
     from .generate import Generator
 
+    args.output = check_output(args.output, inputs=[args.audio])
     generator = Generator(args.weights, args.device)
     print(f"device: {generator.device_name}", file=sys.stderr)
     bar = ProgressBar()
@@ -57,9 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output", required=True, help="motion file to write (.npz)")
     gen.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--steps-face", type=int, default=None, help="face branch steps (default 4 for LCM weights)")
-    gen.add_argument("--steps-body", type=int, default=None, help="body branch steps (default 2 for LCM weights)")
-    gen.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    gen.add_argument("--steps-face", type=_steps, default=None, help="face branch steps (default 4 for LCM weights)")
+    gen.add_argument("--steps-body", type=_steps, default=None, help="body branch steps (default 2 for LCM weights)")
+    gen.add_argument("--guidance", type=_finite, default=None, help="classifier-free guidance scale")
     gen.add_argument("--speaker", type=int, default=None, help="speaker/style id, for models trained with them")
     gen.add_argument("--weights", default=None, help="weights folder (default: the shipped weights/)")
     gen.add_argument("--no-smoothing", dest="smoothing", action="store_false",
@@ -80,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except UserError as err:
+    except (UserError, MotionFileError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

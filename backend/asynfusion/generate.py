@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import __version__, audio
-from .core.motion_file import Motion, write_motion
+from .core.motion_file import Motion, non_finite, write_motion
 from .device import autocast_dtype, describe, resolve_device
 from .errors import Cancelled, UserError
 from .representation import branches_to_motion
@@ -102,6 +102,9 @@ class Generator:
         model_done = time.perf_counter()
         motion = self._to_motion(out, seed, settings, audio_path)
         report(0.97, "writing")
+        if non_finite(motion) is not None:
+            raise UserError("The model produced NaN or infinite motion, so nothing was written; "
+                            "check the weights and the guidance setting.")
         write_motion(out_path, motion)
         total = time.perf_counter() - start
         return Result(str(out_path), motion.num_frames, motion.seconds, self.device_name,

@@ -17,6 +17,8 @@ import traceback
 
 from . import __version__
 from .core import protocol
+from .core.motion_file import MotionFileError
+from .core.output import OutputError, check_output
 from .errors import UserError
 
 
@@ -71,8 +73,9 @@ class Worker:
         while (req := self.jobs.get()) is not None:
             rid = req["id"]
             try:
+                out = check_output(req["out"], inputs=[req["audio"]])
                 result = self.generator.generate(
-                    req["audio"], req["out"], seed=req.get("seed", 0),
+                    req["audio"], out, seed=req.get("seed", 0),
                     steps_face=req.get("steps_face"), steps_body=req.get("steps_body"),
                     guidance=req.get("guidance"), speaker=req.get("speaker"),
                     progress=lambda f, stage: self.send(protocol.progress(rid, f, stage)),
@@ -82,6 +85,8 @@ class Worker:
                            "elapsed": round(result.total_seconds, 3)})
             except UserError as err:
                 self.send(protocol.error(rid, err.kind, str(err)))
+            except (OutputError, MotionFileError) as err:
+                self.send(protocol.error(rid, "output", str(err)))
             except Exception as err:  # keep serving; the details go to stderr for bug reports
                 traceback.print_exc(file=sys.stderr)
                 self.send(protocol.error(rid, "internal", f"Generation failed unexpectedly ({type(err).__name__}); "

@@ -1,13 +1,22 @@
 """The asynfusion command end to end on real speech, and its one-line errors."""
 
+import json
+import os
+import shutil
+import stat
 import subprocess
+import sys
 
 import numpy as np
 import pytest
+import torch
 
 from asynfusion.core.motion_file import read_motion
 
-from .conftest import PYTHON, SPEECH_OGG, cli_env
+from .conftest import PYTHON, REPO, SPEECH_OGG, cli_env
+
+sys.path.insert(0, str(REPO / "tests"))
+from file_faults import read_only_folder  # noqa: E402
 
 
 def cli(*args, cwd=None):
@@ -65,3 +74,87 @@ def test_cuda_without_gpu_is_a_sentence(random_weights, tmp_path):
         pytest.xfail("this machine has a GPU; the sentence is for machines without one")
     r = cli("generate", SPEECH_OGG, "-o", tmp_path / "o.npz", "--weights", random_weights, "--device", "cuda")
     assert r.returncode == 1 and "no NVIDIA GPU" in r.stderr
+
+
+def one_error_line(r) -> str:
+    """The single 'error:' line of a failed run (and no traceback)."""
+    lines = [ln for ln in r.stderr.splitlines() if "error:" in ln]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def recording(tmp_path):
+    path = tmp_path / "speech.ogg"
+    shutil.copyfile(SPEECH_OGG, path)
+    return path
+
+
+@pytest.mark.parametrize("output", ["speech.ogg", "link.npz"])
+def test_output_that_is_the_input_is_refused_and_the_recording_kept(random_weights, recording, output):
+    (recording.parent / "link.npz").symlink_to(recording)
+    before = recording.read_bytes()
+    r = cli("generate", recording, "-o", recording.parent / output, "--weights", random_weights)
+    assert r.returncode == 1
+    assert "Refusing to write the output" in one_error_line(r)
+    assert recording.read_bytes() == before and (recording.parent / "link.npz").is_symlink()
+
+
+def test_output_that_is_a_folder_or_not_a_regular_file_is_refused(random_weights, recording):
+    folder = recording.parent / "folder.npz"
+    folder.mkdir()
+    r = cli("generate", recording, "-o", folder, "--weights", random_weights)
+    assert r.returncode == 1 and "is a folder" in one_error_line(r) and list(folder.iterdir()) == []
+    pipe = recording.parent / "pipe.npz"
+    os.mkfifo(pipe)
+    r = cli("generate", recording, "-o", pipe, "--weights", random_weights)
+    assert r.returncode == 1 and "not a regular file" in one_error_line(r)
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
+
+
+def test_read_only_output_folder_is_a_sentence(random_weights, recording, tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    with read_only_folder(folder):
+        r = cli("generate", recording, "-o", folder / "out.npz", "--weights", random_weights)
+        assert r.returncode == 1 and "Cannot write out.npz" in one_error_line(r)
+        assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag,value,words", [
+    ("--guidance", "nan", "not a finite number"),
+    ("--guidance", "inf", "not a finite number"),
+    ("--steps-face", "0", "not a whole number from 1 to 1000"),
+    ("--steps-body", "0", "not a whole number from 1 to 1000"),
+])
+def test_non_finite_guidance_and_zero_steps_are_refused(random_weights, recording, flag, value, words):
+    out = recording.parent / "out.npz"
+    r = cli("generate", recording, "-o", out, "--weights", random_weights, flag, value)
+    assert r.returncode == 2 and words in one_error_line(r) and not out.exists()
+
+
+def test_weights_with_nan_are_refused_and_nothing_written(random_weights, recording, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    broken = tmp_path / "broken"
+    shutil.copytree(random_weights, broken)
+    tensors = load_file(broken / "model.safetensors")
+    name = sorted(tensors)[0]
+    tensors[name] = torch.full_like(tensors[name], float("nan"))
+    save_file(tensors, broken / "model.safetensors")
+    out = tmp_path / "out.npz"
+    r = cli("generate", recording, "-o", out, "--weights", broken)
+    assert r.returncode == 1 and "NaN or infinite" in one_error_line(r) and not out.exists()
+
+    stats = tmp_path / "bad_stats"
+    shutil.copytree(random_weights, stats)
+    config = json.loads((stats / "config.json").read_text())
+    config["normalisation"]["face_std"][0] = float("inf")
+    (stats / "config.json").write_text(json.dumps(config))
+    r = cli("generate", recording, "-o", out, "--weights", stats)
+    assert r.returncode == 1 and "NaN or infinite" in one_error_line(r) and not out.exists()
+
+
+def test_a_folder_given_as_audio_says_it_is_a_folder(random_weights, tmp_path):
+    r = cli("generate", tmp_path, "-o", tmp_path / "out.npz", "--weights", random_weights)
+    assert r.returncode == 1 and "is a folder, not a file" in one_error_line(r)

@@ -15,17 +15,18 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .output import replacing
 from .skeleton import NUM_JOINTS
 
 NUM_EXPRESSIONS = 100
 POSE_DIMS = 3 * NUM_JOINTS
 DEFAULT_FPS = 30.0
+MIN_FPS, MAX_FPS = 1.0, 1000.0
 _FPS_KEYS = ("mocap_frame_rate", "mocap_framerate", "fps", "frame_rate")
 META_KEY = "asynfusion_meta"
 
@@ -63,6 +64,30 @@ def _scalar(value) -> object:
     return arr.item() if arr.size == 1 else arr
 
 
+def _frame_rate(name: str, arrays: dict) -> float:
+    key = next((k for k in _FPS_KEYS if k in arrays), None)
+    if key is None:
+        return DEFAULT_FPS
+    value = np.asarray(arrays[key])
+    try:
+        fps = float(value.item()) if value.size == 1 and value.dtype.kind in "iuf" else float("nan")
+    except (TypeError, ValueError):
+        fps = float("nan")
+    if not MIN_FPS <= fps <= MAX_FPS:   # also false for NaN
+        shown = repr(value.item()) if value.size == 1 else f"an array of shape {value.shape}"
+        raise MotionFileError(f"{name} has a frame rate of {shown}; it must be a number of frames "
+                              f"per second between {MIN_FPS:g} and {MAX_FPS:g}.")
+    return fps
+
+
+def non_finite(motion: Motion) -> str | None:
+    """The name of the first array of ``motion`` holding NaN or infinite values, else None."""
+    for key in ("poses", "expressions", "trans", "betas"):
+        if not np.all(np.isfinite(getattr(motion, key))):
+            return key
+    return None
+
+
 def read_motion(path: str | os.PathLike) -> Motion:
     """Read a motion .npz, accepting the spellings BEAT2, EMAGE and AMASS use."""
     name = os.path.basename(os.fspath(path))
@@ -71,6 +96,11 @@ def read_motion(path: str | os.PathLike) -> Motion:
             arrays = {k: data[k] for k in data.files}
     except FileNotFoundError:
         raise MotionFileError(f"Motion file {name} does not exist; check the path.") from None
+    except IsADirectoryError:
+        raise MotionFileError(f"Motion file {name} is a folder, not a file; choose an .npz file.") from None
+    except PermissionError:
+        raise MotionFileError(f"Motion file {name} cannot be read (permission denied); "
+                              "check its permissions.") from None
     except Exception:
         raise MotionFileError(
             f"{name} is not a readable motion file; choose an .npz with 'poses' and 'expressions' arrays."
@@ -86,8 +116,6 @@ def read_motion(path: str | os.PathLike) -> Motion:
     if poses.shape[1] == 156:  # SMPL-H layout: no jaw/eyes; insert zeros for them.
         poses = np.concatenate([poses[:, :66], np.zeros((len(poses), 9), np.float32), poses[:, 66:]], 1)
     n = poses.shape[0]
-    if not np.all(np.isfinite(poses)):
-        raise MotionFileError(f"{name} contains NaN or infinite rotations; regenerate it.")
 
     expr = np.zeros((n, NUM_EXPRESSIONS), np.float32)
     if "expressions" in arrays:
@@ -105,14 +133,6 @@ def read_motion(path: str | os.PathLike) -> Motion:
             raise MotionFileError(f"{name} has trans of shape {t.shape}; expected ({n}, 3).")
         trans = t
 
-    fps = DEFAULT_FPS
-    for key in _FPS_KEYS:
-        if key in arrays:
-            fps = float(_scalar(arrays[key]))
-            break
-    if not fps > 0:
-        raise MotionFileError(f"{name} has a frame rate of {fps}; it must be positive.")
-
     meta = {}
     if META_KEY in arrays:
         try:
@@ -120,16 +140,23 @@ def read_motion(path: str | os.PathLike) -> Motion:
         except json.JSONDecodeError:
             meta = {}
     betas = np.asarray(arrays.get("betas", np.zeros(10)), dtype=np.float32).reshape(-1)
-    return Motion(
-        poses=poses, expressions=expr, trans=trans, fps=fps, betas=betas,
+    motion = Motion(
+        poses=poses, expressions=expr, trans=trans, fps=_frame_rate(name, arrays), betas=betas,
         gender=str(_scalar(arrays.get("gender", "neutral"))),
         model=str(_scalar(arrays.get("model", "smplx2020"))), meta=meta,
     )
+    bad = non_finite(motion)
+    if bad is not None:
+        raise MotionFileError(f"{name} contains NaN or infinite values in '{bad}'; regenerate it.")
+    return motion
 
 
 def motion_arrays(motion: Motion) -> dict[str, np.ndarray]:
     """The full on-disk layout of a motion, validated."""
     n = motion.num_frames
+    bad = non_finite(motion)
+    if bad is not None:
+        raise MotionFileError(f"The motion's '{bad}' holds NaN or infinite values; it was not written.")
     poses = np.asarray(motion.poses, np.float32)
     if poses.shape != (n, POSE_DIMS):
         raise MotionFileError(f"poses must have shape ({n}, {POSE_DIMS}), not {poses.shape}.")
@@ -148,35 +175,17 @@ def motion_arrays(motion: Motion) -> dict[str, np.ndarray]:
     }
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_motion(path: str | os.PathLike, motion: Motion) -> None:
-    """Write atomically: a temp file in the same folder, then rename over ``path``.
-
-    A crash or cancel mid-write leaves either the old file or none, never half a file.
-    """
+    """Write atomically (core/output.py): a crash, cancel or kill mid-write leaves either the old
+    file or none, never half a file; NaN or infinite values are refused, not written."""
     arrays = motion_arrays(motion)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".motion-", suffix=".npz.part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
-                for key, value in arrays.items():
-                    buf = io.BytesIO()
-                    np.lib.format.write_array(buf, np.asarray(value, order="C"), allow_pickle=False)
-                    info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-                    info.external_attr = 0o644 << 16
-                    zf.writestr(info, buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes it private; the result is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with replacing(path) as tmp, open(tmp, "wb") as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
+            for key, value in arrays.items():
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.asarray(value, order="C"), allow_pickle=False)
+                info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, buf.getvalue())
+        f.flush()
+        os.fsync(f.fileno())

@@ -16,11 +16,12 @@ The worker prints nothing else on stdout and exits 0 on end of input.
 from __future__ import annotations
 
 import json
+import math
 
 OPS = ("generate", "cancel", "ping")
 REPLY_TYPES = ("ready", "progress", "result", "error")
 # error kinds the add-on may branch on
-ERROR_KINDS = ("bad_request", "audio", "weights", "cancelled", "internal")
+ERROR_KINDS = ("bad_request", "audio", "weights", "output", "cancelled", "internal")
 
 _GENERATE_FIELDS = {
     "seed": int, "steps_face": int, "steps_body": int, "guidance": float, "speaker": int,
@@ -64,8 +65,12 @@ def parse_request(line: str) -> dict:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ProtocolError(f"'{key}' must be a number")
+            if not math.isfinite(value):
+                raise ProtocolError(f"'{key}' must be a finite number")
             if kind is int and value != int(value):
                 raise ProtocolError(f"'{key}' must be a whole number")
+            if key.startswith("steps_") and value < 1:
+                raise ProtocolError(f"'{key}' must be at least 1")
             req[key] = kind(value)
     return req
 
