@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
+import tempfile
 
 import bpy
 
@@ -33,6 +35,7 @@ if not __package__:
     importlib.import_module(__package__)
 
 from . import bake, bake_math, client, jobs, preview  # noqa: E402
+from .core.output import OutputError, check_output, replacing  # noqa: E402
 from .errors import USER_ERRORS, AddonError  # noqa: E402
 
 
@@ -75,7 +78,8 @@ def inputs(path: str, extensions: tuple[str, ...]) -> list[str]:
     return [path]
 
 
-def output_path(args: argparse.Namespace) -> str:
+def output_path(args: argparse.Namespace, files: list[str]) -> str:
+    """The .blend to save: never an input (links resolved), a folder or a device."""
     source = bpy.data.filepath
     if args.out:
         out = os.path.abspath(args.out)
@@ -83,28 +87,56 @@ def output_path(args: argparse.Namespace) -> str:
         out = os.path.splitext(source)[0] + "_baked.blend"
     else:
         out = os.path.abspath("asynfusion_baked.blend")
-    if source and os.path.abspath(source) == out and not args.overwrite:
+    if source and os.path.realpath(source) == os.path.realpath(out) and not args.overwrite:
         raise AddonError(f"Refusing to overwrite the input {os.path.basename(source)}; pass --overwrite or another --out.")
-    return out
+    return check_output(out, files)
 
 
-def run(args: argparse.Namespace) -> list[str]:
-    """Do the whole job; returns one summary line per baked file."""
-    if args.blend:
-        if not os.path.isfile(args.blend):
-            raise AddonError(f"Scene file {args.blend} does not exist.")
-        bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend))
+def open_scene(path: str | None) -> None:
+    if path:
+        if not os.path.isfile(path):
+            raise AddonError(f"Scene file {path} does not exist.")
+        try:
+            bpy.ops.wm.open_mainfile(filepath=os.path.abspath(path))
+        except RuntimeError:
+            raise AddonError(f"Scene file {os.path.basename(path)} cannot be opened; "
+                             "it is not a .blend file or it is damaged.") from None
     elif not bpy.data.filepath:
         # No scene given: start from an empty one, not the startup file's cube, camera and light.
         bpy.ops.wm.read_factory_settings(use_empty=True)
+
+
+def staging_folder(out: str) -> str:
+    try:
+        return tempfile.mkdtemp(prefix=".asynfusion-", dir=os.path.dirname(out))
+    except OSError as err:
+        raise OutputError(f"Cannot write in {os.path.dirname(out)}: {err.strerror}.") from None
+
+
+def save(out: str) -> None:
+    """Save a copy of the scene to ``out`` atomically: the old file stays until the new one is whole."""
+    with replacing(out) as tmp:
+        try:
+            bpy.ops.wm.save_as_mainfile(filepath=tmp, check_existing=False, copy=True)
+        except RuntimeError:
+            raise OutputError(f"Cannot save {os.path.basename(out)} in {os.path.dirname(out)}; "
+                              "check that the folder is writable and the disk has room.") from None
+
+
+def run(args: argparse.Namespace) -> list[str]:
+    """Do the whole job; returns one summary line per baked file. Generated motion is kept in a
+    staging folder beside the output and moved into place only once the .blend is saved, so a
+    failure or an interrupt leaves neither a .blend nor motion files."""
+    open_scene(args.blend)
     parts = frozenset(p.strip() for p in args.parts.split(",") if p.strip())
     unknown = parts - set(bake_math.PARTS)
     if unknown:
         raise AddonError(f"Unknown part {sorted(unknown)[0]!r}; choose from {', '.join(bake_math.PARTS)}.")
-    out = output_path(args)
+    files = inputs(args.audio or args.motion, jobs.AUDIO_EXTENSIONS if args.audio else (".npz",))
+    out = output_path(args, files)
+    sheet = check_output(args.preview, files + [out]) if args.preview else ""
     context = bpy.context
     scene = context.scene
-    files = inputs(args.audio or args.motion, jobs.AUDIO_EXTENSIONS if args.audio else (".npz",))
     armature = jobs.find_armature(scene, args.rig)
     if armature is None:
         armature, _ = jobs.create_builtin_rig(context)
@@ -117,12 +149,15 @@ def run(args: argparse.Namespace) -> list[str]:
             raise AddonError(f"No backend Python found; pass --python or set {client.ENV_PYTHON}.")
         worker = client.WorkerClient(client.worker_command(python, args.device, args.weights), client.worker_env())
     lines = []
+    staging = ""
     try:
+        staging = staging_folder(out) if worker else ""
         for path in files:
             name = os.path.splitext(os.path.basename(path))[0]
             device = None
             if worker is not None:
-                reply = jobs.generate_blocking(worker, path, jobs.motion_output_path(path, args.seed, out), args.seed)
+                staged = os.path.join(staging, jobs.motion_name(path, args.seed))
+                reply = jobs.generate_blocking(worker, path, staged, args.seed)
                 motion_path, audio, device = reply["path"], path, reply.get("device")
             else:
                 motion_path, audio = path, jobs.sibling_audio(path)
@@ -130,13 +165,23 @@ def run(args: argparse.Namespace) -> list[str]:
             summary = jobs.bake_motion_file(scene, motion_path, armature, face, options)
             lines.append(f"{name}: {jobs.summary_text(summary, device)}")
             lines.extend(f"{name}: warning: {warning}" for warning in summary.warnings)
-    finally:
         if worker is not None:
             worker.close()
-    bpy.ops.wm.save_as_mainfile(filepath=out, check_existing=False)
+            worker = None
+        save(out)
+        if staging:
+            folder = jobs.motion_folder(out)
+            os.makedirs(folder, exist_ok=True)
+            for staged in sorted(os.listdir(staging)):
+                os.replace(os.path.join(staging, staged), os.path.join(folder, staged))
+    finally:
+        if worker is not None:
+            worker.close(timeout=0.5)
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
     lines.append(f"Saved {out}")
-    if args.preview:
-        lines.append(f"Preview {preview.contact_sheet(scene, armature, args.preview)}")
+    if sheet:
+        lines.append(f"Preview {preview.contact_sheet(scene, armature, sheet)}")
     return lines
 
 
@@ -148,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as err:
         print(f"asynfusion: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("asynfusion: interrupted; nothing was saved.", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -1,6 +1,7 @@
 """The add-on's one error type for people: its message is one sentence shown in the UI."""
 
 from .core.motion_file import MotionFileError
+from .core.output import OutputError
 
 
 class AddonError(Exception):
@@ -8,4 +9,4 @@ class AddonError(Exception):
 
 
 # Everything the operators and the batch script report as a sentence instead of a traceback.
-USER_ERRORS = (AddonError, MotionFileError)
+USER_ERRORS = (AddonError, MotionFileError, OutputError)

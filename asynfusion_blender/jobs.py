@@ -65,15 +65,35 @@ def bake_motion_file(scene: bpy.types.Scene, path: str, armature: bpy.types.Obje
     return bake.bake_motion(scene, motion, armature, face_mesh, options)
 
 
-def motion_output_path(audio_path: str, seed: int, blend_path: str = "") -> str:
-    """Where a generated motion goes: //asynfusion/ beside the .blend (the one being written,
-    else the open one), else the temp folder."""
+def motion_folder(blend_path: str = "") -> str:
+    """Where generated motion goes: //asynfusion/ beside the .blend (the one being written, else
+    the open one), else a folder in the temp folder (emptied after each bake: see discard_temporary)."""
     blend = blend_path or bpy.data.filepath
-    folder = (os.path.join(os.path.dirname(os.path.abspath(blend)), "asynfusion") if blend
-              else os.path.join(tempfile.gettempdir(), "asynfusion"))
+    return os.path.join(os.path.dirname(os.path.abspath(blend)), "asynfusion") if blend else _temporary_folder()
+
+
+def _temporary_folder() -> str:
+    return os.path.join(tempfile.gettempdir(), "asynfusion")
+
+
+def motion_name(audio_path: str, seed: int) -> str:
+    return f"{os.path.splitext(os.path.basename(audio_path))[0]}-seed{seed}.npz"
+
+
+def motion_output_path(audio_path: str, seed: int, blend_path: str = "") -> str:
+    folder = motion_folder(blend_path)
     os.makedirs(folder, exist_ok=True)
-    stem = os.path.splitext(os.path.basename(audio_path))[0]
-    return os.path.join(folder, f"{stem}-seed{seed}.npz")
+    return os.path.join(folder, motion_name(audio_path, seed))
+
+
+def discard_temporary(motion_path: str) -> None:
+    """Remove a motion file Generate wrote to the temp folder (an unsaved .blend has no folder of
+    its own); motion beside a saved .blend is kept."""
+    if os.path.dirname(os.path.abspath(motion_path)) == _temporary_folder():
+        try:
+            os.unlink(motion_path)
+        except FileNotFoundError:
+            pass
 
 
 def generate_request(worker: client.WorkerClient, audio: str, out: str, seed: int,

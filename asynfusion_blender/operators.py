@@ -139,7 +139,10 @@ class GenerateRun:
                 return {'CANCELLED'}
             return _fail(op, reply["message"])
         armature, face, options = self.plan
-        summary = jobs.bake_motion_file(context.scene, reply["path"], armature, face, options)
+        try:
+            summary = jobs.bake_motion_file(context.scene, reply["path"], armature, face, options)
+        finally:
+            jobs.discard_temporary(reply["path"])
         JOB.summary = jobs.summary_text(summary, reply.get("device"))
         for warning in summary.warnings:
             op.report({'WARNING'}, warning)

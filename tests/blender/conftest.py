@@ -2,6 +2,7 @@
 
 import os
 import sys
+import wave
 
 import pytest
 
@@ -10,6 +11,7 @@ DATA = os.path.abspath(os.path.join(REPO, "..", "shared", "data"))
 BEAT2 = os.path.join(DATA, "beat2")
 TAKE = os.path.join(BEAT2, "2_scott_0_1_1.npz")
 TAKE_WAV = os.path.join(BEAT2, "2_scott_0_1_1.wav")
+SPEECH = os.path.join(REPO, "tests", "data", "5703-47212-0000.ogg")   # 14.8 s LibriSpeech reading
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
@@ -24,6 +26,18 @@ def addon():
     asynfusion_blender.register()
     yield asynfusion_blender
     asynfusion_blender.unregister()
+
+
+@pytest.fixture(scope="session")
+def long_speech(tmp_path_factory):
+    """Three minutes of real speech (a BEAT2 take, 16-bit PCM, three times over): long enough that
+    a kill, a cancel or an interrupt lands while the worker is still generating, on any machine."""
+    src = os.path.join(BEAT2, "2_scott_0_2_2.wav")
+    path = str(tmp_path_factory.mktemp("long") / "three_minutes.wav")
+    with wave.open(src) as r, wave.open(path, "wb") as w:
+        w.setparams(r.getparams())
+        w.writeframes(r.readframes(r.getnframes()) * 3)
+    return path
 
 
 @pytest.fixture(scope="session")

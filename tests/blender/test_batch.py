@@ -1,12 +1,19 @@
 """The headless script, run as its own process the way a pipeline would."""
 
 import os
+import shutil
+import signal
+import stat
 import subprocess
 import sys
+import time
 
 import bpy
 
-from conftest import BEAT2, REPO
+from conftest import BEAT2, REPO, SPEECH
+
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from file_faults import read_only_folder  # noqa: E402
 
 SCRIPT = os.path.join(REPO, "asynfusion_blender", "batch.py")
 TAKES = ("2_scott_0_1_1", "2_scott_0_2_2")
@@ -67,3 +74,106 @@ def test_never_overwrites_the_input_blend_unless_asked(tmp_path):
     assert (tmp_path / "scene_baked.blend").exists() and scene.stat().st_mtime_ns == stamp
     done = run_batch("--motion", take, "--rig", "Nobody", cwd=tmp_path)
     assert done.returncode == 1 and done.stderr.strip() == "asynfusion: error: The scene has no armature called 'Nobody'."
+
+
+def one_error(done) -> str:
+    """A failed run: exit 1 and exactly one line on stderr, no traceback."""
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("asynfusion: error: "), done.stderr
+    return lines[0]
+
+
+def test_an_input_is_never_the_output(tmp_path):
+    take = tmp_path / "take.npz"
+    shutil.copyfile(os.path.join(BEAT2, TAKES[0] + ".npz"), take)
+    speech = tmp_path / "speech.ogg"
+    shutil.copyfile(SPEECH, speech)
+    before = take.read_bytes(), speech.read_bytes()
+    assert "Refusing to write the output take.npz over the input take.npz" in one_error(
+        run_batch("--motion", str(take), "--out", str(take), cwd=tmp_path))
+    assert "Refusing to write the output speech.ogg" in one_error(
+        run_batch("--audio", str(speech), "--out", str(speech), cwd=tmp_path))
+    scene = tmp_path / "scene.blend"
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.save_as_mainfile(filepath=str(scene))
+    (tmp_path / "link.blend").symlink_to(scene)
+    stamp = scene.stat().st_mtime_ns
+    assert "Refusing to overwrite the input link.blend" in one_error(
+        run_batch("--blend", str(tmp_path / "link.blend"), "--motion", str(take), "--out", str(scene), cwd=tmp_path))
+    assert (take.read_bytes(), speech.read_bytes()) == before and scene.stat().st_mtime_ns == stamp
+    assert sorted(os.listdir(tmp_path)) == ["link.blend", "scene.blend", "speech.ogg", "take.npz"]
+
+
+def test_an_output_that_is_a_folder_or_a_pipe_is_refused(tmp_path):
+    take = os.path.join(BEAT2, TAKES[0] + ".npz")
+    (tmp_path / "out.blend").mkdir()
+    assert "is a folder" in one_error(run_batch("--motion", take, "--out", str(tmp_path / "out.blend"), cwd=tmp_path))
+    os.mkfifo(tmp_path / "pipe.blend")
+    assert "not a regular file" in one_error(
+        run_batch("--motion", take, "--out", str(tmp_path / "pipe.blend"), cwd=tmp_path))
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe.blend").st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["out.blend", "pipe.blend"] and not os.listdir(tmp_path / "out.blend")
+
+
+def test_a_missing_output_folder_is_refused_alike_for_audio_and_motion(tmp_path):
+    out = str(tmp_path / "missing" / "out.blend")
+    motion = one_error(run_batch("--motion", os.path.join(BEAT2, TAKES[0] + ".npz"), "--out", out, cwd=tmp_path))
+    audio = one_error(run_batch("--audio", SPEECH, "--out", out, cwd=tmp_path))
+    assert motion == audio and "does not exist; create it first" in motion
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_damaged_scene_file_is_one_sentence(tmp_path):
+    broken = tmp_path / "broken.blend"
+    broken.write_bytes(b"BLENDER-v300" + b"\x00" * 100)
+    assert "broken.blend cannot be opened" in one_error(
+        run_batch("--blend", str(broken), "--motion", os.path.join(BEAT2, TAKES[0] + ".npz"), cwd=tmp_path))
+    assert os.listdir(tmp_path) == ["broken.blend"]
+
+
+def test_a_read_only_output_folder_is_one_sentence(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    with read_only_folder(folder):
+        line = one_error(run_batch("--motion", os.path.join(BEAT2, TAKES[0] + ".npz"),
+                                   "--out", str(folder / "out.blend"), cwd=tmp_path))
+        assert "out.blend" in line and os.listdir(folder) == []
+
+
+def test_a_folder_with_one_bad_recording_leaves_no_motion_files_and_no_blend(tmp_path):
+    folder = tmp_path / "speech"
+    folder.mkdir()
+    shutil.copyfile(SPEECH, folder / "a_good.ogg")
+    (folder / "b_bad.wav").write_text("not a recording")
+    out = tmp_path / "out" / "baked.blend"
+    out.parent.mkdir()
+    line = one_error(run_batch("--audio", str(folder), "--out", str(out), cwd=tmp_path))
+    assert "b_bad.wav" in line
+    assert os.listdir(out.parent) == []
+
+
+def test_ctrl_c_is_one_line_exit_130_and_saves_nothing(tmp_path, long_speech):
+    out = tmp_path / "out" / "baked.blend"
+    out.parent.mkdir()
+    proc = subprocess.Popen([sys.executable, SCRIPT, "--audio", long_speech, "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 300      # generous: this waits on the event, it measures nothing
+        while not os.listdir(out.parent) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)                   # the staging folder appears once generation starts
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip() == "asynfusion: interrupted; nothing was saved."
+    assert os.listdir(out.parent) == []
+
+
+def test_a_folder_of_recordings_keeps_its_motion_files_beside_the_saved_blend(tmp_path):
+    out = tmp_path / "baked.blend"
+    done = run_batch("--audio", SPEECH, "--out", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(tmp_path)) == ["asynfusion", "baked.blend"]
+    assert os.listdir(tmp_path / "asynfusion") == ["5703-47212-0000-seed0.npz"]

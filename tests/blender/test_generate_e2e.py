@@ -4,29 +4,15 @@ the shipped weights, the CPU) -> motion file -> bake. The modal operator's timer
 
 import os
 import signal
+import tempfile
 import time
 import wave
 
 import bpy
 import pytest
 
-from conftest import BEAT2, REPO, scene_state
+from conftest import SPEECH, scene_state
 from asynfusion_blender import client, jobs, operators
-
-SPEECH = os.path.join(REPO, "tests", "data", "5703-47212-0000.ogg")   # 14.8 s LibriSpeech reading
-
-
-@pytest.fixture(scope="module")
-def long_speech(tmp_path_factory):
-    """Three minutes of real speech (a BEAT2 take, 16-bit PCM, three times over): long enough that
-    a kill or a cancel lands while the worker is still generating, on any machine."""
-    src = os.path.join(BEAT2, "2_scott_0_2_2.wav")
-    path = str(tmp_path_factory.mktemp("long") / "three_minutes.wav")
-    with wave.open(src) as r, wave.open(path, "wb") as w:
-        w.setparams(r.getparams())
-        frames = r.readframes(r.getnframes())
-        w.writeframes(frames * 3)
-    return path
 
 
 @pytest.fixture
@@ -136,26 +122,22 @@ def test_cancel_keeps_the_scene_and_the_warm_worker(scene, long_speech):
     while operators.JOB.stage != "sampling" and time.monotonic() < deadline:
         assert run.step() is None
         time.sleep(0.05)
-    t0 = time.monotonic()
     assert run.finish(bpy.context, run.cancel(), Reports()) == {'CANCELLED'}
     assert operators.JOB.summary == "Cancelled; the scene is unchanged."
-    # the worker acknowledges within a second and stays warm
-    while time.monotonic() - t0 < 1.0:
-        replies = run.worker.poll()
-        if any(r.get("kind") == "cancelled" for r in replies):
-            break
-        time.sleep(0.02)
-    else:
-        raise AssertionError("the worker did not acknowledge the cancel within a second")
+    # the worker acknowledges the cancel and stays warm (how fast is measured in bench/, not here)
+    reply = run.worker.wait(run.request, timeout=300)
+    assert reply["type"] == "error" and reply["kind"] == "cancelled", reply
     assert run.worker.alive
     assert scene_state() == before
 
 
-def test_generate_operator_in_background_mode_uses_the_real_worker(scene):
+def test_generate_operator_in_background_mode_uses_the_real_worker(scene, tmp_path, monkeypatch):
     armature, _ = scene
-    assert bpy.app.background
+    assert bpy.app.background and not bpy.data.filepath
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))   # where an unsaved file's motion goes
     assert bpy.ops.asynfusion.generate() == {'FINISHED'}
     assert armature.animation_data.action.name == "5703-47212-0000 body"
+    assert os.listdir(tmp_path / "asynfusion") == []             # baked, so the temporary motion is gone
 
 
 def test_a_wrong_audio_file_is_one_sentence_and_changes_nothing(scene, tmp_path):

@@ -10,8 +10,7 @@ debris of a writer that was killed is removed by the next write to the same targ
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
+import secrets
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -38,6 +37,8 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | N
     folder = os.path.dirname(real)
     if not os.path.isdir(folder):
         raise OutputError(f"The folder {folder} for {name} does not exist; create it first.")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"The folder {folder} is read-only; choose another place for {name}.")
     return out
 
 
@@ -58,37 +59,33 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _remove_dead_debris(folder: str, name: str) -> None:
-    """Temp folders of earlier writes of ``name`` whose writer no longer runs (it was killed)."""
+    """Temp files of earlier writes of ``name`` whose writer no longer runs (it was killed)."""
     prefix = f".{name}."
     for entry in os.listdir(folder):
-        if entry.startswith(prefix) and entry.endswith(_PART):
-            pid = entry[len(prefix):].split("-", 1)[0]
-            if pid.isdigit() and not _pid_alive(int(pid)):
-                shutil.rmtree(os.path.join(folder, entry), ignore_errors=True)
+        pid = entry[len(prefix):].split("-", 1)[0] if entry.startswith(prefix) else ""
+        if pid.isdigit() and _PART in entry and not _pid_alive(int(pid)):
+            os.unlink(os.path.join(folder, entry))
 
 
 @contextmanager
 def replacing(path: str | os.PathLike) -> Iterator[str]:
     """Yield a path to write the whole result to; on success it replaces ``path`` in one rename.
 
-    The temporary file lives in a hidden folder beside the target (same file system, so the
-    rename is atomic) named after the target and this process; any failure removes it, and a
-    write after a killed one removes what the killed one left. Errors of the file system
-    (read-only folder, disk full) become OutputError.
+    The temporary file sits beside the target (same folder: the rename is atomic, and a .blend's
+    relative paths stay right), named after the target and this process; any failure removes
+    it, and a write after a killed one removes what the killed one left. Errors of the file
+    system (read-only folder, disk full) become OutputError.
     """
     target = os.path.realpath(os.fspath(path))
     folder, name = os.path.split(target)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}-{secrets.token_hex(4)}{_PART}")
     try:
         _remove_dead_debris(folder, name)
-        scratch = tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}-", suffix=_PART, dir=folder)
-    except OSError as err:
-        raise OutputError(f"Cannot write {name} in {folder}: {err.strerror or err}.") from None
-    try:
-        tmp = os.path.join(scratch, name)
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except OSError as err:
         raise OutputError(f"Cannot write {name} in {folder}: {err.strerror or err}.") from None
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
