@@ -9,6 +9,8 @@ import sys
 import time
 
 import bpy
+import numpy as np
+import pytest
 
 from conftest import BEAT2, REPO, SPEECH
 
@@ -177,3 +179,17 @@ def test_a_folder_of_recordings_keeps_its_motion_files_beside_the_saved_blend(tm
     assert done.returncode == 0, done.stderr
     assert sorted(os.listdir(tmp_path)) == ["asynfusion", "baked.blend"]
     assert os.listdir(tmp_path / "asynfusion") == ["5703-47212-0000-seed0.npz"]
+
+
+@pytest.mark.parametrize("change,words", [
+    ({"mocap_frame_rate": np.array(np.inf)}, "frame rate of inf"),
+    ({"mocap_frame_rate": np.array("fast")}, "frame rate of 'fast'"),
+    ({"expressions": np.full((30, 100), np.nan)}, "NaN or infinite values in 'expressions'"),
+    ({"trans": np.full((30, 3), np.inf)}, "NaN or infinite values in 'trans'"),
+])
+def test_broken_motion_is_one_line_and_nothing_is_saved(tmp_path, change, words):
+    arrays = {"poses": np.zeros((30, 165)), "expressions": np.zeros((30, 100)), "trans": np.zeros((30, 3))}
+    arrays.update(change)
+    np.savez(tmp_path / "broken.npz", **arrays)
+    assert words in one_error(run_batch("--motion", str(tmp_path / "broken.npz"), cwd=tmp_path))
+    assert os.listdir(tmp_path) == ["broken.npz"]
