@@ -23,6 +23,9 @@ from .errors import AddonError
 
 ADDON_DIR = os.path.dirname(os.path.abspath(__file__))
 ENV_PYTHON = "ASYNFUSION_BACKEND_PYTHON"
+# A worker sends a heartbeat every protocol.HEARTBEAT_SECONDS, busy or idle; one that says nothing
+# for this long is frozen (stopped, hung, swapped to death) and is killed.
+STALL_SECONDS = 30.0
 
 
 def backend_dir() -> str | None:
@@ -93,18 +96,22 @@ class WorkerClient:
         self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._stderr_reader.start()
         self._dead_reported = False
+        self.stall_seconds = STALL_SECONDS
+        self._last_heard = time.monotonic()
 
     def _read_stdout(self) -> None:
         assert self._proc.stdout is not None
         for line in self._proc.stdout:
             if not line.strip():
                 continue
+            self._last_heard = time.monotonic()
             try:
                 reply = protocol.parse_reply(line)
             except protocol.ProtocolError as err:
                 self._stderr.append(f"unreadable worker line ({err}): {line.strip()[:200]}")
                 continue
-            self._replies.put(reply)
+            if reply["type"] != "heartbeat":
+                self._replies.put(reply)
 
     def _read_stderr(self) -> None:
         assert self._proc.stderr is not None
@@ -115,6 +122,11 @@ class WorkerClient:
     @property
     def alive(self) -> bool:
         return self._proc.poll() is None
+
+    @property
+    def frozen(self) -> bool:
+        """Running, but silent for longer than ``stall_seconds`` (no heartbeat, no reply)."""
+        return self.alive and time.monotonic() - self._last_heard > self.stall_seconds
 
     @property
     def pid(self) -> int:
@@ -152,6 +164,13 @@ class WorkerClient:
             if reply["type"] == "ready":
                 self.ready = reply
             out.append(reply)
+        if not out and self.frozen and not self._dead_reported:
+            self._dead_reported = True
+            self._proc.kill()
+            self._proc.wait()
+            out.append(protocol.error(None, "internal", (
+                f"The AsynFusion worker stopped responding for {self.stall_seconds:.0f} seconds and was "
+                "stopped; press Generate again to start a fresh one.")))
         finished = not self.alive and not self._stdout_reader.is_alive()
         if not out and finished and not self._dead_reported:
             self._dead_reported = True
@@ -181,7 +200,9 @@ class WorkerClient:
         return f"The AsynFusion worker stopped (exit code {code}){detail}."
 
     def close(self, timeout: float = 3.0) -> None:
-        """End of input asks the worker to exit; it is killed if it does not."""
+        """End of input asks the worker to exit; it is killed if it does not (at once if frozen)."""
+        if self.frozen:
+            self._proc.kill()
         if self._proc.stdin is not None:
             try:
                 self._proc.stdin.close()
@@ -200,7 +221,7 @@ _warm: WorkerClient | None = None
 def shared_client(command: Sequence[str], env: dict[str, str] | None = None) -> WorkerClient:
     """The warm worker for this command, started on first use and restarted if it died or the command changed."""
     global _warm
-    if _warm is not None and (not _warm.alive or _warm.command != list(command)):
+    if _warm is not None and (not _warm.alive or _warm.frozen or _warm.command != list(command)):
         _warm.close()
         _warm = None
     if _warm is None:

@@ -13,6 +13,7 @@ import argparse
 import queue
 import sys
 import threading
+import time
 import traceback
 
 from . import __version__
@@ -22,19 +23,37 @@ from .core.output import OutputError, check_output
 from .errors import UserError
 
 
-class Worker:
-    def __init__(self, generator, out) -> None:
-        self.generator = generator
+class Channel:
+    """Protocol lines to ``out``, one writer at a time, and a heartbeat every
+    HEARTBEAT_SECONDS from a thread of its own, so the add-on can tell a busy worker from a
+    frozen one (a stopped process sends nothing at all)."""
+
+    def __init__(self, out) -> None:
         self.out = out
         self.lock = threading.Lock()
-        self.jobs: queue.Queue = queue.Queue()
-        self.cancels: dict[str, threading.Event] = {}
-        self.thread = threading.Thread(target=self._run_jobs, daemon=True)
+        threading.Thread(target=self._beat, daemon=True).start()
 
     def send(self, message: dict) -> None:
         with self.lock:
             self.out.write(protocol.encode(message))
             self.out.flush()
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(protocol.HEARTBEAT_SECONDS)
+            try:
+                self.send({"type": "heartbeat"})
+            except (OSError, ValueError):      # the reader has gone: nothing left to tell
+                return
+
+
+class Worker:
+    def __init__(self, generator, channel: Channel) -> None:
+        self.generator = generator
+        self.send = channel.send
+        self.jobs: queue.Queue = queue.Queue()
+        self.cancels: dict[str, threading.Event] = {}
+        self.thread = threading.Thread(target=self._run_jobs, daemon=True)
 
     def serve(self, lines) -> None:
         self.thread.start()
@@ -100,17 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default=None, help="weights folder (default: the shipped weights)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     args = parser.parse_args(argv)
-    out = sys.stdout
+    channel = Channel(sys.stdout)    # heartbeats from now on: loading torch and weights takes a while
     sys.stdout = sys.stderr          # stray prints must not corrupt the protocol
     from .generate import Generator  # imported late so argument errors are instant
 
     try:
         generator = Generator(args.weights, args.device)
     except UserError as err:
-        out.write(protocol.encode(protocol.error(None, err.kind, str(err))))
-        out.flush()
+        channel.send(protocol.error(None, err.kind, str(err)))
         return 2
-    worker = Worker(generator, out)
+    worker = Worker(generator, channel)
     worker.send(worker.ready())
     worker.serve(sys.stdin)
     return 0

@@ -20,11 +20,16 @@ class WorkerProcess:
                                       "--device", "cpu"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=cli_env())
         self.lines: queue.Queue = queue.Queue()
+        self.heartbeats = threading.Semaphore(0)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
         for line in self.proc.stdout:
-            self.lines.put(protocol.parse_reply(line))   # every stdout line must be protocol
+            reply = protocol.parse_reply(line)          # every stdout line must be protocol
+            if reply["type"] == "heartbeat":
+                self.heartbeats.release()
+            else:
+                self.lines.put(reply)
 
     def send(self, text: str):
         self.proc.stdin.write(text if text.endswith("\n") else text + "\n")
@@ -122,4 +127,17 @@ def test_random_weights_worker_refuses_nan_guidance_zero_steps_and_the_input_as_
         "speech.wav"]
     worker.request(op="generate", id="ok", audio=str(audio), out=str(tmp_path / "ok.npz"))
     assert worker.until("result")[0]["id"] == "ok"
+    assert worker.close() == 0
+
+
+def test_random_weights_worker_heartbeats_while_idle_and_while_generating(worker, long_speech, tmp_path):
+    for _ in range(3):                                  # idle: nothing asked, still heard
+        assert worker.heartbeats.acquire(timeout=120)
+    worker.request(op="generate", id="long", audio=str(long_speech), out=str(tmp_path / "long.npz"))
+    assert worker.next()["type"] == "progress"
+    while worker.heartbeats.acquire(blocking=False):   # forget the idle ones
+        pass
+    assert worker.heartbeats.acquire(timeout=120)       # and busy
+    worker.request(op="cancel", id="long")
+    assert worker.until("error", timeout=300)[0]["kind"] == "cancelled"
     assert worker.close() == 0

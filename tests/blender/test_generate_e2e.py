@@ -113,6 +113,36 @@ def test_killing_the_worker_mid_run_leaves_the_scene_unchanged_and_the_next_run_
     assert reply["type"] == "result"
 
 
+def test_a_frozen_worker_is_detected_killed_and_replaced(scene, long_speech):
+    bpy.context.scene.asynfusion.audio_file = long_speech
+    before = scene_state()
+    run = operators.GenerateRun(bpy.context)
+    run.worker.stall_seconds = 5.0          # not the 30 s a user waits: the heartbeat comes every second
+    frozen = []
+
+    def stop_on_first_progress(seen):
+        if seen and not frozen:
+            os.kill(run.worker.pid, signal.SIGSTOP)
+            frozen.append(run.worker.pid)
+    try:
+        reply, _ = drive(run, on_tick=stop_on_first_progress)
+    finally:
+        for pid in frozen:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert frozen and reply["type"] == "error"
+    assert not run.worker.alive                        # killed, not left stopped
+    assert run.finish(bpy.context, reply, Reports()) == {'CANCELLED'}
+    assert operators.JOB.error.startswith("The AsynFusion worker stopped responding for 5 seconds")
+    assert scene_state() == before
+    bpy.context.scene.asynfusion.audio_file = SPEECH
+    again = operators.GenerateRun(bpy.context)
+    assert again.worker.pid != frozen[0]
+    assert drive(again)[0]["type"] == "result"
+
+
 def test_cancel_keeps_the_scene_and_the_warm_worker(scene, long_speech):
     bpy.context.scene.asynfusion.audio_file = long_speech
     before = scene_state()

@@ -10,6 +10,8 @@ Replies (worker -> add-on):
   {"type": "progress", "id": str, "fraction": float, "stage": str}
   {"type": "result", "id": str, "path": str, "frames": int, "seconds": float, "device": str, ...}
   {"type": "error", "id": str|None, "kind": str, "message": str}
+  {"type": "heartbeat"}                every HEARTBEAT_SECONDS from start-up to exit, busy or idle,
+                                       so that a worker that stops talking (frozen, stopped) is seen
 The worker prints nothing else on stdout and exits 0 on end of input.
 """
 
@@ -19,7 +21,8 @@ import json
 import math
 
 OPS = ("generate", "cancel", "ping")
-REPLY_TYPES = ("ready", "progress", "result", "error")
+REPLY_TYPES = ("ready", "progress", "result", "error", "heartbeat")
+HEARTBEAT_SECONDS = 1.0
 # error kinds the add-on may branch on
 ERROR_KINDS = ("bad_request", "audio", "weights", "output", "cancelled", "internal")
 
