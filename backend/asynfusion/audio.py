@@ -27,6 +27,8 @@ FEATURE_DIM = N_MELS + 2       # log-mel, onset strength, energy
 _LOG_FLOOR = 1e-5
 _SILENCE_PEAK = 1e-3           # quieter than this is treated as silence, not rescaled
 _TARGET_RMS = 0.05             # loudness that speech is normalised to
+_VOICED_RANGE = 4.6            # natural log of power: 20 dB below the loudest frame
+_AUDIBLE_ENERGY = -9.0         # log energy of a frame with anything audible (silence: -11.5)
 
 
 def load_audio(path: str | os.PathLike) -> np.ndarray:
@@ -156,6 +158,24 @@ def _to_motion_rate(feats: torch.Tensor, frames: int) -> torch.Tensor:
     hi = (lo + 1).clamp(max=steps - 1)
     w = (pos - lo.float()).clamp(0, 1)
     return feats[:, lo] * (1 - w) + feats[:, hi] * w
+
+
+def speaker_normalise(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-clip spectral mean removal: (T, 66) features -> (features, the offset removed).
+
+    The mean log-mel spectrum and log energy of the clip's voiced frames (within 20 dB of
+    its loudest) are subtracted, as cepstral mean normalisation does, so another voice,
+    microphone or room shifts the features far less than it would otherwise; onset
+    strength is left as it is. A clip with nothing audible is left as it is (silence must
+    still look like silence). Apply the same offset to anything padded onto the clip.
+    """
+    energy = feats[:, -1]
+    offset = feats.new_zeros(feats.shape[1])
+    if feats.shape[0] and float(energy.max()) > _AUDIBLE_ENERGY:
+        voiced = energy > energy.max() - _VOICED_RANGE
+        offset[:N_MELS] = feats[voiced, :N_MELS].mean(0)
+        offset[-1] = feats[voiced, -1].mean()
+    return feats - offset, offset
 
 
 def silence_features(frames: int) -> torch.Tensor:

@@ -20,11 +20,12 @@ from . import __version__, audio
 from .core.motion_file import Motion, non_finite, write_motion
 from .device import autocast_dtype, describe, resolve_device
 from .errors import Cancelled, UserError
-from .representation import branches_to_motion
+from .representation import decode
 from .sampling import SamplerSettings, sample
 from .weights import default_weights_dir, load_weights
 
 ProgressFn = Callable[[float, str], None]
+SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Gaussian
 
 
 @dataclass
@@ -46,9 +47,11 @@ class Generator:
     def __init__(self, weights: str | os.PathLike | None = None, device: str = "auto") -> None:
         self.device = resolve_device(device)
         self.weights_dir = Path(weights) if weights else default_weights_dir()
-        self.model, self.kind, self.normaliser, self.config = load_weights(self.weights_dir, self.device)
+        w = load_weights(self.weights_dir, self.device)
+        self.model, self.kind, self.normaliser, self.config = w.model, w.kind, w.normaliser, w.config
+        self.scheduler, self.database = w.scheduler, w.database
         self.precision = autocast_dtype(self.device)
-        self.pad = self.normaliser.normalise_audio(audio.silence_features(1).to(self.device))
+        self.silence = audio.silence_features(1).to(self.device)
 
     @property
     def device_name(self) -> str:
@@ -56,18 +59,18 @@ class Generator:
 
     def settings(self, steps_face: int | None, steps_body: int | None, guidance: float | None,
                  smoothing: bool = True) -> SamplerSettings:
-        if self.kind == "lcm":
+        if self.scheduler.kind == "lcm":
             defaults = SamplerSettings(mode="lcm", steps_face=4, steps_body=2, guidance=2.0)
         else:
             defaults = SamplerSettings(mode="ddim", steps_face=50, steps_body=50, guidance=2.0)
         s = SamplerSettings(
-            mode=defaults.mode,
+            mode=self.scheduler.kind,
             steps_face=steps_face or defaults.steps_face,
             steps_body=steps_body or defaults.steps_body,
             guidance=defaults.guidance if guidance is None else guidance,
         )
-        if not smoothing:
-            s = replace(s, smooth_face=0.0, smooth_body=0.0)
+        if smoothing:
+            s = replace(s, smooth_face=SMOOTH_SIGMA[0], smooth_body=SMOOTH_SIGMA[1])
         for name, n in (("face", s.steps_face), ("body", s.steps_body)):
             if not 1 <= n <= 1000:
                 raise UserError(f"--steps-{name} must be between 1 and 1000, not {n}.")
@@ -93,12 +96,11 @@ class Generator:
         start = time.perf_counter()
         report(0.0, "audio")
         wave = audio.normalise_loudness(audio.load_audio(audio_path))
-        feats = self.normaliser.normalise_audio(audio.audio_features(wave, self.device))
+        raw, offset = audio.speaker_normalise(audio.audio_features(wave, self.device))
         audio_done = time.perf_counter()
         report(0.05, "sampling")
-        out = sample(self.model, feats, settings, seed, self.pad, speaker=speaker,
-                     progress=lambda f: report(0.05 + 0.9 * f, "sampling"),
-                     autocast_dtype=self.precision)
+        out = self.sample(raw, offset, settings, seed, speaker,
+                          progress=lambda f: report(0.05 + 0.9 * f, "sampling"))
         model_done = time.perf_counter()
         motion = self._to_motion(out, seed, settings, audio_path)
         report(0.97, "writing")
@@ -110,10 +112,27 @@ class Generator:
         return Result(str(out_path), motion.num_frames, motion.seconds, self.device_name,
                       audio_done - start, model_done - audio_done, total)
 
+    def retrieve(self, feats: torch.Tensor, seed: int) -> torch.Tensor | None:
+        """The motion-matched body track of speaker-normalised features (retrieval models)."""
+        if self.database is None:
+            return None
+        return torch.from_numpy(self.database.match(feats.cpu().numpy(), seed=seed)).to(self.device)
+
+    def sample(self, feats: torch.Tensor, offset: torch.Tensor, settings: SamplerSettings, seed: int,
+               speaker: int | None = None, progress=None, retrieval: bool = True) -> dict[str, torch.Tensor]:
+        """Speaker-normalised (T, 66) features -> normalised face and body (sampling.sample)."""
+        pad = self.normaliser.normalise_audio(self.silence - offset.to(self.silence))
+        retrieved = self.retrieve(feats, seed) if retrieval else None
+        return sample(self.model, self.scheduler, self.normaliser.normalise_audio(feats), settings, seed, pad,
+                      retrieved=retrieved, speaker=speaker, progress=progress, autocast_dtype=self.precision)
+
+    def decode(self, out: dict[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Normalised branches -> (poses, expressions, trans) with the feet on the floor."""
+        return decode(self.normaliser, out["face"], out["body"])
+
     def _to_motion(self, out: dict[str, torch.Tensor], seed: int, settings: SamplerSettings,
                    audio_path) -> Motion:
-        face, body = self.normaliser.denormalise(out["face"].float(), out["body"].float())
-        poses, expressions, trans = branches_to_motion(face, body, self.normaliser.trans_start)
+        poses, expressions, trans = self.decode(out)
         meta = {
             "generator": f"asynfusion {__version__}",
             "model_kind": self.kind,
@@ -126,6 +145,4 @@ class Generator:
             "audio_file": os.path.basename(os.fspath(audio_path)),
             "audio_sha256": audio.file_digest(audio_path),
         }
-        return Motion(poses=poses.cpu().numpy().astype(np.float32),
-                      expressions=expressions.cpu().numpy().astype(np.float32),
-                      trans=trans.cpu().numpy().astype(np.float32), fps=float(audio.MOTION_FPS), meta=meta)
+        return Motion(poses=poses, expressions=expressions, trans=trans, fps=float(audio.MOTION_FPS), meta=meta)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
 
 from .audio import FEATURE_DIM
 from .model import AsynFusion, ModelConfig
 from .representation import Normaliser
+from .retrieval import MotionDatabase
+from .schedule import Scheduler
 from .weights import save_weights
 
 
@@ -31,6 +34,17 @@ def save_random_weights(folder: str | os.PathLike, kind: str = "lcm", seed: int 
     torch.manual_seed(seed)
     cfg = ModelConfig(guidance_embed=(kind == "lcm"), **arch)
     model = randomise(AsynFusion(cfg), seed)
-    save_weights(folder, model, kind, Normaliser.identity(FEATURE_DIM),
+    scheduler = Scheduler("lcm" if kind == "lcm" else "ddim")
+    save_weights(folder, model, kind, Normaliser.identity(FEATURE_DIM), scheduler,
+                 random_database(cfg.body_dim, seed) if cfg.retrieval else None,
                  training={"data": "none: random weights for tests"})
     return model
+
+
+def random_database(body_dim: int, seed: int = 0, frames: int = 600) -> MotionDatabase:
+    """A motion database of random audio features and random body features (two 'takes')."""
+    rng = np.random.default_rng(seed)
+    half = frames // 2
+    return MotionDatabase.build([(rng.standard_normal((half, FEATURE_DIM)).astype(np.float32),
+                                  rng.standard_normal((half, body_dim)).astype(np.float32), k, 0)
+                                 for k in range(2)])

@@ -1,13 +1,26 @@
-"""Noise schedule and the step lists of the DDIM teacher and the LCM student."""
+"""The noise schedule as one object: which timesteps to visit, how to noise, how to step.
+
+A ``Scheduler`` is part of a model, not a constant: its settings are saved in the
+weights' config.json and read back, so a student distilled on another grid is sampled
+on its own grid. ``kind`` "ddim" is the teacher's deterministic DDIM (eta = 0); "lcm" is
+the consistency student's multistep rule (predict clean motion, re-noise it with fresh
+noise to the next timestep), on the grid of ``origin_steps`` DDIM steps it was distilled
+on. Training, distillation and sampling all noise and step through this one object.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from functools import cached_property
 
+import numpy as np
 import torch
 
+from .model.config import JSONConfig
+
 NUM_TRAIN_STEPS = 1000
-LCM_SKIP = 20          # the student is distilled on a 50-step DDIM grid: t = 19, 39, ..., 999
+KINDS = ("ddim", "lcm")
 
 
 def alphas_cumprod(steps: int = NUM_TRAIN_STEPS) -> torch.Tensor:
@@ -19,27 +32,104 @@ def alphas_cumprod(steps: int = NUM_TRAIN_STEPS) -> torch.Tensor:
     return ab.clamp(1e-5, 0.9999).float()
 
 
-def alpha_bar(ab: torch.Tensor, t: int) -> float:
-    """ab at step t; t = -1 means clean data."""
-    return 1.0 if t < 0 else float(ab[t])
+@dataclass(frozen=True)
+class Scheduler(JSONConfig):
+    kind: str = "ddim"
+    num_train_steps: int = NUM_TRAIN_STEPS
+    origin_steps: int = 50          # the DDIM grid an LCM student was distilled on
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"scheduler kind must be one of {KINDS}, not {self.kind!r}")
+        if not 1 <= self.origin_steps <= self.num_train_steps:
+            raise ValueError("origin_steps must be between 1 and num_train_steps")
+
+    @cached_property
+    def alphas_cumprod(self) -> torch.Tensor:
+        return alphas_cumprod(self.num_train_steps)
+
+    @property
+    def skip(self) -> int:
+        """Timesteps between two points of the distillation grid."""
+        return self.num_train_steps // self.origin_steps
+
+    def grid(self) -> list[int]:
+        """The distillation grid, cleanest first: skip-1, 2*skip-1, ..., the noisiest."""
+        return [self.skip * (i + 1) - 1 for i in range(self.origin_steps)]
+
+    def set_timesteps(self, n: int) -> list[int]:
+        """The n timesteps a sampler visits, noisiest first.
+
+        DDIM: spread evenly from the noisiest step to 0. LCM: n points of the distillation
+        grid at evenly spaced indices (diffusers' LCMScheduler rule: floor of
+        linspace(0, len(grid), n, endpoint=False) into the grid reversed).
+        """
+        if self.kind == "ddim":
+            if not 1 <= n <= self.num_train_steps:
+                raise ValueError(f"steps must be between 1 and {self.num_train_steps}")
+            last = self.num_train_steps - 1
+            return [last] if n == 1 else [round(last * (1 - i / (n - 1))) for i in range(n)]
+        grid = self.grid()[::-1]
+        if not 1 <= n <= len(grid):
+            raise ValueError(f"steps must be between 1 and {len(grid)}")
+        idx = np.floor(np.linspace(0, len(grid), n, endpoint=False)).astype(int)
+        return [grid[i] for i in idx]
+
+    def alpha_bar(self, t: torch.Tensor | int) -> torch.Tensor:
+        """ᾱ at t (any shape); t < 0 means clean data (ᾱ = 1)."""
+        t = torch.as_tensor(t)
+        ab = self.alphas_cumprod.to(t.device)[t.clamp(min=0)]
+        return torch.where(t < 0, torch.ones_like(ab), ab)
+
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
+        """x_t for clean x0 at timestep t ((B,) for a batch (B, T, D), or one int)."""
+        a = _expand(self.alpha_bar(t).to(x0.device, x0.dtype), x0)
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def step(self, x_t: torch.Tensor, x0: torch.Tensor, t: torch.Tensor | int, t_next: torch.Tensor | int,
+             noise: torch.Tensor | None = None, kind: str | None = None) -> torch.Tensor:
+        """Move from x_t at t to t_next given the model's clean estimate x0.
+
+        DDIM keeps the implied noise (deterministic); LCM re-noises x0 with ``noise``
+        (fresh noise, required). t_next < 0 returns x0. ``kind`` overrides the scheduler's
+        own (distillation takes the teacher's DDIM step with a student's scheduler).
+        """
+        kind = kind or self.kind
+        if bool((torch.as_tensor(t_next) < 0).all()):
+            return x0
+        a_t = _expand(self.alpha_bar(t).to(x0.device, x0.dtype), x0)
+        a_next = _expand(self.alpha_bar(t_next).to(x0.device, x0.dtype), x0)
+        if kind == "ddim":
+            eps = (x_t - a_t.sqrt() * x0) / (1 - a_t).clamp_min(1e-8).sqrt()
+        else:
+            if noise is None:
+                raise ValueError("an LCM step needs fresh noise")
+            eps = noise
+        return a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
+
+    def training_timesteps(self, batch: int, decoupled: float, generator: torch.Generator | None = None,
+                           on_grid: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """(t_face, t_body) for a training batch.
+
+        A ``decoupled`` fraction of the batch draws the two branches' timesteps
+        independently, so the model learns to denoise one branch while the other sits
+        at another noise level: what asynchronous sampling asks of it. The rest share one.
+        ``on_grid``: draw from the distillation grid (what consistency distillation visits).
+        """
+        cells = self.origin_steps if on_grid else self.num_train_steps
+        a = torch.randint(0, cells, (batch,), generator=generator)
+        b = torch.randint(0, cells, (batch,), generator=generator)
+        b = torch.where(torch.rand(batch, generator=generator) < decoupled, b, a)
+        if on_grid:
+            a, b = a * self.skip + self.skip - 1, b * self.skip + self.skip - 1
+        return a, b
 
 
-def teacher_timesteps(n: int) -> list[int]:
-    """n DDIM steps spread evenly from the noisiest step down to 0."""
-    if n < 1:
-        raise ValueError("need at least one step")
-    if n == 1:
-        return [NUM_TRAIN_STEPS - 1]
-    return [round((NUM_TRAIN_STEPS - 1) * (1 - i / (n - 1))) for i in range(n)]
-
-
-def lcm_timesteps(n: int, skip: int = LCM_SKIP) -> list[int]:
-    """n steps on the distillation grid, noisiest first (as diffusers' LCMScheduler picks them)."""
-    grid = list(range(skip - 1, NUM_TRAIN_STEPS, skip))
-    if not 1 <= n <= len(grid):
-        raise ValueError(f"steps must be between 1 and {len(grid)}")
-    stride = len(grid) // n
-    return grid[::-1][::stride][:n]
+def _expand(a: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(B,) or () -> broadcastable against (B, T, D) or (T, D)."""
+    if a.dim() == 0:
+        return a
+    return a.reshape(a.shape + (1,) * (like.dim() - a.dim()))
 
 
 def async_plan(face: list[int], body: list[int]) -> list[dict[str, tuple[int, int]]]:
@@ -55,17 +145,3 @@ def async_plan(face: list[int], body: list[int]) -> list[dict[str, tuple[int, in
             slot = (i * slots) // len(ts)
             events[slot][name] = (t, ts[i + 1] if i + 1 < len(ts) else -1)
     return events
-
-
-def training_timesteps(batch: int, decoupled: float, generator: torch.Generator | None = None
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(t_face, t_body) for a training batch.
-
-    A ``decoupled`` fraction of the batch draws the two branches' timesteps
-    independently, so the model learns to denoise one branch while the other sits
-    at another noise level: what asynchronous sampling asks of it. The rest share one.
-    """
-    t_face = torch.randint(0, NUM_TRAIN_STEPS, (batch,), generator=generator)
-    t_other = torch.randint(0, NUM_TRAIN_STEPS, (batch,), generator=generator)
-    split = torch.rand(batch, generator=generator) < decoupled
-    return t_face, torch.where(split, t_other, t_face)

@@ -1,25 +1,30 @@
 """Weights on disk: ``model.safetensors`` + ``config.json``, never pickle.
 
 config.json holds the format version, what kind of model it is (DDIM teacher or
-LCM student), the architecture, the normalisation statistics and a note of what
-data trained it. Loading checks every tensor name and shape against the
-architecture and says in one sentence what does not match.
+LCM student), the architecture, the scheduler it samples with, the normalisation
+statistics and a note of what data trained it. A retrieval model also has its
+motion database beside it (``motion_db.safetensors``). Loading checks every tensor
+name and shape against the architecture and says in one sentence what does not match.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
 from .errors import WeightsError
 from .model import AsynFusion, ModelConfig
 from .representation import Normaliser
+from .retrieval import DB_FILE, MotionDatabase
+from .schedule import Scheduler
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 KINDS = ("teacher", "lcm")
@@ -35,27 +40,42 @@ def default_weights_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "weights"
 
 
+@dataclass
+class Weights:
+    model: AsynFusion
+    kind: str
+    normaliser: Normaliser
+    scheduler: Scheduler
+    database: MotionDatabase | None
+    config: dict
+
+
 def save_weights(folder: str | os.PathLike, model: AsynFusion, kind: str, normaliser: Normaliser,
+                 scheduler: Scheduler, database: MotionDatabase | None = None,
                  training: dict | None = None) -> None:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
+    if model.cfg.retrieval and database is None:
+        raise ValueError("a retrieval model is saved with its motion database")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if database is not None:
+        database.save(folder)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format_version": str(FORMAT_VERSION)})
     config = {
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "architecture": model.cfg.to_dict(),
+        "scheduler": scheduler.to_dict(),
         "normalisation": normaliser.to_dict(),
         "training": training or {},
     }
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
 
 
-def load_weights(folder: str | os.PathLike, device: str | torch.device = "cpu"
-                 ) -> tuple[AsynFusion, str, Normaliser, dict]:
-    """-> (model in eval mode, kind, normaliser, full config)."""
+def load_weights(folder: str | os.PathLike, device: str | torch.device = "cpu") -> Weights:
+    """The model (in eval mode, on ``device``) with everything it samples with."""
     folder = Path(folder)
     cfg_path, w_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     if not cfg_path.is_file() or not w_path.is_file():
@@ -63,14 +83,18 @@ def load_weights(folder: str | os.PathLike, device: str | torch.device = "cpu"
     try:
         config = json.loads(cfg_path.read_text())
         version = config["format_version"]
-        kind = config["kind"]
-        arch = ModelConfig.from_dict(config["architecture"])
-        normaliser = Normaliser.from_dict(config["normalisation"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise WeightsError(f"{cfg_path} is not a valid AsynFusion config ({err}); {HOW_TO_GET}.") from None
     if version != FORMAT_VERSION:
         raise WeightsError(f"The weights in {folder} use format {version}, but this version reads "
                            f"format {FORMAT_VERSION}; update AsynFusion or the weights.")
+    try:
+        kind = config["kind"]
+        arch = ModelConfig.from_dict(config["architecture"])
+        scheduler = Scheduler.from_dict(config["scheduler"])
+        normaliser = Normaliser.from_dict(config["normalisation"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise WeightsError(f"{cfg_path} is not a valid AsynFusion config ({err}); {HOW_TO_GET}.") from None
     if kind not in KINDS:
         raise WeightsError(f"{cfg_path} names an unknown model kind {kind!r}.")
     try:
@@ -80,7 +104,16 @@ def load_weights(folder: str | os.PathLike, device: str | torch.device = "cpu"
     model = AsynFusion(arch)
     check_state(model, tensors, w_path)
     model.load_state_dict(tensors)
-    return model.to(device).eval(), kind, normaliser.to(device), config
+    database = None
+    if arch.retrieval:
+        try:
+            database = MotionDatabase.load(folder)
+        except Exception:
+            raise WeightsError(f"The motion database {folder / DB_FILE} is missing or unreadable; "
+                               f"{HOW_TO_GET}.") from None
+        if database.body.shape[1] != arch.body_dim or not np.all(np.isfinite(database.body)):
+            raise WeightsError(f"The motion database {folder / DB_FILE} does not fit the model; {HOW_TO_GET}.")
+    return Weights(model.to(device).eval(), kind, normaliser.to(device), scheduler, database, config)
 
 
 def check_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source) -> None:

@@ -38,3 +38,4 @@ class ModelConfig(JSONConfig):
     window: int = 120              # frames per generation window (4 s at 30 fps)
     n_speakers: int = 0            # >0 adds a speaker/style embedding; id 0 means "unknown"
     guidance_embed: bool = False   # LCM students take the guidance scale as an input
+    retrieval: bool = False        # the body branch also reads the motion-matched body track

@@ -55,10 +55,10 @@ class Block(nn.Module):
 
 
 class Branch(nn.Module):
-    def __init__(self, cfg: ModelConfig, dim: int) -> None:
+    def __init__(self, cfg: ModelConfig, dim: int, cond_dim: int = 0) -> None:
         super().__init__()
         w = cfg.width
-        self.inp = nn.Linear(dim, w)
+        self.inp = nn.Linear(dim + cond_dim, w)
         self.time = ScalarEmbedding(w)
         self.guidance = ScalarEmbedding(w, scale=100.0) if cfg.guidance_embed else None
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
@@ -95,7 +95,10 @@ class AsynFusion(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.audio = AudioEncoder(cfg)
-        self.branches = nn.ModuleDict({"face": Branch(cfg, cfg.face_dim), "body": Branch(cfg, cfg.body_dim)})
+        self.branches = nn.ModuleDict({
+            "face": Branch(cfg, cfg.face_dim),
+            "body": Branch(cfg, cfg.body_dim, cfg.body_dim if cfg.retrieval else 0),
+        })
         self.speaker = nn.Embedding(cfg.n_speakers + 1, cfg.width) if cfg.n_speakers else None
 
     def encode_audio(self, feats: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
@@ -115,11 +118,14 @@ class AsynFusion(nn.Module):
 
     def forward(self, x: dict[str, torch.Tensor], t: dict[str, torch.Tensor], audio: torch.Tensor,
                 cache: KVCache | None = None, speaker: torch.Tensor | None = None,
-                guidance: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], KVCache]:
+                guidance: torch.Tensor | None = None, retrieved: torch.Tensor | None = None
+                ) -> tuple[dict[str, torch.Tensor], KVCache]:
         """Predict clean motion (x0) for the branches present in ``x``.
 
         x, t: per-branch noisy input (B, T, dim) and timestep (B,). A branch absent
         from ``x`` is not evaluated; its CoSync keys/values come from ``cache``.
+        retrieved: (B, T, body_dim) motion-matched body track for a retrieval model
+        (zeros, the normalised mean, when absent: what it was trained to read as "none").
         Returns the predictions and the cache refreshed for the evaluated branches.
         """
         run = [b for b in BRANCHES if b in x]
@@ -131,7 +137,7 @@ class AsynFusion(nn.Module):
         for b in run:
             br = self.branches[b]
             c[b] = self._condition(b, t[b], speaker, guidance)
-            h[b] = br.inp(x[b]) + pos + audio
+            h[b] = br.inp(self._body_input(x[b], retrieved) if b == "body" else x[b]) + pos + audio
             mods[b] = [blk.ada(c[b]).chunk(6, -1) for blk in br.blocks]
             cache[b] = [None] * self.cfg.depth
         for i in range(self.cfg.depth):
@@ -151,6 +157,11 @@ class AsynFusion(nn.Module):
             shift, scale = br.ada_out(c[b]).chunk(2, -1)
             out[b] = br.out(modulate(br.norm_out(h[b]), shift, scale))
         return out, cache
+
+    def _body_input(self, x: torch.Tensor, retrieved: torch.Tensor | None) -> torch.Tensor:
+        if not self.cfg.retrieval:
+            return x
+        return torch.cat([x, torch.zeros_like(x) if retrieved is None else retrieved.to(x.dtype)], -1)
 
     def cosync_gates(self) -> list[nn.Parameter]:
         return [blk.cosync_gate for br in self.branches.values() for blk in br.blocks]

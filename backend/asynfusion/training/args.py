@@ -23,8 +23,13 @@ class TrainConfig:
     decoupled: float = 0.5
     audio_drop: float = 0.1
     vel_weight: float = 1.0
+    acc_weight: float = 1.0         # acceleration term: tremor is punished where it starts
+    retrieval_drop: float = 0.15    # windows trained without the retrieved track (so "off" is defined)
+    vtlp: float = 0.12              # vocal-tract-length warp of the mel axis, factor in [1-v, 1+v]
     ema: float = 0.999
     mirror: bool = True
+    retrieval: bool = True          # the body branch reads the motion-matched track
+    cosync: bool = True             # False: CoSync gates held shut (the trained-without ablation)
     holdout: float = DEFAULT_HOLDOUT
     save_every: int = 500
     seed: int = 0
@@ -48,6 +53,8 @@ class DistillConfig:
     w_max: float = 3.0
     huber_c: float = 0.001
     decoupled: float = 0.5
+    vtlp: float = 0.12              # as in training: the student sees the voices the teacher saw
+    retrieval_drop: float = 0.15
     mirror: bool = True
     holdout: float = DEFAULT_HOLDOUT
     stride: int = 5
@@ -59,7 +66,7 @@ class DistillConfig:
     threads: int = 0
 
 
-_SKIP = ("data", "out", "teacher", "device", "resume", "cache", "mirror")
+_SKIP = ("data", "out", "teacher", "device", "resume", "cache", "mirror", "retrieval", "cosync")
 
 
 def _numbers(p: argparse.ArgumentParser, cls) -> None:
@@ -82,6 +89,10 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--out", required=True, help="checkpoint folder (model.safetensors + config.json)")
     _numbers(p, TrainConfig)
     _common(p)
+    p.add_argument("--no-retrieval", dest="retrieval", action="store_false",
+                   help="no motion-matched track for the body branch (ablation)")
+    p.add_argument("--no-cosync", dest="cosync", action="store_false",
+                   help="train with the CoSync gates held shut (ablation)")
 
 
 def distill_arguments(p: argparse.ArgumentParser) -> None:

@@ -16,6 +16,8 @@ from safetensors.torch import load_file, save_file
 
 from ..model import AsynFusion
 from ..representation import Normaliser
+from ..retrieval import MotionDatabase
+from ..schedule import Scheduler
 from ..weights import save_weights
 
 STATE_FILE = "train_state.json"
@@ -68,8 +70,10 @@ class EMA:
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     @torch.no_grad()
-    def update(self, model: torch.nn.Module, step: int) -> None:
-        d = min(self.decay, (1 + step) / (10 + step))
+    def update(self, model: torch.nn.Module, step: int, warmup: bool = True) -> None:
+        """Move the average towards ``model``; ``warmup`` ramps the decay up over the first
+        steps (a training EMA), off for a consistency target that must lag at ``decay``."""
+        d = min(self.decay, (1 + step) / (10 + step)) if warmup else self.decay
         for k, v in model.state_dict().items():
             if v.dtype.is_floating_point:
                 self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
@@ -88,12 +92,13 @@ def cosine_lr(step: int, total: int, base: float, warmup: int = 200) -> float:
 
 
 def save_checkpoint(folder: Path, model: AsynFusion, ema: EMA | None, opt: torch.optim.Optimizer,
-                    kind: str, normaliser: Normaliser, state: dict, training: dict) -> None:
+                    kind: str, normaliser: Normaliser, scheduler: Scheduler, database: MotionDatabase | None,
+                    state: dict, training: dict) -> None:
     """model.safetensors (EMA weights, what is shipped) + raw weights + optimizer, all safetensors."""
     folder.mkdir(parents=True, exist_ok=True)
     shipped = AsynFusion(model.cfg)
     shipped.load_state_dict(ema.shadow if ema is not None else model.state_dict())
-    save_weights(folder, shipped, kind, normaliser, training=training)
+    save_weights(folder, shipped, kind, normaliser, scheduler, database, training=training)
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(folder / RAW_FILE))
     tensors = {}
     for i, st in opt.state_dict()["state"].items():

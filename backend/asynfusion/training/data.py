@@ -9,7 +9,10 @@ Two layouts are read:
   there is no published split, so the last ``holdout`` fraction of every take
   is held out for evaluation and the rest trains.
 
-Normalisation statistics are fitted on the training part only.
+Normalisation statistics are fitted on the training part only. Audio features are
+speaker-normalised per part (each training or held-out part on its own frames, as a
+user's clip is at generation time). Where a take has a TextGrid beside it (or in
+``textgrid/`` of the published layout), its phones give per-frame mouth-shape classes.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import torch
 
 from .. import audio
 from ..core.motion_file import read_motion
-from ..representation import Normaliser, motion_to_branches
+from ..representation import Normaliser, motion_to_branches, stage_centred
+from ..retrieval import MotionDatabase
+from . import phones as P
 from .augment import mirror_motion
 
 DEFAULT_HOLDOUT = 0.15
@@ -42,10 +47,12 @@ class Take:
     poses: np.ndarray          # (N, 165)
     expressions: np.ndarray    # (N, 100)
     trans: np.ndarray          # (N, 3)
-    feats: np.ndarray          # (N, 66) raw audio features, aligned to the motion frames
+    feats: np.ndarray          # (N, 66) audio features, aligned to the motion frames
     wave: np.ndarray | None = None   # 16 kHz loudness-normalised audio covering the frames (eval)
     start: int = 0             # first frame of this part within the original take
     mirrored: bool = False
+    visemes: np.ndarray | None = None   # (N,) int8 mouth-shape class per frame (phones.py), if aligned
+    source: int = 0            # index of the original take (a mirror shares it)
 
     @property
     def frames(self) -> int:
@@ -55,7 +62,12 @@ class Take:
         s0 = _sample(self.start)  # positions on the take's own timeline: 533.33 samples a frame
         wave = None if self.wave is None else self.wave[_sample(self.start + a) - s0: _sample(self.start + b) - s0]
         return replace(self, poses=self.poses[a:b], expressions=self.expressions[a:b],
-                       trans=self.trans[a:b], feats=self.feats[a:b], wave=wave, start=self.start + a)
+                       trans=self.trans[a:b], feats=self.feats[a:b], wave=wave, start=self.start + a,
+                       visemes=None if self.visemes is None else self.visemes[a:b])
+
+    def speaker_normalised(self) -> "Take":
+        """The features normalised on this part's own audio (audio.speaker_normalise)."""
+        return replace(self, feats=audio.speaker_normalise(torch.from_numpy(self.feats))[0].numpy())
 
     def mirror(self) -> "Take":
         p, e, t = mirror_motion(self.poses, self.expressions, self.trans)
@@ -63,7 +75,7 @@ class Take:
 
     def branches(self) -> tuple[torch.Tensor, torch.Tensor]:
         return motion_to_branches(torch.from_numpy(self.poses), torch.from_numpy(self.expressions),
-                                  torch.from_numpy(self.trans))
+                                  torch.from_numpy(stage_centred(self.trans)))
 
 
 def _pairs(root: Path) -> tuple[list[tuple[str, Path, Path]], dict[str, str] | None]:
@@ -100,14 +112,24 @@ def _features(wav: Path, cache: Path | None) -> tuple[np.ndarray, np.ndarray]:
     return wave, feats
 
 
-def load_take(name: str, npz: Path, wav: Path, cache: Path | None = None) -> Take:
+def _textgrid(npz: Path) -> Path | None:
+    for cand in (npz.with_suffix(".TextGrid"), npz.parent.parent / "textgrid" / (npz.stem + ".TextGrid")):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def load_take(name: str, npz: Path, wav: Path, cache: Path | None = None, source: int = 0) -> Take:
     m = read_motion(npz)
     if abs(m.fps - audio.MOTION_FPS) > 1e-3:
         raise ValueError(f"{npz.name} is at {m.fps} fps; training expects {audio.MOTION_FPS}")
     wave, feats = _features(wav, cache)
     n = min(m.num_frames, feats.shape[0])
+    grid = _textgrid(npz)
+    visemes = None if grid is None else P.frame_visemes(P.read_phones(grid), n, audio.MOTION_FPS)
     return Take(name, np.asarray(m.poses[:n], np.float32), np.asarray(m.expressions[:n], np.float32),
-                np.asarray(m.trans[:n], np.float32), feats[:n], wave[: _sample(n)])
+                np.asarray(m.trans[:n], np.float32), feats[:n], wave[: _sample(n)], visemes=visemes,
+                source=source)
 
 
 @dataclass
@@ -129,46 +151,78 @@ def load_split(root: str | os.PathLike, holdout: float = DEFAULT_HOLDOUT, cache:
     cache_dir = Path(cache) if cache else None
     train, test = [], []
     if split:  # the published split
-        for name, npz, wav in pairs:
+        for k, (name, npz, wav) in enumerate(pairs):
             kind = split.get(name, "train")
             if kind in ("train", "additional"):
-                train.append(load_take(name, npz, wav, cache_dir))
+                train.append(load_take(name, npz, wav, cache_dir, k))
             elif kind == "test":
-                test.append(load_take(name, npz, wav, cache_dir))
+                test.append(load_take(name, npz, wav, cache_dir, k))
         desc = "BEAT2 train_test_split.csv: train+additional for training, test held out"
     else:
-        for name, npz, wav in pairs:
-            take = load_take(name, npz, wav, cache_dir)
+        for k, (name, npz, wav) in enumerate(pairs):
+            take = load_take(name, npz, wav, cache_dir, k)
             cut = int(round(take.frames * (1 - holdout)))
             train.append(take.crop(0, cut))
             test.append(take.crop(cut, take.frames))
         desc = f"last {holdout:.0%} of every take held out for evaluation, the rest trains"
-    return Split(train, test, desc)
+    return Split([t.speaker_normalised() for t in train], [t.speaker_normalised() for t in test], desc)
 
 
 def fit_normaliser(takes: list[Take]) -> Normaliser:
     faces, bodies = zip(*(t.branches() for t in takes))
     feats = [torch.from_numpy(t.feats) for t in takes]
-    trans_start = torch.from_numpy(np.mean([t.trans[0] for t in takes if not t.mirrored], 0))
-    return Normaliser.fit(list(faces), list(bodies), feats, trans_start)
+    return Normaliser.fit(list(faces), list(bodies), feats)
+
+
+def with_mirrors(takes: list[Take], mirror: bool) -> list[Take]:
+    return list(takes) + ([t.mirror() for t in takes if not t.mirrored] if mirror else [])
+
+
+def motion_database(takes: list[Take], normaliser: Normaliser, with_face: bool = False) -> MotionDatabase:
+    """The training motion (mirrors included) as the body branch's retrieval database;
+    ``with_face``: face and body side by side (the motion-matching baseline)."""
+    parts = []
+    for t in takes:
+        face, body = normaliser.normalise(*t.branches())
+        motion = torch.cat([face, body], -1) if with_face else body
+        parts.append((t.feats, motion.numpy(), t.source, t.start))
+    return MotionDatabase.build(parts)
+
+
+# Training tracks must not retrieve the window itself: segments of the same take starting
+# within this many frames of the query are excluded (held-out speech has no copy either).
+SELF_EXCLUSION = 150
+RETRIEVAL_VARIANTS = 4       # retrieved tracks per take (different seeds), one drawn per window
 
 
 class Windows(torch.utils.data.Dataset):
-    """Normalised windows of ``length`` frames every ``stride`` frames over the takes."""
+    """Normalised windows of ``length`` frames every ``stride`` frames over the takes.
+
+    Items: face, body, audio, face_weight (per-frame face-loss weight from the phones)
+    and, with a motion database, retrieved (a motion-matched body track of the window's
+    audio that never comes from the window's own neighbourhood).
+    """
 
     def __init__(self, takes: list[Take], normaliser: Normaliser, length: int, stride: int,
-                 mirror: bool = True) -> None:
-        all_takes = list(takes) + ([t.mirror() for t in takes if not t.mirrored] if mirror else [])
-        self.face, self.body, self.audio, self.index = [], [], [], []
+                 mirror: bool = True, database: MotionDatabase | None = None) -> None:
+        all_takes = with_mirrors(takes, mirror)
+        self.face, self.body, self.audio, self.weight, self.tracks, self.index = [], [], [], [], [], []
         for k, take in enumerate(all_takes):
             face, body = take.branches()
             face, body = normaliser.normalise(face, body)
             self.face.append(face)
             self.body.append(body)
             self.audio.append(normaliser.normalise_audio(torch.from_numpy(take.feats)))
+            vis = take.visemes if take.visemes is not None else np.full(take.frames, P.NONE, np.int8)
+            self.weight.append(torch.from_numpy(P.loss_weights(vis)))
+            if database is not None:
+                self.tracks.append([torch.from_numpy(database.match(
+                    take.feats, seed=1000 * k + v, exclude=(take.source, take.start, SELF_EXCLUSION)))
+                    for v in range(RETRIEVAL_VARIANTS)])
             for s in range(0, take.frames - length + 1, stride):
                 self.index.append((k, s))
         self.length = length
+        self.draw = 0
         if not self.index:
             raise ValueError(f"no take is as long as one window ({length} frames)")
 
@@ -178,4 +232,9 @@ class Windows(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         k, s = self.index[i]
         sl = slice(s, s + self.length)
-        return {"face": self.face[k][sl], "body": self.body[k][sl], "audio": self.audio[k][sl]}
+        item = {"face": self.face[k][sl], "body": self.body[k][sl], "audio": self.audio[k][sl],
+                "face_weight": self.weight[k][sl]}
+        if self.tracks:
+            self.draw += 1
+            item["retrieved"] = self.tracks[k][(i + self.draw) % RETRIEVAL_VARIANTS][sl]
+        return item

@@ -1,8 +1,10 @@
 """``asynfusion distill``: latent-consistency distillation (MotionLCM's recipe, two branches).
 
-Per batch, each branch draws its own timestep t_n on the 50-step DDIM grid
+Per batch, each branch draws its own timestep t_n on the student scheduler's DDIM grid
 (t = skip-1, 2*skip-1, ..., 999; a ``decoupled`` fraction draws the two
 independently, the rest share one) and a guidance scale w ~ U[w_min, w_max].
+The student's scheduler (kind "lcm", its grid) is saved with it, so it is sampled
+on the grid it was distilled on. Teacher and student read the same retrieved track.
 The frozen teacher, with classifier-free guidance at w, takes one DDIM step
 t_n -> t_n - skip on each branch; the EMA target network maps that point to
 clean motion (at t_n - skip < 0 the point *is* the clean estimate: the
@@ -21,12 +23,12 @@ from pathlib import Path
 import torch
 
 from ..model import BRANCHES, AsynFusion
-from ..schedule import NUM_TRAIN_STEPS, alphas_cumprod
+from ..schedule import Scheduler
 from ..weights import load_weights
 from . import common
 from .args import DistillConfig
 from .data import Windows, load_split
-from .train import batches, noised
+from .train import Denoiser, batches, noised, warp_voice
 
 
 def make_student(teacher: AsynFusion) -> AsynFusion:
@@ -41,31 +43,21 @@ def make_student(teacher: AsynFusion) -> AsynFusion:
     return student
 
 
-def grid_timesteps(n: int, skip: int, decoupled: float, gen: torch.Generator) -> dict[str, torch.Tensor]:
-    cells = NUM_TRAIN_STEPS // skip
-    a = torch.randint(0, cells, (n,), generator=gen)
-    b = torch.randint(0, cells, (n,), generator=gen)
-    b = torch.where(torch.rand(n, generator=gen) < decoupled, b, a)
-    return {"face": a * skip + skip - 1, "body": b * skip + skip - 1}
-
-
 @torch.no_grad()
-def teacher_step(teacher: AsynFusion, x_t, t, t_prev, feats, w, ab) -> dict[str, torch.Tensor]:
+def teacher_step(teacher: AsynFusion, scheduler: Scheduler, x_t, t, t_prev, feats, w, retrieved=None
+                 ) -> dict[str, torch.Tensor]:
     """One guided DDIM step t -> t_prev per branch (t_prev < 0: the clean estimate)."""
     n = feats.shape[0]
-    drop = torch.zeros(2 * n, dtype=torch.bool, device=feats.device)
-    drop[n:] = True
+    drop = torch.arange(2 * n, device=feats.device) >= n
     ctx = teacher.encode_audio(torch.cat([feats, feats]), drop)
+    cond_track = None if retrieved is None else torch.cat([retrieved, torch.zeros_like(retrieved)])
     out, _ = teacher({b: torch.cat([x_t[b], x_t[b]]) for b in BRANCHES},
-                     {b: torch.cat([t[b], t[b]]) for b in BRANCHES}, ctx)
+                     {b: torch.cat([t[b], t[b]]) for b in BRANCHES}, ctx, retrieved=cond_track)
     x_prev = {}
     for b in BRANCHES:
         cond, unc = out[b][:n], out[b][n:]
         x0 = unc + w[:, None, None] * (cond - unc)
-        a_t = ab[t[b]][:, None, None]
-        a_p = torch.where(t_prev[b] >= 0, ab[t_prev[b].clamp(min=0)], torch.ones_like(ab[0]))[:, None, None]
-        eps = (x_t[b] - a_t.sqrt() * x0) / (1 - a_t).sqrt()
-        x_prev[b] = a_p.sqrt() * x0 + (1 - a_p).sqrt() * eps
+        x_prev[b] = scheduler.step(x_t[b], x0, t[b], t_prev[b], kind="ddim")
     return x_prev
 
 
@@ -78,12 +70,15 @@ def distill(cfg: DistillConfig) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
-    teacher, kind, normaliser, tconfig = load_weights(cfg.teacher, d.device)
-    if kind != "teacher":
-        raise SystemExit(f"{cfg.teacher} holds a {kind} model; distil a teacher")
+    tw = load_weights(cfg.teacher, d.device)
+    if tw.kind != "teacher":
+        raise SystemExit(f"{cfg.teacher} holds a {tw.kind} model; distil a teacher")
+    teacher, normaliser, tconfig, database = tw.model, tw.normaliser, tw.config, tw.database
     teacher.requires_grad_(False)
+    scheduler = Scheduler("lcm", origin_steps=tw.scheduler.num_train_steps // cfg.skip)
     split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
-    ds = Windows(split.train, normaliser.to("cpu"), teacher.cfg.window, cfg.stride, mirror=cfg.mirror)
+    ds = Windows(split.train, normaliser.to("cpu"), teacher.cfg.window, cfg.stride, mirror=cfg.mirror,
+                 database=database)
     student = make_student(teacher.cpu()).to(d.device)
     teacher.to(d.device)
     target = make_student(teacher).to(d.device)
@@ -97,17 +92,12 @@ def distill(cfg: DistillConfig) -> Path:
         state = common.load_checkpoint(out, student, None, opt)
         target_ema.shadow = load_file(str(out / "target.safetensors"), device=str(d.device))
         target_ema.copy_to(target)
-    net = student
+    net: torch.nn.Module = Denoiser(student)
     if d.world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        from .train import Denoiser
-        net = DDP(Denoiser(student))
-    else:
-        from .train import Denoiser
-        net = Denoiser(student)
+        net = DDP(net)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + d.rank + 7919 * state["step"])
-    ab = alphas_cumprod().to(d.device)
     data = batches(ds, max(1, cfg.batch // d.world), gen, d.device)
     training = dict(tconfig.get("training", {}))
     training["distillation"] = {k: v for k, v in vars(cfg).items() if k not in ("device", "resume", "cache")}
@@ -119,26 +109,29 @@ def distill(cfg: DistillConfig) -> Path:
             g["lr"] = common.cosine_lr(step, cfg.steps, cfg.lr, warmup=100)
         batch = next(data)
         n = batch["face"].shape[0]
-        t = {b: v.to(d.device) for b, v in grid_timesteps(n, cfg.skip, cfg.decoupled, gen).items()}
-        t_prev = {b: t[b] - cfg.skip for b in BRANCHES}
+        tf, tb = scheduler.training_timesteps(n, cfg.decoupled, gen, on_grid=True)
+        t = {"face": tf.to(d.device), "body": tb.to(d.device)}
+        t_prev = {b: t[b] - scheduler.skip for b in BRANCHES}
         w = (cfg.w_min + (cfg.w_max - cfg.w_min) * torch.rand(n, generator=gen)).to(d.device)
         x0 = {b: batch[b] for b in BRANCHES}
-        x_t = noised(x0, t, ab.cpu(), gen)
-        x_prev = teacher_step(teacher, x_t, t, t_prev, batch["audio"], w, ab)
+        x_t = noised(x0, t, scheduler, gen)
+        feats = warp_voice(batch["audio"], cfg.vtlp, gen)
+        retrieved = None
+        if "retrieved" in batch:
+            keep = (torch.rand(n, generator=gen) >= cfg.retrieval_drop).to(d.device)
+            retrieved = batch["retrieved"] * keep[:, None, None]
+        x_prev = teacher_step(teacher, scheduler, x_t, t, t_prev, feats, w, retrieved)
         with torch.no_grad():
             tgt, _ = target(x_prev, {b: t_prev[b].clamp(min=0) for b in BRANCHES},
-                            target.encode_audio(batch["audio"]), guidance=w)
+                            target.encode_audio(feats), guidance=w, retrieved=retrieved)
             tgt = {b: torch.where((t_prev[b] < 0)[:, None, None], x_prev[b], tgt[b]) for b in BRANCHES}
-        pred = net(x_t, t, batch["audio"], None, guidance=w)
+        pred = net(x_t, t, feats, None, guidance=w, retrieved=retrieved)
         loss = sum(pseudo_huber(pred[b], tgt[b], cfg.huber_c) for b in BRANCHES)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
         opt.step()
-        target_ema.decay = cfg.ema
-        with torch.no_grad():
-            for k, v in student.state_dict().items():
-                target_ema.shadow[k].mul_(cfg.ema).add_(v.detach(), alpha=1 - cfg.ema)
+        target_ema.update(student, step, warmup=False)
         target_ema.copy_to(target)
         lv = common.all_mean(float(loss.detach()), d)
         state["step"] = step + 1
@@ -149,7 +142,8 @@ def distill(cfg: DistillConfig) -> Path:
             training["distill_steps"] = step + 1
             training["distill_seconds"] = round(time.monotonic() - t0, 1)
             # ship the student itself (its EMA is the consistency target, kept for resuming)
-            common.save_checkpoint(out, student, None, opt, "lcm", normaliser.to("cpu"), state, training)
+            common.save_checkpoint(out, student, None, opt, "lcm", normaliser.to("cpu"), scheduler, database,
+                                   state, training)
             from safetensors.torch import save_file
             save_file({k: v.cpu().contiguous() for k, v in target_ema.shadow.items()}, str(out / "target.safetensors"))
             common.plot_losses(state["history"], out / "loss.png", "consistency distillation loss")

@@ -21,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -28,16 +29,23 @@ import torch
 from ..core.motion_file import read_motion
 from ..errors import UserError
 from ..generate import Generator
-from ..representation import branches_to_motion
-from ..sampling import SamplerSettings, sample
+from ..sampling import SamplerSettings
 from ..weights import default_weights_dir
 from . import metrics as M
+from . import motion_stats as S
+from .articulation import FaceProbe, balanced_accuracy, closure_depths, expression_amplitude
 from .data import Take, _pairs, load_split
 from .motion_ae import MotionAE, load_motion_ae
 
-METRIC_KEYS = ("bc", "l1div", "l1div_seeds", "face_mse", "lvd", "jitter", "fgd",
-               "sync", "sync_hit", "sync_chance", "sync_xcorr", "sync_lag")
+AMP_GROUPS = tuple(S.GROUPS) + ("root", "heading")
+
+METRIC_KEYS = ("bc", "l1div", "l1div_seeds", "face_mse", "lvd", "jitter", "fgd", "fgd_std",
+               "sync", "sync_hit", "sync_chance", "sync_xcorr", "sync_lag",
+               "viseme", "closure", "expr_amp") + tuple(f"amp_{g}" for g in AMP_GROUPS) + (
+               "wrist_slow", "wrist_tremor", "drift", "pelvis_low", "pelvis_high")
 TIMING_KEYS = ("gen_seconds", "motion_seconds", "realtime_factor")
+# Read as generated / captured (1.0 = moves like the capture).
+RELATIVE_KEYS = ("closure", "expr_amp") + tuple(f"amp_{g}" for g in AMP_GROUPS) + ("wrist_slow", "wrist_tremor")
 _LABELS = {
     "bc": "BC (beat consistency, higher = on the beat)",
     "l1div": "L1div (EMAGE, spread of poses)",
@@ -45,12 +53,22 @@ _LABELS = {
     "face_mse": "face MSE (expression + jaw)",
     "lvd": "face LVD (velocity difference)",
     "jitter": "jitter (mean jerk, m/s^3)",
-    "fgd": "FGD (motion AE features)",
+    "fgd": "FGD (motion AE features, mean over seeds)",
+    "fgd_std": "  its spread over seeds (std)",
     "sync": "face-body sync (above chance)",
     "sync_hit": "  gesture accents with a mouth accent",
     "sync_chance": "  the same at chance",
     "sync_xcorr": "  mouth/gesture cross-correlation",
     "sync_lag": "  its lag (s)",
+    "viseme": "viseme read-out (balanced accuracy, chance 0.25)",
+    "closure": "lip closure depth at /p b m/",
+    "expr_amp": "expression amplitude",
+    "wrist_slow": "wrist speed power 1-2 Hz",
+    "wrist_tremor": "wrist speed power 3-6 Hz",
+    "drift": "root drift from the start (m)",
+    "pelvis_low": "pelvis height, lowest (m)",
+    "pelvis_high": "pelvis height, highest (m)",
+    **{f"amp_{g}": f"amplitude: {g}" for g in AMP_GROUPS},
 }
 
 
@@ -93,7 +111,11 @@ class Evaluation:
         self.ae: MotionAE = load_motion_ae(ae_dir)
         betas = self._betas()
         self.segments = [self._segment(t, betas.get(t.name)) for t in split.test]
+        self.train = split.train
         self.train_features = np.concatenate([self.ae.features(t.poses) for t in split.train])
+        aligned = all(t.visemes is not None for t in split.train + split.test)
+        self.probe = FaceProbe.fit([M.face_params(t.poses, t.expressions) for t in split.train],
+                                   [t.visemes for t in split.train]) if aligned else None
 
     def _mean_vel(self, path: str | None) -> np.ndarray:
         p = Path(path) if path else self.data / "mean_vel_smplxflame_30.npy"
@@ -127,8 +149,15 @@ class Evaluation:
             "features": self.ae.features(poses),
             "joints_local": joints - np.asarray(trans, np.float64)[:, None],
             "face": face,
+            "expr_amp": expression_amplitude(expressions),
         }
         out.update(M.face_body_sync(face, joints, self.mean_vel))
+        out.update({f"amp_{k}": v for k, v in S.group_amplitudes(joints, poses).items()})
+        out.update({f"wrist_{k}": v for k, v in S.wrist_band_power(joints).items()})
+        out.update(S.root_stats(joints))
+        if self.probe is not None and seg.take.visemes is not None:
+            out["viseme_counts"] = self.probe.readout_counts(face, seg.take.visemes)
+            out["closure_depths"] = closure_depths(self.probe.openness(face), seg.take.visemes)
         return out
 
     def aggregate(self, per_seg: list[list[dict]], reference: np.ndarray | None) -> dict:
@@ -142,21 +171,31 @@ class Evaluation:
                 lengths.append(seg.frames)
                 bc_w.append(max(seg.frames - 2 * trim, 0))
                 acc_w.append(r["sync_accents"])
-                for k in ("bc", "l1div", "jitter", "sync_hit", "sync_chance", "sync_xcorr", "sync_lag",
-                          "face_mse", "lvd"):
+                for k in vals:
                     vals[k].append(r.get(k))
         res["bc"] = _weighted(vals["bc"], bc_w)
-        for k in ("l1div", "jitter", "sync_xcorr", "sync_lag", "face_mse", "lvd"):
+        for k in ("l1div", "jitter", "sync_xcorr", "sync_lag", "face_mse", "lvd", "expr_amp", "drift",
+                  "wrist_slow", "wrist_tremor") + tuple(f"amp_{g}" for g in AMP_GROUPS):
             res[k] = _weighted(vals[k], lengths)
+        flat = [r for samples in per_seg for r in samples]
+        res["pelvis_low"] = min(r["pelvis_low"] for r in flat)
+        res["pelvis_high"] = max(r["pelvis_high"] for r in flat)
+        if all("viseme_counts" in r for r in flat):
+            res["viseme"] = balanced_accuracy(sum(r["viseme_counts"] for r in flat))
+            depths = np.concatenate([r["closure_depths"] for r in flat])
+            res["closure"] = float(depths.mean()) if len(depths) else None
         res["sync_hit"] = _weighted(vals["sync_hit"], acc_w)
         res["sync_chance"] = _weighted(vals["sync_chance"], acc_w)
         if res["sync_hit"] is not None and res["sync_chance"] is not None:
             res["sync"] = res["sync_hit"] - res["sync_chance"]
         div = [M.l1_diversity(np.stack([r["joints_local"] for r in samples])) for samples in per_seg]
         res["l1div_seeds"] = _weighted(div, [s.frames for s in self.segments])
-        feats = np.concatenate([r["features"] for samples in per_seg for r in samples])
-        if reference is not None:
-            res["fgd"] = M.frechet_distance(feats, reference)
+        if reference is not None:   # one distance per seed, then their mean and spread
+            seeds = min(len(samples) for samples in per_seg)
+            fgd = [M.frechet_distance(np.concatenate([samples[k]["features"] for samples in per_seg]), reference)
+                   for k in range(seeds)]
+            res["fgd"] = float(np.mean(fgd))
+            res["fgd_std"] = float(np.std(fgd)) if seeds > 1 else None
         return res
 
     def ground_truth(self) -> dict:
@@ -185,18 +224,16 @@ def cosync_disabled(model):
                 g.copy_(s)
 
 
-def _sample_segment(gen: Generator, seg: Segment, settings: SamplerSettings, seed: int
+def _sample_segment(gen: Generator, seg: Segment, settings: SamplerSettings, seed: int, retrieval: bool = True
                     ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], float]:
-    feats = gen.normaliser.normalise_audio(torch.from_numpy(seg.take.feats).to(gen.device))
+    """Sample a segment's (speaker-normalised) audio; the time covers retrieval and sampling."""
+    feats = torch.from_numpy(seg.take.feats).to(gen.device)
     _sync(gen.device)
     t0 = time.perf_counter()
-    out = sample(gen.model, feats, settings, seed, gen.pad, autocast_dtype=gen.precision)
+    out = gen.sample(feats, torch.zeros_like(feats[0]), settings, seed, retrieval=retrieval)
     _sync(gen.device)
     seconds = time.perf_counter() - t0
-    face, body = gen.normaliser.denormalise(out["face"].float(), out["body"].float())
-    trans0 = torch.from_numpy(seg.take.trans[0]).to(face)   # start where the speaker stands
-    poses, expressions, trans = branches_to_motion(face, body, trans0)
-    return tuple(x.cpu().numpy().astype(np.float32) for x in (poses, expressions, trans)), seconds
+    return gen.decode(out), seconds
 
 
 def _sync(device: torch.device) -> None:
@@ -204,34 +241,56 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def evaluate_generator(ev: Evaluation, gen: Generator, settings: SamplerSettings, seeds: int = 2,
-                       cosync: bool = True, reference: np.ndarray | None = None, log=None) -> dict:
-    """Generate ``seeds`` samples per held-out segment and score them -> metrics + timing."""
+def score(ev: Evaluation, motion: Callable[[Segment, int], tuple], seeds: int,
+          reference: np.ndarray | None = None, compare_face: bool = True, log=None) -> dict:
+    """Metrics of ``seeds`` motions per held-out segment; motion(seg, seed) -> (poses, expr, trans)."""
     reference = ev.gt_features() if reference is None else reference
+    per_seg = []
+    for seg in ev.segments:
+        samples = []
+        for seed in range(seeds):
+            poses, expressions, trans = motion(seg, seed)
+            r = ev.motion_metrics(seg, poses, expressions, trans)
+            if compare_face:
+                r["face_mse"] = M.face_mse(r["face"], seg.face)
+                r["lvd"] = M.lvd(r["face"], seg.face)
+            samples.append(r)
+        per_seg.append(samples)
+        if log is not None:
+            log(f"  {seg.take.name} frames {seg.take.start}-{seg.take.start + seg.frames}: {seeds} samples")
+    return ev.aggregate(per_seg, reference)
+
+
+def evaluate_generator(ev: Evaluation, gen: Generator, settings: SamplerSettings, seeds: int = 2,
+                       cosync: bool = True, reference: np.ndarray | None = None, log=None,
+                       retrieval: bool = True) -> dict:
+    """Generate ``seeds`` samples per held-out segment and score them -> metrics + timing."""
     ctx = contextlib.nullcontext() if cosync else cosync_disabled(gen.model)
-    per_seg, seconds, motion = [], 0.0, 0.0
+    timing = {"seconds": 0.0, "motion": 0.0}
+
+    def motion(seg: Segment, seed: int):
+        out, dt = _sample_segment(gen, seg, settings, seed, retrieval)
+        timing["seconds"] += dt
+        timing["motion"] += seg.frames / M.FPS
+        return out
+
     with ctx:
         warm = ev.segments[0]          # one untimed pass: first-call allocations are not sampling time
         _sample_segment(gen, replace(warm, take=warm.take.crop(0, min(warm.frames, gen.model.cfg.window))),
-                        settings, 0)
-        for seg in ev.segments:
-            samples = []
-            for seed in range(seeds):
-                (poses, expressions, trans), dt = _sample_segment(gen, seg, settings, seed)
-                seconds += dt
-                motion += seg.frames / M.FPS
-                r = ev.motion_metrics(seg, poses, expressions, trans)
-                r["face_mse"] = M.face_mse(r["face"], seg.face)
-                r["lvd"] = M.lvd(r["face"], seg.face)
-                samples.append(r)
-            per_seg.append(samples)
-            if log is not None:
-                log(f"  {seg.take.name} frames {seg.take.start}-{seg.take.start + seg.frames}: "
-                    f"{seeds} samples")
-    res = ev.aggregate(per_seg, reference)
-    res.update({"gen_seconds": seconds, "motion_seconds": motion,
-                "realtime_factor": motion / max(seconds, 1e-9)})
+                        settings, 0, retrieval)
+        res = score(ev, motion, seeds, reference, log=log)
+    res.update({"gen_seconds": timing["seconds"], "motion_seconds": timing["motion"],
+                "realtime_factor": timing["motion"] / max(timing["seconds"], 1e-9)})
     return res
+
+
+def relative(res: dict, truth: dict) -> dict:
+    """The RELATIVE_KEYS of ``res`` over the capture's (1.0 = like the capture)."""
+    out = {}
+    for k in RELATIVE_KEYS:
+        a, b = res.get(k), truth.get(k)
+        out[k] = None if a is None or not b else a / b
+    return out
 
 
 def resolve_settings(gen: Generator, steps_face: int | None, steps_body: int | None,
@@ -258,11 +317,13 @@ def _fmt(v) -> str:
 
 
 def table(generated: dict, truth: dict) -> str:
-    rows = [f"{'metric':<40} {'generated':>12} {'ground truth':>13}"]
+    rows = [f"{'metric':<50} {'generated':>12} {'ground truth':>13} {'gen/truth':>10}"]
+    rel = relative(generated, truth)
     for k in METRIC_KEYS:
-        rows.append(f"{_LABELS[k]:<40} {_fmt(generated.get(k)):>12} {_fmt(truth.get(k)):>13}")
-    rows.append(f"{'sampling time (s)':<40} {_fmt(generated.get('gen_seconds')):>12} {'':>13}")
-    rows.append(f"{'x real time':<40} {_fmt(generated.get('realtime_factor')):>12} {'':>13}")
+        ratio = _fmt(rel[k]) if k in rel else ""
+        rows.append(f"{_LABELS[k]:<50} {_fmt(generated.get(k)):>12} {_fmt(truth.get(k)):>13} {ratio:>10}")
+    rows.append(f"{'sampling time (s)':<50} {_fmt(generated.get('gen_seconds')):>12}")
+    rows.append(f"{'x real time':<50} {_fmt(generated.get('realtime_factor')):>12}")
     return "\n".join(rows)
 
 

@@ -31,10 +31,9 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import argrelextrema, find_peaks
 
-from ..core import rest_pose
 from ..core.motion_file import NUM_EXPRESSIONS
-from ..core.rotations import axis_angle_to_matrix
-from ..core.skeleton import JAW, NUM_JOINTS, PARENTS, UPPER_BODY
+from ..core.kinematics import forward_kinematics
+from ..core.skeleton import JAW, NUM_JOINTS, UPPER_BODY
 
 FPS = 30
 SAMPLE_RATE = 16000
@@ -46,29 +45,6 @@ ONSET_HOP = 512         # librosa onset detection hop on 16 kHz audio (EMAGE)
 
 
 # --------------------------------------------------------------------------- joints
-
-def forward_kinematics(poses: np.ndarray, trans: np.ndarray, rest: np.ndarray | None = None) -> np.ndarray:
-    """(N, 165) axis-angle + (N, 3) translation -> (N, 55, 3) joint positions, metres.
-
-    The SMPL-X convention: each joint rotates its subtree about its rest position; the root
-    rotates about the pelvis; ``trans`` is added last. ``rest`` (55, 3) defaults to the shared
-    template placed as an SMPL-X model places its joints (core.rest_pose.smplx_rest_joints),
-    so FK of a zero pose with zero translation gives exactly that template.
-    """
-    poses = np.asarray(poses, np.float64)
-    n = poses.shape[0]
-    rest = rest_pose.smplx_rest_joints() if rest is None else np.asarray(rest, np.float64)
-    local = axis_angle_to_matrix(poses.reshape(n, NUM_JOINTS, 3))
-    rot = np.empty_like(local)
-    pos = np.empty((n, NUM_JOINTS, 3))
-    rot[:, 0] = local[:, 0]
-    pos[:, 0] = rest[0]
-    for j in range(1, NUM_JOINTS):
-        p = PARENTS[j]
-        rot[:, j] = rot[:, p] @ local[:, j]
-        pos[:, j] = pos[:, p] + rot[:, p] @ (rest[j] - rest[p])
-    return pos + np.asarray(trans, np.float64)[:, None, :]
-
 
 def smplx_joints(model_path: str | os.PathLike, poses: np.ndarray, trans: np.ndarray,
                  betas: np.ndarray | None = None, expressions: np.ndarray | None = None,

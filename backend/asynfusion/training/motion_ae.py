@@ -30,7 +30,9 @@ from ..core.skeleton import NUM_JOINTS
 from ..errors import WeightsError
 from ..model.config import JSONConfig
 from ..rotations import axis_angle_to_rot6d
-from ..weights import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, check_state
+from ..weights import CONFIG_FILE, WEIGHTS_FILE, check_state
+
+AE_FORMAT_VERSION = 1          # the autoencoder's own file format (the generator's is weights.py's)
 
 KIND = "motion_ae"
 FEATURE_DIM = NUM_JOINTS * 6
@@ -109,8 +111,8 @@ def save_motion_ae(folder: str | os.PathLike, model: MotionAE, training: dict | 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format_version": str(FORMAT_VERSION)})
-    config = {"format_version": FORMAT_VERSION, "kind": KIND, "architecture": model.cfg.to_dict(),
+    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format_version": str(AE_FORMAT_VERSION)})
+    config = {"format_version": AE_FORMAT_VERSION, "kind": KIND, "architecture": model.cfg.to_dict(),
               "training": training or {}}
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
 
@@ -125,8 +127,8 @@ def load_motion_ae(folder: str | os.PathLike, device: str | torch.device = "cpu"
         config = json.loads(cfg_path.read_text())
         if config["kind"] != KIND:
             raise ValueError(f"kind is {config['kind']!r}, not {KIND!r}")
-        if config["format_version"] != FORMAT_VERSION:
-            raise ValueError(f"format {config['format_version']}, this version reads {FORMAT_VERSION}")
+        if config["format_version"] != AE_FORMAT_VERSION:
+            raise ValueError(f"format {config['format_version']}, this version reads {AE_FORMAT_VERSION}")
         cfg = AEConfig.from_dict(config["architecture"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise WeightsError(f"{cfg_path} is not a motion autoencoder config ({err}); {how}.") from None

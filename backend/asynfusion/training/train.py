@@ -2,9 +2,12 @@
 
 Per batch: a ``decoupled`` fraction draws face and body timesteps independently
 (so asynchronous sampling is in-distribution), audio is replaced by the learned
-null input with probability ``audio_drop`` (classifier-free guidance), and the
-loss is x0 MSE + a velocity term on each branch. Runs on CPU, one GPU, or under
-torchrun (DDP).
+null input with probability ``audio_drop`` (classifier-free guidance; the retrieved
+track goes with it), the retrieved track alone is dropped with ``retrieval_drop``,
+and the mel axis is warped by a random vocal-tract-length factor (other voices).
+The loss is x0 MSE + velocity + acceleration terms on each branch, with the face's
+frames weighted by their phones (closures count most). Runs on CPU, one GPU, or
+under torchrun (DDP).
 """
 
 from __future__ import annotations
@@ -16,32 +19,55 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from ..audio import N_MELS
 from ..model import BRANCHES, AsynFusion, ModelConfig
-from ..schedule import alphas_cumprod, training_timesteps
+from ..schedule import Scheduler
 from . import common
 from .args import TrainConfig
-from .data import Windows, fit_normaliser, load_split
+from .data import Windows, fit_normaliser, load_split, motion_database, with_mirrors
 
 
-def branch_loss(pred: dict[str, torch.Tensor], target: dict[str, torch.Tensor], vel_weight: float
+def _weighted_mse(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+    err = ((a - b) ** 2).mean(-1)
+    return err.mean() if w is None else (err * w[:, : err.shape[1]]).sum() / w[:, : err.shape[1]].sum()
+
+
+def branch_loss(pred: dict[str, torch.Tensor], target: dict[str, torch.Tensor], vel_weight: float,
+                acc_weight: float = 0.0, face_weight: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, dict[str, float]]:
+    """x0 + velocity + acceleration MSE per branch; face frames weighted (B, T) by their phones."""
     total, parts = 0.0, {}
     for b in BRANCHES:
-        rec = F.mse_loss(pred[b], target[b])
-        vel = F.mse_loss(torch.diff(pred[b], dim=1), torch.diff(target[b], dim=1))
-        total = total + rec + vel_weight * vel
+        w = face_weight if b == "face" else None
+        rec = _weighted_mse(pred[b], target[b], w)
+        vel = _weighted_mse(torch.diff(pred[b], dim=1), torch.diff(target[b], dim=1), w)
+        acc = F.mse_loss(torch.diff(pred[b], 2, dim=1), torch.diff(target[b], 2, dim=1))
+        total = total + rec + vel_weight * vel + acc_weight * acc
         parts[b] = float(rec.detach())
     return total, parts
 
 
-def noised(x0: dict[str, torch.Tensor], t: dict[str, torch.Tensor], ab: torch.Tensor,
+def noised(x0: dict[str, torch.Tensor], t: dict[str, torch.Tensor], scheduler: Scheduler,
            gen: torch.Generator) -> dict[str, torch.Tensor]:
-    out = {}
-    for b in BRANCHES:
-        a = ab.to(x0[b].device)[t[b]][:, None, None]
-        noise = torch.randn(x0[b].shape, generator=gen).to(x0[b].device)
-        out[b] = a.sqrt() * x0[b] + (1 - a).sqrt() * noise
-    return out
+    return {b: scheduler.add_noise(x0[b], torch.randn(x0[b].shape, generator=gen).to(x0[b].device), t[b])
+            for b in BRANCHES}
+
+
+def warp_voice(audio: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
+    """Vocal-tract-length perturbation on normalised features: each item's mel axis is
+    resampled by a factor in [1 - amount, 1 + amount] (a longer or shorter vocal tract
+    moves formants up or down the mel scale); onset and energy are left alone."""
+    if amount <= 0:
+        return audio
+    n = audio.shape[0]
+    alpha = 1 + amount * (2 * torch.rand(n, generator=gen) - 1)
+    pos = (torch.arange(N_MELS, dtype=torch.float32)[None] * alpha[:, None]).clamp(0, N_MELS - 1).to(audio.device)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=N_MELS - 1)
+    frac = (pos - lo)[:, None, :]
+    mel = audio[..., :N_MELS]
+    take = lambda idx: torch.gather(mel, 2, idx[:, None, :].expand(-1, mel.shape[1], -1))  # noqa: E731
+    return torch.cat([take(lo) * (1 - frac) + take(hi) * frac, audio[..., N_MELS:]], -1)
 
 
 def batches(ds: Windows, batch: int, gen: torch.Generator, device):
@@ -57,14 +83,19 @@ def train(cfg: TrainConfig) -> Path:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
-    fit_on = split.train + ([t.mirror() for t in split.train] if cfg.mirror else [])
-    normaliser = fit_normaliser(fit_on)
-    ds = Windows(split.train, normaliser, cfg.window, cfg.stride, mirror=cfg.mirror)
+    normaliser = fit_normaliser(with_mirrors(split.train, cfg.mirror))
+    database = motion_database(with_mirrors(split.train, cfg.mirror), normaliser) if cfg.retrieval else None
+    ds = Windows(split.train, normaliser, cfg.window, cfg.stride, mirror=cfg.mirror, database=database)
     torch.manual_seed(cfg.seed)
-    arch = ModelConfig(width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window)
+    arch = ModelConfig(width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
+                       retrieval=cfg.retrieval)
+    scheduler = Scheduler("ddim")
     model = AsynFusion(arch).to(d.device)
+    if not cfg.cosync:
+        for g in model.cosync_gates():
+            g.requires_grad_(False)
     ema = common.EMA(model, cfg.ema)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.01)
     state = {"step": 0, "history": []}
     if cfg.resume and (out / common.STATE_FILE).is_file():
         state = common.load_checkpoint(out, model, ema, opt)
@@ -72,7 +103,6 @@ def train(cfg: TrainConfig) -> Path:
             print(f"resumed from {out} at step {state['step']}")
     net = DDP(Denoiser(model)) if d.world > 1 else Denoiser(model)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + d.rank + 7919 * state["step"])
-    ab = alphas_cumprod()
     data = batches(ds, cfg.batch // d.world or 1, gen, d.device)
     training = {
         "data": f"{cfg.data}: {len(split.train)} takes, {sum(t.frames for t in split.train) / 30:.1f} s "
@@ -88,12 +118,17 @@ def train(cfg: TrainConfig) -> Path:
             g["lr"] = common.cosine_lr(step, cfg.steps, cfg.lr)
         batch = next(data)
         n = batch["face"].shape[0]
-        tf, tb = training_timesteps(n, cfg.decoupled, gen)
+        tf, tb = scheduler.training_timesteps(n, cfg.decoupled, gen)
         t = {"face": tf.to(d.device), "body": tb.to(d.device)}
         x0 = {b: batch[b] for b in BRANCHES}
         drop = (torch.rand(n, generator=gen) < cfg.audio_drop).to(d.device)
-        pred = net(noised(x0, t, ab, gen), t, batch["audio"], drop)
-        loss, parts = branch_loss(pred, x0, cfg.vel_weight)
+        retrieved = None
+        if cfg.retrieval:
+            keep = ~drop & (torch.rand(n, generator=gen) >= cfg.retrieval_drop).to(d.device)
+            retrieved = batch["retrieved"] * keep[:, None, None]
+        audio_in = warp_voice(batch["audio"], cfg.vtlp, gen)
+        pred = net(noised(x0, t, scheduler, gen), t, audio_in, drop, retrieved=retrieved)
+        loss, parts = branch_loss(pred, x0, cfg.vel_weight, cfg.acc_weight, batch["face_weight"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -108,7 +143,7 @@ def train(cfg: TrainConfig) -> Path:
             training["steps"] = step + 1
             training["final_loss"] = round(sum(h[1] for h in state["history"][-50:]) / min(50, len(state["history"])), 5)
             training["seconds"] = round(time.monotonic() - t0, 1)
-            common.save_checkpoint(out, model, ema, opt, "teacher", normaliser, state, training)
+            common.save_checkpoint(out, model, ema, opt, "teacher", normaliser, scheduler, database, state, training)
             common.plot_losses(state["history"], out / "loss.png", "teacher training loss")
     if bar:
         bar.close()
@@ -123,8 +158,8 @@ class Denoiser(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x, t, feats, drop, guidance=None):
-        return self.model(x, t, self.model.encode_audio(feats, drop), guidance=guidance)[0]
+    def forward(self, x, t, feats, drop, guidance=None, retrieved=None):
+        return self.model(x, t, self.model.encode_audio(feats, drop), guidance=guidance, retrieved=retrieved)[0]
 
 
 def run(args) -> int:

@@ -1,0 +1,61 @@
+"""Body statistics read against the capture: amplitude per body part, tremor, root.
+
+Each is a raw number per sequence; the evaluation reports generated over captured,
+so 1.0 means "moves like the capture". None of them can be won by a static pose
+(amplitude 0) or by jitter (it shows in the 3-6 Hz band).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import welch
+
+from ..core.rotations import axis_angle_to_matrix
+from ..core.skeleton import HANDS
+
+FPS = 30
+GROUPS: dict[str, tuple[int, ...]] = {
+    "legs": (1, 2, 4, 5, 7, 8, 10, 11),
+    "spine": (3, 6, 9),
+    "head": (12, 15),
+    "arms": (13, 14, 16, 17, 18, 19, 20, 21),
+    "hands": HANDS,
+}
+WRISTS = (20, 21)
+BANDS = {"slow": (1.0, 2.0), "tremor": (3.0, 6.0)}   # Hz: gesture strokes, and the wobble band
+
+
+def group_amplitudes(joints: np.ndarray, poses: np.ndarray) -> dict[str, float]:
+    """Temporal spread (metres, RMS of per-axis std) of each group's joints in the pelvis's
+    own frame (so turning the whole body does not count as moving a limb), plus the root's
+    own: its position spread and its heading range (degrees)."""
+    root = axis_angle_to_matrix(np.asarray(poses, np.float64)[:, :3])
+    rel = np.einsum("nji,nkj->nki", root, joints - joints[:, :1])
+    out = {name: float(np.sqrt((rel[:, list(idx)].std(0) ** 2).sum(-1).mean())) for name, idx in GROUPS.items()}
+    out["root"] = float(np.sqrt((joints[:, 0].std(0) ** 2).sum()))
+    out["heading"] = heading_range(poses)
+    return out
+
+
+def heading_range(poses: np.ndarray) -> float:
+    """Range (degrees) of the direction the pelvis faces on the floor (Y-up, Z forward)."""
+    fwd = axis_angle_to_matrix(np.asarray(poses, np.float64)[:, :3])[:, :, 2]
+    angle = np.unwrap(np.arctan2(fwd[:, 0], fwd[:, 2]))
+    return float(np.degrees(angle.max() - angle.min()))
+
+
+def wrist_band_power(joints: np.ndarray, fps: float = FPS) -> dict[str, float]:
+    """Power of the wrists' speed in the gesture band and the tremor band (Welch)."""
+    speed = np.linalg.norm(np.diff(joints[:, list(WRISTS)], axis=0), axis=-1) * fps   # (N-1, 2)
+    n = min(128, len(speed))
+    freqs, psd = welch(speed - speed.mean(0), fs=fps, nperseg=n, axis=0)
+    return {name: float(psd[(freqs >= lo) & (freqs <= hi)].sum())
+            for name, (lo, hi) in BANDS.items()}
+
+
+def root_stats(joints: np.ndarray) -> dict[str, float]:
+    """How far the pelvis wanders from where it starts, and how high it sits."""
+    pelvis = joints[:, 0]
+    horizontal = np.linalg.norm(pelvis[:, [0, 2]] - pelvis[:1, [0, 2]], axis=-1)
+    return {"drift": float(horizontal.max()), "pelvis_low": float(pelvis[:, 1].min()),
+            "pelvis_high": float(pelvis[:, 1].max())}
