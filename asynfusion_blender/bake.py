@@ -22,6 +22,7 @@ from .core.motion_file import Motion
 from .errors import AddonError
 
 REST_TRANS_PROP = "asynfusion_rest_trans"
+MAX_FRAME = 1048574     # Blender's last frame (MAXFRAME); keys past it collapse onto it
 EXP_PREFIX = "Exp"
 CM_THRESHOLD = 5.0      # a pelvis->neck distance above this many units means a centimetre rig
 
@@ -177,6 +178,10 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
     dst_fps = scene.render.fps / scene.render.fps_base
     i0, t = bake_math.resample_positions(motion.num_frames, motion.fps, dst_fps)
     frames = options.start_frame + np.arange(len(i0), dtype=np.float64)
+    if frames[0] < -MAX_FRAME or frames[-1] > MAX_FRAME:
+        raise AddonError(f"A bake of {len(frames)} frames starting at frame {options.start_frame} runs past "
+                         f"Blender's frame range; choose a start frame from {-MAX_FRAME} "
+                         f"to {MAX_FRAME - len(frames) + 1}.")
     body: list[bake_math.Curve] = []
     if rig is not None:
         q_src = rotations.axis_angle_to_quat(motion.joint_rotations())

@@ -8,6 +8,7 @@ from mathutils import Matrix, Quaternion
 from conftest import TAKE, TAKE_WAV, scene_state
 from asynfusion_blender import action_support, bake, bake_math, jobs, rig_mapping
 from asynfusion_blender.core import motion_file, skeleton
+from asynfusion_blender.errors import AddonError
 
 C = Matrix(bake_math.Z_UP_FROM_Y_UP.tolist())
 
@@ -139,6 +140,19 @@ def test_bad_motion_file_leaves_the_scene_unchanged(rig, tmp_path):
     with pytest.raises(motion_file.MotionFileError) as err:
         jobs.bake_motion_file(bpy.context.scene, str(bad), armature, body, bake.BakeOptions())
     assert str(err.value).startswith("broken.npz is not a readable motion file")
+    assert scene_state() == before
+
+
+BLENDER_LAST_FRAME = 1048574
+
+
+@pytest.mark.parametrize("start", [BLENDER_LAST_FRAME - 100, -BLENDER_LAST_FRAME - 1, 2**31 - 1])
+def test_a_start_frame_past_blenders_range_is_refused_and_nothing_changes(rig, take, start):
+    before = scene_state()
+    words = (f"A bake of 1525 frames starting at frame {start} runs past Blender's frame range; "
+             f"choose a start frame from -{BLENDER_LAST_FRAME} to {BLENDER_LAST_FRAME - 1524}.")
+    with pytest.raises(AddonError, match=words):
+        _bake(rig, take, start_frame=start)
     assert scene_state() == before
 
 
