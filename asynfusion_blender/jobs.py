@@ -35,6 +35,15 @@ def find_armature(scene: bpy.types.Scene, name: str | None = None) -> bpy.types.
     return next((o for o in scene.objects if is_smplx_armature(o)), None)
 
 
+def in_scene(scene: bpy.types.Scene, obj: bpy.types.Object | None) -> bool:
+    """Whether ``obj`` still exists and is in ``scene``: a deleted object lives on in bpy.data
+    for as long as something (the panel's target fields) refers to it."""
+    try:
+        return obj is not None and scene.objects.get(obj.name) == obj
+    except ReferenceError:      # removed from bpy.data altogether
+        return False
+
+
 def targets_from_selection(context: bpy.types.Context) -> tuple[bpy.types.Object | None, bpy.types.Object | None]:
     """Armature and face mesh from the active/selected objects (a selected mesh's armature counts)."""
     selected = list(context.selected_objects)

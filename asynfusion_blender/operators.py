@@ -60,9 +60,18 @@ def _unexpected(op: bpy.types.Operator, err: BaseException) -> Status:
     return _fail(op, f"Unexpected error ({type(err).__name__}: {err}); details are in the system console.")
 
 
-def _targets(context: bpy.types.Context) -> tuple[bpy.types.Object, bpy.types.Object | None]:
-    """The panel's armature/face mesh, filled from the selection when empty."""
+def _forget_deleted_targets(context: bpy.types.Context) -> None:
+    """Clear the panel's targets that are no longer in the scene (they would keep them alive)."""
     settings = _settings(context)
+    for attr in ("armature", "face_mesh"):
+        if getattr(settings, attr) is not None and not jobs.in_scene(context.scene, getattr(settings, attr)):
+            setattr(settings, attr, None)
+
+
+def _targets(context: bpy.types.Context) -> tuple[bpy.types.Object, bpy.types.Object | None]:
+    """The panel's armature/face mesh (deleted ones forgotten), filled from the selection when empty."""
+    settings = _settings(context)
+    _forget_deleted_targets(context)
     if settings.armature is None or settings.face_mesh is None:
         armature, mesh = jobs.targets_from_selection(context)
         if settings.armature is None and armature is not None:
@@ -140,6 +149,10 @@ class GenerateRun:
             return _fail(op, reply["message"])
         armature, face, options = self.plan
         try:
+            if not all(jobs.in_scene(context.scene, obj) for obj in (armature, face) if obj is not None):
+                _forget_deleted_targets(context)
+                return _fail(op, "The target rig was deleted during generation, so nothing was baked; "
+                                 "choose or create a rig and press Generate again.")
             summary = jobs.bake_motion_file(context.scene, reply["path"], armature, face, options)
         finally:
             jobs.discard_temporary(reply["path"])

@@ -237,3 +237,25 @@ def test_operator_takes_targets_from_the_selection(rig):
     settings = bpy.context.scene.asynfusion
     assert settings.armature == armature and settings.face_mesh == body
     assert armature.animation_data.action.name == "2_scott_0_1_1 body"
+
+
+def delete_objects(*objects):
+    """What X in the viewport does: the objects leave the scene (the panel's fields still point at them)."""
+    bpy.ops.object.select_all(action='DESELECT')
+    for obj in objects:
+        obj.select_set(True)
+    bpy.context.view_layer.objects.active = objects[0]
+    assert bpy.ops.object.delete() == {'FINISHED'}
+
+
+def test_a_deleted_rig_is_not_baked_onto_and_the_panel_forgets_it(rig):
+    armature, body = rig
+    settings = bpy.context.scene.asynfusion
+    settings.armature, settings.face_mesh = armature, body
+    delete_objects(armature, body)
+    before = scene_state()
+    actions = len(bpy.data.actions)
+    with pytest.raises(RuntimeError, match="Choose a target armature"):
+        bpy.ops.asynfusion.bake_motion(filepath=TAKE)
+    assert scene_state() == before and len(bpy.data.actions) == actions
+    assert settings.armature is None and settings.face_mesh is None

@@ -192,3 +192,25 @@ def test_generate_without_audio_says_so_before_starting_a_worker(scene):
         bpy.ops.asynfusion.generate()
     assert scene_state() == before
     assert client.current_client() is None
+
+
+def test_a_rig_deleted_during_generation_is_not_baked_onto(scene, tmp_path, monkeypatch):
+    armature, body = scene
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    run = operators.GenerateRun(bpy.context)
+    reply, _ = drive(run)
+    assert reply["type"] == "result"
+    bpy.ops.object.select_all(action='DESELECT')
+    for obj in (armature, body):
+        obj.select_set(True)
+    bpy.context.view_layer.objects.active = armature
+    assert bpy.ops.object.delete() == {'FINISHED'}           # deleted before the bake lands
+    before = scene_state()
+    reports = Reports()
+    assert run.finish(bpy.context, reply, reports) == {'CANCELLED'}
+    assert reports.lines == [("ERROR", "The target rig was deleted during generation, so nothing was baked; "
+                                       "choose or create a rig and press Generate again.")]
+    assert scene_state() == before and armature.animation_data is None
+    settings = bpy.context.scene.asynfusion
+    assert settings.armature is None and settings.face_mesh is None
+    assert os.listdir(tmp_path / "asynfusion") == []
