@@ -8,6 +8,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -30,3 +31,24 @@ def read_only_folder(path):
         if immutable:
             subprocess.run(["chattr", "-i", path], check=True)
         os.chmod(path, mode)
+
+
+@contextlib.contextmanager
+def unreadable_file(data: bytes, name: str):
+    """A file this process cannot read: mode 000 in a folder anyone may enter; root, who reads
+    anything, takes the identity of 'nobody' (effective uid 65534) for the duration."""
+    folder = tempfile.mkdtemp()
+    os.chmod(folder, 0o755)
+    path = os.path.join(folder, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    os.chmod(path, 0)
+    root = os.geteuid() == 0
+    try:
+        if root:
+            os.seteuid(65534)
+        yield path
+    finally:
+        if root:
+            os.seteuid(0)
+        shutil.rmtree(folder)

@@ -1,5 +1,7 @@
 """Audio in: every format a user has, found from the content; bad input gets a sentence."""
 
+import sys
+
 import numpy as np
 import pytest
 import soundfile
@@ -9,7 +11,10 @@ import torch
 from asynfusion import audio
 from asynfusion.errors import AudioError
 
-from .conftest import SPEECH_OGG, SPEECH_WAV
+from .conftest import REPO, SPEECH_OGG, SPEECH_WAV
+
+sys.path.insert(0, str(REPO / "tests"))
+from file_faults import unreadable_file  # noqa: E402
 
 
 @pytest.mark.parametrize("fmt,subtype,rate,channels", [
@@ -63,6 +68,15 @@ def test_bad_input_gets_one_sentence(tmp_path, make, words):
         audio.load_audio(path)
     message = str(err.value)
     assert words in message and "\n" not in message and message.endswith(".")
+
+
+def test_a_folder_and_an_unreadable_file_are_named_as_such(tmp_path):
+    (tmp_path / "speech.wav").mkdir()
+    with pytest.raises(AudioError, match="^Audio file speech.wav is a folder, not a file; choose a recording.$"):
+        audio.load_audio(tmp_path / "speech.wav")
+    with unreadable_file(SPEECH_WAV.read_bytes(), "locked.wav") as path:
+        with pytest.raises(AudioError, match=r"^Audio file locked.wav cannot be read \(permission denied\)"):
+            audio.load_audio(path)
 
 
 def test_features_have_one_row_per_motion_frame_and_follow_loudness(speech):
