@@ -117,7 +117,7 @@ def test_read_only_output_folder_is_a_sentence(random_weights, recording, tmp_pa
     folder.mkdir()
     with read_only_folder(folder):
         r = cli("generate", recording, "-o", folder / "out.npz", "--weights", random_weights)
-        assert r.returncode == 1 and "Cannot write out.npz" in one_error_line(r)
+        assert r.returncode == 1 and "is read-only; choose another place for out.npz" in one_error_line(r)
         assert list(folder.iterdir()) == []
 
 
