@@ -43,6 +43,7 @@ typecheck:
 # save a .blend with animation and sound, the motion file and a contact-sheet preview (out/).
 DEMO_AUDIO := tests/data/5703-47212-0000.ogg
 demo: setup-backend $(B50)/.done
+	mkdir -p out
 	ASYNFUSION_BACKEND_PYTHON=$(CURDIR)/$(VENV)/bin/python $(B50)/bin/python asynfusion_blender/batch.py \
 	  --audio $(DEMO_AUDIO) --out out/demo.blend --preview out/demo_preview.png
 
