@@ -52,3 +52,18 @@ def unreadable_file(data: bytes, name: str):
         if root:
             os.seteuid(0)
         shutil.rmtree(folder)
+
+
+@contextlib.contextmanager
+def full_folder(path, size="64k"):
+    """Make the empty folder ``path`` a file system of ``size`` (a tmpfs), so that writing more
+    fails with 'No space left on device'; needs the right to mount (root in CI containers)."""
+    path = os.fspath(path)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path],
+                             capture_output=True).returncode == 0 if os.geteuid() == 0 else False
+    if not mounted:
+        pytest.skip("cannot mount a small file system here to fill it")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", path], check=True)

@@ -15,7 +15,7 @@ import pytest
 from conftest import BEAT2, REPO, SPEECH
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
-from file_faults import read_only_folder  # noqa: E402
+from file_faults import full_folder, read_only_folder  # noqa: E402
 
 SCRIPT = os.path.join(REPO, "asynfusion_blender", "batch.py")
 TAKES = ("2_scott_0_1_1", "2_scott_0_2_2")
@@ -193,3 +193,12 @@ def test_broken_motion_is_one_line_and_nothing_is_saved(tmp_path, change, words)
     np.savez(tmp_path / "broken.npz", **arrays)
     assert words in one_error(run_batch("--motion", str(tmp_path / "broken.npz"), cwd=tmp_path))
     assert os.listdir(tmp_path) == ["broken.npz"]
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path):
+    folder = tmp_path / "small"
+    folder.mkdir()
+    with full_folder(folder, size="200k"):
+        line = one_error(run_batch("--motion", os.path.join(BEAT2, TAKES[0] + ".npz"),
+                                   "--out", str(folder / "out.blend"), cwd=tmp_path))
+        assert line.startswith("asynfusion: error: Cannot save out.blend in ") and os.listdir(folder) == []
