@@ -146,6 +146,9 @@ class GenerateRun:
             if reply.get("kind") == "cancelled":
                 JOB.summary, JOB.error = "Cancelled; the scene is unchanged.", ""
                 return {'CANCELLED'}
+            if reply.get("kind") == "device":      # the worker names its --device flag; here it is a preference
+                return _fail(op, "CUDA was requested but no NVIDIA GPU is usable here; set Device to Auto or "
+                                 "CPU in Preferences > Add-ons > AsynFusion.")
             return _fail(op, reply["message"])
         armature, face, options = self.plan
         try:

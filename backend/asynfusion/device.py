@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import UserError
+from .errors import DeviceError, UserError
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -12,7 +12,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("CUDA was requested but no NVIDIA GPU is usable here; use --device cpu or auto.")
+        raise DeviceError("CUDA was requested but no NVIDIA GPU is usable here; use --device cpu or auto.")
     if name not in ("cpu", "cuda"):
         raise UserError(f"Unknown device {name!r}; use auto, cpu or cuda.")
     return torch.device(name)

@@ -15,6 +15,12 @@ class WeightsError(UserError):
     kind = "weights"
 
 
+class DeviceError(UserError):
+    """The device asked for is not usable; the add-on words it as its Device preference."""
+
+    kind = "device"
+
+
 class Cancelled(UserError):
     kind = "cancelled"
 

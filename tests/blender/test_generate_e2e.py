@@ -214,3 +214,26 @@ def test_a_rig_deleted_during_generation_is_not_baked_onto(scene, tmp_path, monk
     settings = bpy.context.scene.asynfusion
     assert settings.armature is None and settings.face_mesh is None
     assert os.listdir(tmp_path / "asynfusion") == []
+
+
+def test_no_gpu_names_the_device_preference_not_a_command_line_flag():
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    assert bpy.ops.preferences.addon_enable(module="asynfusion_blender") == {'FINISHED'}
+    client.shutdown()
+    try:
+        bpy.context.preferences.addons["asynfusion_blender"].preferences.device = "cuda"
+        armature, body = jobs.create_builtin_rig(bpy.context)
+        settings = bpy.context.scene.asynfusion
+        settings.armature, settings.face_mesh, settings.audio_file = armature, body, SPEECH
+        before = scene_state()
+        run = operators.GenerateRun(bpy.context)
+        reply, _ = drive(run)
+        if reply["type"] == "result":
+            pytest.xfail("this machine has a GPU; the sentence is for machines without one")
+        assert run.finish(bpy.context, reply, Reports()) == {'CANCELLED'}
+        assert operators.JOB.error == ("CUDA was requested but no NVIDIA GPU is usable here; set Device to Auto "
+                                       "or CPU in Preferences > Add-ons > AsynFusion.")
+        assert scene_state() == before
+    finally:
+        client.shutdown()
+        bpy.ops.preferences.addon_disable(module="asynfusion_blender")

@@ -24,7 +24,7 @@ OPS = ("generate", "cancel", "ping")
 REPLY_TYPES = ("ready", "progress", "result", "error", "heartbeat")
 HEARTBEAT_SECONDS = 1.0
 # error kinds the add-on may branch on
-ERROR_KINDS = ("bad_request", "audio", "weights", "output", "cancelled", "internal")
+ERROR_KINDS = ("bad_request", "audio", "weights", "device", "output", "cancelled", "internal")
 
 _GENERATE_FIELDS = {
     "seed": int, "steps_face": int, "steps_body": int, "guidance": float, "speaker": int,
