@@ -55,9 +55,8 @@ class AsynFusionPreferences(bpy.types.AddonPreferences):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         layout.prop(self, "backend_python")
-        found = client.find_python(bpy.path.abspath(self.backend_python), user_venv())
-        layout.label(text=f"Using: {found}" if found else "No backend Python found; set one above or set up the backend.",
-                     icon='CHECKMARK' if found else 'ERROR')
+        text, icon = python_status(self)
+        layout.label(text=text, icon=icon)
         draw_setup(layout, self)
         layout.prop(self, "device")
         layout.prop(self, "weights_dir")
@@ -80,11 +79,29 @@ def worker_status() -> str:
     return f"Worker: ready on {warm.ready.get('device', '?')}"
 
 
+def backend_python(prefs: AsynFusionPreferences | None) -> str | None:
+    """The interpreter the worker would run with now; never the venv Set up backend is still making."""
+    preferred = bpy.path.abspath(prefs.backend_python) if prefs else ""
+    return client.find_python(preferred, None if SETUP.running else user_venv())
+
+
+def python_status(prefs: AsynFusionPreferences | None) -> tuple[str, Literal['CHECKMARK', 'TIME', 'ERROR']]:
+    """The preferences' line about the backend interpreter: (text, icon)."""
+    found = backend_python(prefs)
+    if found:
+        return f"Using: {found}", 'CHECKMARK'
+    if SETUP.running:
+        return "The backend is being set up; Generate can start once it is ready.", 'TIME'
+    return "No backend Python found; set one above or set up the backend.", 'ERROR'
+
+
 def worker_command(context: bpy.types.Context) -> list[str]:
     """The worker command line from the preferences; raises AddonError when no Python is found."""
     prefs = get_preferences(context)
-    preferred = bpy.path.abspath(prefs.backend_python) if prefs else ""
-    python = client.find_python(preferred, user_venv())
+    python = backend_python(prefs)
+    if python is None and SETUP.running:
+        raise client.AddonError("The backend is still being set up; press Generate again once "
+                                "Set up backend has finished.")
     if python is None:
         raise client.AddonError(
             "No backend Python found; set one in Preferences > Add-ons > AsynFusion "

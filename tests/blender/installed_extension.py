@@ -9,8 +9,10 @@ and reports what it saw before and after.
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import traceback
 
 import bpy
@@ -83,6 +85,34 @@ def setup(out: dict, wheel_dir: str | None) -> None:
         out["venv_imports"] = probe.stdout.split() if probe.returncode == 0 else probe.stderr[-300:]
 
 
+def generate_during_setup(out: dict, audio: str) -> None:
+    """Press Generate while Set up backend is still installing (its step held with SIGSTOP, so
+    that it is mid-way however fast the machine is)."""
+    bpy.ops.asynfusion.create_rig()
+    bpy.context.scene.asynfusion.audio_file = audio
+    preferences = sys.modules[PKG + ".preferences"]
+    client = sys.modules[PKG + ".client"]
+    backend_setup = sys.modules[PKG + ".backend_setup"]
+    venv = preferences.user_venv()
+    job = backend_setup.prepare(venv, client.backend_dir(), python=sys.executable, dependencies=False)
+    preferences.SETUP.job = job
+    job.start()
+    python = os.path.join(venv, "bin", "python")
+    deadline = time.monotonic() + 240
+    while not os.path.exists(python) and job.running and time.monotonic() < deadline:
+        job.poll()
+        time.sleep(0.02)
+    os.kill(job._proc.pid, signal.SIGSTOP)
+    try:
+        out["half_made_venv"] = os.path.exists(python) and job.running
+        out["status"] = list(preferences.python_status(_prefs()))
+        out["generate"] = _operator(bpy.ops.asynfusion.generate)
+    finally:
+        os.kill(job._proc.pid, signal.SIGCONT)
+        job.cancel()
+    out["status_after_cancel"] = list(preferences.python_status(_prefs()))
+
+
 def main() -> None:
     zip_path, action = sys.argv[1], sys.argv[2]
     arg = sys.argv[3] if len(sys.argv) > 3 else None
@@ -97,6 +127,8 @@ def main() -> None:
             inspect(out)
         elif action == "setup":
             setup(out, arg)
+        elif action == "generate_during_setup":
+            generate_during_setup(out, arg)
         user_folder = os.path.dirname(sys.modules[PKG + ".preferences"].user_venv())
         out["uninstall"] = sorted(bpy.ops.extensions.package_uninstall(
             repo_index=_repo_index("user_default"), pkg_id="asynfusion_blender"))

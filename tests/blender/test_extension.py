@@ -17,7 +17,7 @@ import zipfile
 import bpy
 import pytest
 
-from conftest import REPO
+from conftest import REPO, SPEECH
 
 sys.path.insert(0, REPO)
 import build_addon  # noqa: E402
@@ -226,3 +226,12 @@ def test_set_up_backend_failure_is_one_sentence_and_leaves_no_venv(built, tmp_pa
                             "downloaded .whl files or leave it empty to download.")
     assert "\n" not in out["error"] and "Traceback" not in out["report"]
     assert not out["venv_exists"] and out["user_folder"] is None
+
+
+def test_generate_while_the_backend_is_set_up_says_so_and_the_status_is_honest(built, tmp_path):
+    out = _installed(built, "generate_during_setup", SPEECH, tmp_path=tmp_path)
+    assert out["half_made_venv"]
+    assert out["status"] == ["The backend is being set up; Generate can start once it is ready.", "TIME"]
+    assert out["generate"] == [["RUNTIME_ERROR"], "Error: The backend is still being set up; press Generate "
+                               "again once Set up backend has finished.\n"]
+    assert out["status_after_cancel"] == ["No backend Python found; set one above or set up the backend.", "ERROR"]
