@@ -5,6 +5,7 @@ backend_setup.py imports no bpy; these tests call nothing of Blender."""
 import base64
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -299,9 +300,13 @@ def test_cancel_stops_the_step_and_leaves_no_venv(tmp_path):
     venv = tmp_path / "user" / "venv"
     job = bs.prepare(str(venv), BACKEND, python=sys.executable, dependencies=False)
     job.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 240              # waits for the step to begin; it measures nothing
+    while not venv.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(job._proc.pid, signal.SIGSTOP)          # held mid-step, however fast this machine is
     job.poll()
-    assert job.running and job.index == 0          # python -m venv (and ensurepip) still running
+    assert job.running and job.index == 0 and venv.exists()    # python -m venv (and ensurepip) running
+    os.kill(job._proc.pid, signal.SIGCONT)
     job.cancel()
     assert job.done and job.error == "Setting up the backend was cancelled."
     assert not venv.exists() and os.listdir(tmp_path / "user") == []
