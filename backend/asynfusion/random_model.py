@@ -29,12 +29,14 @@ def randomise(model: AsynFusion, seed: int = 0, scale: float = 0.05) -> AsynFusi
     return model
 
 
-def save_random_weights(folder: str | os.PathLike, kind: str = "lcm", seed: int = 0, **arch) -> AsynFusion:
-    """Build, randomise and save a model; ``arch`` overrides ModelConfig fields."""
+def save_random_weights(folder: str | os.PathLike, kind: str = "lcm", seed: int = 0, origin_steps: int = 50,
+                        **arch) -> AsynFusion:
+    """Build, randomise and save a model; ``arch`` overrides ModelConfig fields; an LCM
+    student's scheduler is on a grid of ``origin_steps``."""
     torch.manual_seed(seed)
     cfg = ModelConfig(guidance_embed=(kind == "lcm"), **arch)
     model = randomise(AsynFusion(cfg), seed)
-    scheduler = Scheduler("lcm" if kind == "lcm" else "ddim")
+    scheduler = Scheduler("lcm", origin_steps=origin_steps) if kind == "lcm" else Scheduler("ddim")
     save_weights(folder, model, kind, Normaliser.identity(FEATURE_DIM), scheduler,
                  random_database(cfg.body_dim, seed) if cfg.retrieval else None,
                  training={"data": "none: random weights for tests"})

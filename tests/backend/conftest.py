@@ -20,11 +20,12 @@ BEAT2 = SHARED / "beat2"
 
 @pytest.fixture(scope="session")
 def random_weights(tmp_path_factory) -> Path:
-    """A small randomly initialised LCM student (random weights, not trained)."""
+    """A small randomly initialised LCM student with a retrieval body branch and a random
+    motion database (random weights, not trained)."""
     from asynfusion.random_model import save_random_weights
 
     folder = tmp_path_factory.mktemp("random_weights")
-    save_random_weights(folder, kind="lcm", seed=0, width=64, depth=2, heads=2)
+    save_random_weights(folder, kind="lcm", seed=0, width=64, depth=2, heads=2, retrieval=True)
     return folder
 
 

@@ -26,7 +26,7 @@ from .conftest import BEAT2, PYTHON, REPO, cli_env
 sys.path.insert(0, str(REPO / "tests"))
 from synthetic_smplx import write_synthetic_model  # noqa: E402
 
-GT_NA = {"l1div_seeds", "face_mse", "lvd"}     # what the captured motion has no value for
+GT_NA = {"l1div_seeds", "face_mse", "lvd", "fgd_std"}     # what the captured motion has no value for
 
 
 @pytest.fixture(scope="module")
@@ -109,16 +109,23 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
     text = md.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| ") and "configuration" not in line]
     names = [row.split("|")[1].strip() for row in rows]
-    assert names == ["teacher DDIM 3", "LCM 4+4 (sync)", "LCM 4+2 (async, default)", "LCM 2+2", "LCM 1+1",
-                     "LCM 4+2, CoSync off", "LCM 4+2, unsmoothed", "ground truth"]
+    expected = ["static mean pose", "mismatched capture (another take)", "motion matching (baseline)",
+                "teacher DDIM 3", "LCM 4+2 (async, default)", "LCM 4+4 (sync)", "LCM 2+2", "LCM 1+1",
+                "LCM 4+2, retrieval off", "LCM 4+2, CoSync off at inference", "LCM 4+2, smoothed (σ 1/2)",
+                "**ground truth**"]
+    assert names == expected + expected                    # the body table, then the face table
     data = json.loads(js.read_text())
     by_name = {row["name"]: row for row in data["rows"]}
     assert by_name["teacher DDIM 3"]["settings"]["kind"] == "teacher"
     assert by_name["LCM 4+4 (sync)"]["settings"]["synchronous"] is True
-    on, off = by_name["LCM 4+2 (async, default)"], by_name["LCM 4+2, CoSync off"]
+    on, off = by_name["LCM 4+2 (async, default)"], by_name["LCM 4+2, CoSync off at inference"]
     assert off["settings"]["cosync"] is False and on["settings"]["cosync"] is True
     assert on["metrics"]["face_mse"] != off["metrics"]["face_mse"]     # the gates really were shut
-    assert all(row["metrics"]["gen_seconds"] > 0 for row in data["rows"] if row["name"] != "ground truth")
+    no_retrieval = by_name["LCM 4+2, retrieval off"]["metrics"]
+    assert no_retrieval["amp_arms"] != on["metrics"]["amp_arms"]      # the body branch reads the track
+    static = by_name["static mean pose"]
+    assert static["metrics"]["amp_hands"] < 1e-9 and static["relative"]["expr_amp"] == 0
+    assert all(row["metrics"]["gen_seconds"] > 0 for row in data["rows"] if row["settings"])
 
 
 def test_evaluation_labels_smplx_joints_and_uses_the_takes_betas(tiny_ae, cache, tmp_path):

@@ -5,7 +5,7 @@ import torch
 
 from asynfusion.model import AsynFusion, ModelConfig
 from asynfusion.random_model import randomise
-from asynfusion.schedule import training_timesteps
+from asynfusion.schedule import Scheduler
 
 B, T = 2, 48
 
@@ -79,7 +79,7 @@ def test_random_weights_each_branch_follows_its_own_timestep():
 
 def test_decoupled_training_timesteps_reach_the_model():
     g = torch.Generator().manual_seed(0)
-    t_face, t_body = training_timesteps(4000, decoupled=0.5, generator=g)
+    t_face, t_body = Scheduler().training_timesteps(4000, decoupled=0.5, generator=g)
     differ = (t_face != t_body).float().mean().item()
     assert 0.45 < differ < 0.52          # independent draws coincide with probability 1/1000
     # the model conditions each branch on its own value within one batch
@@ -111,3 +111,19 @@ def test_audio_dropout_replaces_the_audio_with_the_learned_null():
     ctx = model.encode_audio(audio, drop)
     null = model.encode_audio(torch.randn_like(audio), torch.tensor([True, True]))
     assert torch.allclose(ctx[0], null[0]) and not torch.allclose(ctx[1], null[1])
+
+
+def test_random_weights_the_body_branch_reads_the_retrieved_track_and_the_face_does_not_directly():
+    model = make(gates_open=True, retrieval=True)
+    x, t, audio = inputs()
+    ctx = model.encode_audio(audio)
+    track = torch.randn_like(x["body"])
+    with torch.no_grad():
+        with_track, _ = model(x, t, ctx, retrieved=track)
+        other, _ = model(x, t, ctx, retrieved=2 * track)
+        none, _ = model(x, t, ctx)
+        zeros, _ = model(x, t, ctx, retrieved=torch.zeros_like(track))
+    assert not torch.allclose(with_track["body"], other["body"])
+    assert torch.equal(none["body"], zeros["body"])       # "no track" is the normalised mean
+    assert model.branches["body"].inp.in_features == 2 * model.cfg.body_dim
+    assert model.branches["face"].inp.in_features == model.cfg.face_dim

@@ -8,8 +8,8 @@ import torch
 
 from asynfusion import windows
 from asynfusion.generate import Generator
-from asynfusion.sampling import SamplerSettings, sample
-from asynfusion.schedule import async_plan, lcm_timesteps, teacher_timesteps
+from asynfusion.sampling import SamplerSettings
+from asynfusion.schedule import Scheduler, async_plan
 
 from .conftest import SPEECH_WAV
 
@@ -21,22 +21,65 @@ def count_branch_evaluations(model) -> Counter:
     return calls
 
 
+LCM = Scheduler("lcm")
+
+
 @pytest.mark.parametrize("steps_face,steps_body", [(4, 2), (4, 4), (1, 1), (2, 3), (3, 1)])
 def test_async_plan_steps_each_branch_exactly_its_list(steps_face, steps_body):
-    plan = async_plan(lcm_timesteps(steps_face), lcm_timesteps(steps_body))
+    plan = async_plan(LCM.set_timesteps(steps_face), LCM.set_timesteps(steps_body))
     for name, n in (("face", steps_face), ("body", steps_body)):
         steps = [ev[name] for ev in plan if name in ev]
-        assert [t for t, _ in steps] == lcm_timesteps(n)
+        assert [t for t, _ in steps] == LCM.set_timesteps(n)
         assert steps[-1][1] == -1                             # ends on clean data
         assert all(a[1] == b[0] for a, b in zip(steps, steps[1:]))
     assert set(plan[0]) == {"face", "body"}
 
 
-def test_timestep_lists():
-    assert lcm_timesteps(4) == [999, 759, 519, 279]
-    assert lcm_timesteps(1) == [999]
-    assert teacher_timesteps(50)[0] == 999 and teacher_timesteps(50)[-1] == 0
-    assert len(set(teacher_timesteps(50))) == 50
+def test_timestep_lists_follow_the_distillation_grid():
+    # diffusers' LCMScheduler rule: floor(linspace(0, 50, n, endpoint=False)) into the reversed grid
+    assert LCM.set_timesteps(4) == [999, 759, 499, 259]
+    assert LCM.set_timesteps(1) == [999]
+    assert LCM.set_timesteps(2) == [999, 499]
+    assert Scheduler("lcm", origin_steps=100).set_timesteps(4) == [999, 749, 499, 249]   # skip 10
+    ddim = Scheduler("ddim")
+    assert ddim.set_timesteps(50)[0] == 999 and ddim.set_timesteps(50)[-1] == 0
+    assert len(set(ddim.set_timesteps(50))) == 50
+    with pytest.raises(ValueError):
+        LCM.set_timesteps(51)
+
+
+def test_scheduler_noises_and_steps_consistently():
+    sch = Scheduler("ddim")
+    x0 = torch.randn(3, 10, 4)
+    noise = torch.randn(3, 10, 4)
+    t = torch.tensor([0, 500, 999])
+    x_t = sch.add_noise(x0, noise, t)
+    a = sch.alpha_bar(t)[:, None, None]
+    assert torch.allclose(x_t, a.sqrt() * x0 + (1 - a).sqrt() * noise)
+    # a DDIM step with the true x0 lands exactly on the same noise at the next timestep
+    nxt = torch.tensor([-1, 250, 500])
+    stepped = sch.step(x_t, x0, t, nxt)
+    assert torch.allclose(stepped[1:], sch.add_noise(x0, noise, nxt)[1:], atol=1e-5)
+    assert torch.allclose(stepped[0], x0[0])                         # t_next = -1: clean data
+    assert torch.allclose(sch.step(x_t[:1], x0[:1], 0, -1), x0[:1])
+    # the LCM rule re-noises x0 with the fresh noise it is given
+    fresh = torch.randn(3, 10, 4)
+    assert torch.allclose(Scheduler("lcm").step(x_t, x0, t, nxt.clamp(min=0), fresh),
+                          sch.add_noise(x0, fresh, nxt.clamp(min=0)), atol=1e-6)
+
+
+def test_a_student_is_sampled_on_the_grid_saved_with_it_random_weights(tmp_path):
+    from asynfusion.random_model import save_random_weights
+    from asynfusion.weights import load_weights
+
+    save_random_weights(tmp_path, kind="lcm", width=32, depth=1, heads=2, origin_steps=100)
+    w = load_weights(tmp_path)
+    assert w.scheduler == Scheduler("lcm", origin_steps=100)
+    gen = Generator(tmp_path, "cpu")
+    seen = []
+    gen.model.branches["face"].time.register_forward_hook(lambda m, i, o: seen.append(int(i[0][0])))
+    gen.sample(torch.randn(130, 66), torch.zeros(66), gen.settings(4, 4, None), 0)
+    assert seen == [999, 749, 499, 249]
 
 
 @pytest.mark.parametrize("steps_face,steps_body", [(4, 2), (1, 1), (2, 4)])
@@ -46,7 +89,7 @@ def test_random_weights_async_sampler_evaluates_each_branch_as_often_as_its_step
     calls = count_branch_evaluations(gen.model)
     feats = torch.randn(300, 66)
     settings = SamplerSettings(mode="lcm", steps_face=steps_face, steps_body=steps_body, chunk=64)
-    out = sample(gen.model, feats, settings, seed=0, pad_features=gen.pad)
+    out = gen.sample(feats, torch.zeros(66), settings, 0)
     assert calls == Counter(face=steps_face, body=steps_body)   # one chunk: one call per step
     assert out["face"].shape == (300, 106) and out["body"].shape == (300, 315)
 
@@ -58,7 +101,7 @@ def test_random_weights_teacher_ddim_with_guidance_runs_both_halves_in_one_batch
     gen.model.branches["face"].inp.register_forward_hook(lambda m, i, o: sizes.append(i[0].shape[0]))
     settings = gen.settings(steps_face=5, steps_body=5, guidance=2.5)
     assert settings.mode == "ddim"
-    sample(gen.model, torch.randn(200, 66), settings, seed=0, pad_features=gen.pad)
+    gen.sample(torch.randn(200, 66), torch.zeros(66), settings, 0)
     assert calls == Counter(face=5, body=5)
     n_windows = len(windows.plan_windows(200, gen.model.cfg.window, settings.overlap))
     assert sizes == [2 * n_windows] * 5
@@ -76,7 +119,7 @@ def test_random_weights_same_seed_same_file_bytes(random_weights, tmp_path):
 
 def test_random_weights_short_clip_is_padded_and_cropped(random_weights):
     gen = Generator(random_weights, "cpu")
-    out = sample(gen.model, torch.randn(20, 66), gen.settings(None, None, None), 0, gen.pad)
+    out = gen.sample(torch.randn(20, 66), torch.zeros(66), gen.settings(None, None, None), 0)
     assert out["face"].shape[0] == 20 and torch.isfinite(out["face"]).all()
 
 
@@ -124,9 +167,8 @@ def test_random_weights_ten_minutes_of_audio_in_batched_windows_without_seams(
     # Seams are judged on what the windows are fused in: the model's own representation.
     from asynfusion import audio
     wave = audio.normalise_loudness(audio.load_audio(long_speech))
-    feats = gen.normaliser.normalise_audio(audio.audio_features(wave))
     settings = gen.settings(None, None, None)
-    out = sample(gen.model, feats, settings, seed=3, pad_features=gen.pad)
+    out = gen.sample(*audio.speaker_normalise(audio.audio_features(wave)), settings, 3)
     # A random model's output is rough everywhere, so its largest value at ~500 seam
     # frames is no fairer a test than its largest inside; the bulk of the seam
     # frames must still lie within the inside's 99th percentile, and on average be
@@ -163,7 +205,7 @@ def test_sampler_output_is_smoothed_as_its_settings_say_random_weights(random_we
 
     gen = Generator(random_weights, "cpu")
     feats = torch.randn(200, gen.model.cfg.audio_dim)
-    raw = sample(gen.model, feats, _replace(SamplerSettings(), smooth_face=0, smooth_body=0), 1, gen.pad)
-    smoothed = sample(gen.model, feats, SamplerSettings(), 1, gen.pad)
+    raw = gen.sample(feats, torch.zeros(66), SamplerSettings(), 1)
+    smoothed = gen.sample(feats, torch.zeros(66), _replace(SamplerSettings(), smooth_face=1, smooth_body=2), 1)
     for b in ("face", "body"):
         assert torch.diff(smoothed[b], n=3, dim=0).abs().mean() < torch.diff(raw[b], n=3, dim=0).abs().mean()

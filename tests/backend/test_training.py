@@ -22,9 +22,10 @@ from asynfusion import audio
 from asynfusion.core.motion_file import read_motion
 from asynfusion.core.skeleton import EYES, JOINT_NAMES, MIRROR, NUM_JOINTS
 from asynfusion.model import BRANCHES, AsynFusion, ModelConfig
-from asynfusion.representation import BODY_DIM, FACE_DIM, branches_to_motion, motion_to_branches
+from asynfusion.representation import BODY_DIM, FACE_DIM, branches_to_motion, decode, motion_to_branches
 from asynfusion.rotations import axis_angle_to_matrix
 from asynfusion.sampling import SamplerSettings, sample
+from asynfusion.schedule import Scheduler
 from asynfusion.training import common
 from asynfusion.training.args import DistillConfig, TrainConfig
 from asynfusion.training.data import Windows, fit_normaliser, load_split, load_take
@@ -106,14 +107,16 @@ def test_audio_features_and_wave_are_aligned_to_the_motion_frames(split, feature
         whole = load_take(tr.name, BEAT2 / f"{tr.name}.npz", BEAT2 / f"{tr.name}.wav", feature_cache)
         for part in (tr, te):
             assert part.feats.shape == (part.frames, audio.FEATURE_DIM)
-            np.testing.assert_array_equal(part.feats, whole.feats[part.start: part.start + part.frames])
+            # each part's features are speaker-normalised on that part's own audio
+            own = audio.speaker_normalise(torch.from_numpy(whole.feats[part.start: part.start + part.frames]))[0]
+            np.testing.assert_allclose(part.feats, own.numpy(), atol=1e-5)
             # the wave covers exactly the part's frames at 16000/30 samples a frame (533.33, not 533)
             first = round(part.start * audio.SAMPLE_RATE / audio.MOTION_FPS)
             last = round((part.start + part.frames) * audio.SAMPLE_RATE / audio.MOTION_FPS)
             assert len(part.wave) == last - first
             np.testing.assert_array_equal(part.wave, whole.wave[first:last])
         # features recomputed from the held-out wave alone line up with the stored ones frame for frame
-        again = audio.audio_features(te.wave).numpy()
+        again = audio.speaker_normalise(audio.audio_features(te.wave))[0].numpy()
         assert again.shape[0] >= te.frames - 1
         inner = slice(5, min(te.frames, again.shape[0]) - 5)
         cols = list(range(audio.N_MELS)) + [audio.FEATURE_DIM - 1]     # log-mel + energy
@@ -148,18 +151,18 @@ def test_motion_layout_round_trips_on_a_real_take():
     assert float(trans.max(0).values.sub(trans.min(0).values).max()) > 0.01   # the root really moves
     face, body = motion_to_branches(poses, expr, trans)
     assert face.shape == (m.num_frames, FACE_DIM) and body.shape == (m.num_frames, BODY_DIM)
-    p2, e2, t2 = branches_to_motion(face, body, trans[0])
+    p2, e2, t2 = branches_to_motion(face, body)
     aa, aa2 = poses.reshape(-1, NUM_JOINTS, 3), p2.reshape(-1, NUM_JOINTS, 3)
     kept = [j for j in range(NUM_JOINTS) if j not in EYES]
     torch.testing.assert_close(aa2[:, kept], aa[:, kept], atol=2e-4, rtol=0)
     assert torch.count_nonzero(aa2[:, list(EYES)]) == 0      # eyes are not generated (documented)
     torch.testing.assert_close(e2, expr, atol=0, rtol=0)
-    torch.testing.assert_close(t2, trans, atol=1e-4, rtol=0)  # integrated from per-frame velocities
+    torch.testing.assert_close(t2, trans, atol=0, rtol=0)     # absolute: nothing is integrated
     # batched windows go through the same way
     fb, bb = motion_to_branches(poses[:120].reshape(2, 60, -1), expr[:120].reshape(2, 60, -1),
                                 trans[:120].reshape(2, 60, 3))
     torch.testing.assert_close(fb.reshape(120, -1)[:60], face[:60])
-    torch.testing.assert_close(bb[1, 1:, -3:], body[61:120, -3:])
+    torch.testing.assert_close(bb[1, :, -3:], body[60:120, -3:])
 
 
 # ---------------------------------------------------------------- mirror augmentation
@@ -211,8 +214,10 @@ def test_short_training_run_on_real_data_lowers_the_loss_and_writes_loadable_wei
     first, last = loss[:10].mean(), loss[-10:].mean()
     assert last < 0.85 * first, (first, last)
 
-    model, kind, normaliser, config = load_weights(teacher)
-    assert kind == "teacher" and config["kind"] == "teacher"
+    w = load_weights(teacher)
+    model, kind, normaliser, config = w.model, w.kind, w.normaliser, w.config
+    assert kind == "teacher" and config["kind"] == "teacher" and w.scheduler == Scheduler("ddim")
+    assert model.cfg.retrieval and w.database is not None       # the body reads retrieved motion
     assert (model.cfg.width, model.cfg.depth, model.cfg.heads, model.cfg.window) == (32, 1, 2, WINDOW)
     assert not model.cfg.guidance_embed
     assert config["training"]["steps"] == TEACHER_STEPS
@@ -225,7 +230,7 @@ def test_short_training_run_on_real_data_lowers_the_loss_and_writes_loadable_wei
     # normalisation statistics come from the training split (and its mirror image) only
     expected = fit_normaliser(split.train + [t.mirror() for t in split.train])
     with_test = fit_normaliser(split.train + split.test + [t.mirror() for t in split.train + split.test])
-    for name in ("face_mean", "face_std", "body_mean", "body_std", "audio_mean", "audio_std", "trans_start"):
+    for name in ("face_mean", "face_std", "body_mean", "body_std", "audio_mean", "audio_std"):
         torch.testing.assert_close(getattr(normaliser, name), getattr(expected, name), atol=1e-5, rtol=1e-5)
     assert not torch.allclose(normaliser.body_std, with_test.body_std, atol=1e-4, rtol=1e-4)
 
@@ -252,8 +257,8 @@ def test_resume_continues_from_the_saved_step(teacher, feature_cache, tmp_path, 
     assert after["history"][:TEACHER_STEPS] == before["history"]
     opt = load_file(str(out / common.OPT_FILE))            # Adam's own step count carried on
     assert int(opt["0.step"].item()) == TEACHER_STEPS + 6
-    _, kind, _, config = load_weights(out)
-    assert kind == "teacher" and config["training"]["steps"] == TEACHER_STEPS + 6
+    w = load_weights(out)
+    assert w.kind == "teacher" and w.config["training"]["steps"] == TEACHER_STEPS + 6
 
 
 # ---------------------------------------------------------------- distillation
@@ -270,11 +275,13 @@ def test_distillation_makes_an_lcm_student_with_guidance_embedding_that_samples(
     assert all(np.isfinite(h[1]) for h in state["history"])
     assert (out / "loss.png").is_file()
 
-    student, kind, normaliser, config = load_weights(out)
-    t_model, _, t_norm, _ = load_weights(teacher)
+    sw, tw = load_weights(out), load_weights(teacher)
+    student, kind, normaliser, config = sw.model, sw.kind, sw.normaliser, sw.config
     assert kind == "lcm" and student.cfg.guidance_embed
-    assert replace(student.cfg, guidance_embed=False) == t_model.cfg
-    torch.testing.assert_close(normaliser.body_std, t_norm.body_std)
+    assert sw.scheduler == Scheduler("lcm", origin_steps=50)     # saved with the grid it was distilled on
+    assert replace(student.cfg, guidance_embed=False) == tw.model.cfg
+    torch.testing.assert_close(normaliser.body_std, tw.normaliser.body_std)
+    np.testing.assert_array_equal(sw.database.body, tw.database.body)   # the teacher's motion database
     assert config["training"]["distillation"]["steps"] == 4
     for b in BRANCHES:   # the zero-initialised guidance embedding has been trained
         assert student.branches[b].guidance.mlp[2].weight.abs().sum() > 0
@@ -283,15 +290,16 @@ def test_distillation_makes_an_lcm_student_with_guidance_embedding_that_samples(
     feats = normaliser.normalise_audio(torch.from_numpy(te.feats))
     pad = normaliser.normalise_audio(audio.silence_features(1))
     settings = SamplerSettings(mode="lcm", steps_face=4, steps_body=2, guidance=2.0)
-    x = sample(student, feats, settings, seed=0, pad_features=pad)
+    track = torch.from_numpy(sw.database.match(te.feats, seed=0))
+    x = sample(student, sw.scheduler, feats, settings, seed=0, pad_features=pad, retrieved=track)
     assert x["face"].shape == (te.frames, FACE_DIM) and x["body"].shape == (te.frames, BODY_DIM)
     assert all(torch.isfinite(v).all() for v in x.values())
-    face, body = normaliser.denormalise(x["face"], x["body"])
-    poses, expr, trans = branches_to_motion(face, body, normaliser.trans_start)
+    poses, expr, trans = decode(normaliser, x["face"], x["body"])
     assert poses.shape == (te.frames, 165) and expr.shape == (te.frames, 100) and trans.shape == (te.frames, 3)
-    again = sample(student, feats, settings, seed=0, pad_features=pad)
+    again = sample(student, sw.scheduler, feats, settings, seed=0, pad_features=pad, retrieved=track)
     assert torch.equal(again["face"], x["face"])
-    other = sample(student, feats, replace(settings, guidance=3.0), seed=0, pad_features=pad)
+    other = sample(student, sw.scheduler, feats, replace(settings, guidance=3.0), seed=0, pad_features=pad,
+                   retrieved=track)
     assert not torch.equal(other["body"], x["body"])       # the guidance scale is an input of the student
 
 
@@ -317,10 +325,10 @@ def test_torchrun_with_two_cpu_processes_trains(tmp_path):
     assert log.count("4/4 loss") == 1, log[-4000:]
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["config.json", "model.safetensors", common.RAW_FILE, common.OPT_FILE, common.STATE_FILE, "loss.png",
-         "feature_cache"])
+         "feature_cache", "motion_db.safetensors"])
     assert sorted(p.name for p in (out / "feature_cache").iterdir()) == sorted(
         p.name for p in (out / "feature_cache").glob("*.npy") if ".tmp" not in p.name)
     assert len(list((out / "feature_cache").glob("*.npy"))) == 2
-    _, kind, _, config = load_weights(out)
-    assert kind == "teacher" and config["training"]["steps"] == 4
-    assert config["training"]["config"]["batch"] == 4
+    w = load_weights(out)
+    assert w.kind == "teacher" and w.config["training"]["steps"] == 4
+    assert w.config["training"]["config"]["batch"] == 4

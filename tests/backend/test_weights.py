@@ -12,11 +12,19 @@ from asynfusion.weights import load_weights
 
 
 def test_random_weights_round_trip(random_weights):
-    model, kind, normaliser, config = load_weights(random_weights)
-    assert kind == "lcm" and config["format_version"] == 1
+    w = load_weights(random_weights)
+    assert w.kind == "lcm" and w.config["format_version"] == 2 and w.scheduler.kind == "lcm"
     saved = load_file(str(random_weights / "model.safetensors"))
-    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
-    assert normaliser.face_mean.shape == (106,)
+    assert all(torch.equal(saved[k], v) for k, v in w.model.state_dict().items())
+    assert w.normaliser.face_mean.shape == (106,)
+    assert w.database is not None and w.database.body.shape[1] == w.model.cfg.body_dim
+
+
+def test_retrieval_model_without_its_motion_database_is_refused(random_weights, tmp_path):
+    shutil.copytree(random_weights, tmp_path / "w")
+    (tmp_path / "w" / "motion_db.safetensors").unlink()
+    with pytest.raises(WeightsError, match="motion database .* missing"):
+        load_weights(tmp_path / "w")
 
 
 def test_missing_weights_say_how_to_get_them(tmp_path):

@@ -85,6 +85,24 @@ def closure_depths(openness: np.ndarray, visemes: np.ndarray, lead: int = LEAD) 
     return np.array([openness[s - lead] - openness[s:e].min() for s, e in zip(starts, ends) if s >= lead])
 
 
+def loudness(wave: np.ndarray, frames: int, sr: int = 16000, fps: float = 30.0) -> np.ndarray:
+    """(frames,) log RMS of the audio under each motion frame."""
+    hop = sr / fps
+    edges = (np.arange(frames + 1) * hop).astype(int)
+    sq = np.concatenate([[0.0], np.cumsum(np.asarray(wave, np.float64) ** 2)])
+    idx = np.minimum(edges, len(wave))
+    energy = (sq[idx[1:]] - sq[idx[:-1]]) / np.maximum(idx[1:] - idx[:-1], 1)
+    return np.log(energy + 1e-8) / 2
+
+
+def loudness_correlation(openness: np.ndarray, loud: np.ndarray) -> float | None:
+    """Pearson correlation of mouth openness with loudness: reported, never a target (a face
+    driven by loudness alone wins it)."""
+    if openness.std() < 1e-9 or loud.std() < 1e-9:
+        return None
+    return float(np.corrcoef(openness, loud)[0, 1])
+
+
 def expression_amplitude(expressions: np.ndarray) -> float:
     """Root of the summed per-coefficient variance over time: how much the face moves."""
     return float(np.sqrt(np.asarray(expressions, np.float64).var(0).sum()))

@@ -33,7 +33,8 @@ from ..sampling import SamplerSettings
 from ..weights import default_weights_dir
 from . import metrics as M
 from . import motion_stats as S
-from .articulation import FaceProbe, balanced_accuracy, closure_depths, expression_amplitude
+from .articulation import (FaceProbe, balanced_accuracy, closure_depths, expression_amplitude, loudness,
+                           loudness_correlation)
 from .data import Take, _pairs, load_split
 from .motion_ae import MotionAE, load_motion_ae
 
@@ -41,7 +42,7 @@ AMP_GROUPS = tuple(S.GROUPS) + ("root", "heading")
 
 METRIC_KEYS = ("bc", "l1div", "l1div_seeds", "face_mse", "lvd", "jitter", "fgd", "fgd_std",
                "sync", "sync_hit", "sync_chance", "sync_xcorr", "sync_lag",
-               "viseme", "closure", "expr_amp") + tuple(f"amp_{g}" for g in AMP_GROUPS) + (
+               "viseme", "closure", "expr_amp", "mouth_loudness") + tuple(f"amp_{g}" for g in AMP_GROUPS) + (
                "wrist_slow", "wrist_tremor", "drift", "pelvis_low", "pelvis_high")
 TIMING_KEYS = ("gen_seconds", "motion_seconds", "realtime_factor")
 # Read as generated / captured (1.0 = moves like the capture).
@@ -63,6 +64,7 @@ _LABELS = {
     "viseme": "viseme read-out (balanced accuracy, chance 0.25)",
     "closure": "lip closure depth at /p b m/",
     "expr_amp": "expression amplitude",
+    "mouth_loudness": "mouth openness / loudness correlation",
     "wrist_slow": "wrist speed power 1-2 Hz",
     "wrist_tremor": "wrist speed power 3-6 Hz",
     "drift": "root drift from the start (m)",
@@ -156,8 +158,10 @@ class Evaluation:
         out.update({f"wrist_{k}": v for k, v in S.wrist_band_power(joints).items()})
         out.update(S.root_stats(joints))
         if self.probe is not None and seg.take.visemes is not None:
+            opening = self.probe.openness(face)
             out["viseme_counts"] = self.probe.readout_counts(face, seg.take.visemes)
-            out["closure_depths"] = closure_depths(self.probe.openness(face), seg.take.visemes)
+            out["closure_depths"] = closure_depths(opening, seg.take.visemes)
+            out["mouth_loudness"] = loudness_correlation(opening, loudness(seg.take.wave, seg.frames))
         return out
 
     def aggregate(self, per_seg: list[list[dict]], reference: np.ndarray | None) -> dict:
@@ -174,7 +178,7 @@ class Evaluation:
                 for k in vals:
                     vals[k].append(r.get(k))
         res["bc"] = _weighted(vals["bc"], bc_w)
-        for k in ("l1div", "jitter", "sync_xcorr", "sync_lag", "face_mse", "lvd", "expr_amp", "drift",
+        for k in ("l1div", "jitter", "sync_xcorr", "sync_lag", "face_mse", "lvd", "expr_amp", "drift", "mouth_loudness",
                   "wrist_slow", "wrist_tremor") + tuple(f"amp_{g}" for g in AMP_GROUPS):
             res[k] = _weighted(vals[k], lengths)
         flat = [r for samples in per_seg for r in samples]

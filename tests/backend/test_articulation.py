@@ -1,0 +1,106 @@
+"""Phones, face read-out, body statistics and the baselines, on the real BEAT2 takes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from asynfusion.core.kinematics import FLOAT_TOLERANCE, floor_height, ground, lowest_foot
+from asynfusion.training import articulation as A
+from asynfusion.training import motion_stats as S
+from asynfusion.training import phones as P
+from asynfusion.training.baselines import Baselines
+from asynfusion.training.data import load_split
+from asynfusion.training.metrics import face_params, forward_kinematics
+
+from .conftest import BEAT2
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    return load_split(BEAT2, 0.15, cache=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def probe(split):
+    return A.FaceProbe.fit([face_params(t.poses, t.expressions) for t in split.train],
+                           [t.visemes for t in split.train])
+
+
+def test_textgrid_phones_become_frame_classes():
+    phones = P.read_phones(BEAT2 / "2_scott_0_1_1.TextGrid")
+    assert phones[0][2] == "" and ("M" in {p for _, _, p in phones})     # stress digits are gone
+    assert all(a <= b for a, b, _ in phones)
+    vis = P.frame_visemes(phones, 1906)
+    counts = np.bincount(vis[vis >= 0], minlength=4)
+    assert counts[P.CLOSED] > 100 and (counts > 0).all()
+    # a frame inside the first /m/ is "closed"
+    start, end, _ = next(p for p in phones if p[2] == "M")
+    assert vis[int((start + end) / 2 * 30)] == P.CLOSED
+    w = P.loss_weights(vis)
+    assert w[vis == P.CLOSED].min() == P.LOSS_WEIGHT["closed"] and w[vis < 0].max() == 1.0
+
+
+def test_the_probe_reads_held_out_capture_and_not_a_still_face(split, probe):
+    held = sum(probe.readout_counts(face_params(t.poses, t.expressions), t.visemes) for t in split.test)
+    assert A.balanced_accuracy(held) > 0.6                       # captured faces say their visemes
+    still = sum(probe.readout_counts(np.zeros((t.frames, 103)), t.visemes) for t in split.test)
+    assert A.balanced_accuracy(still) == pytest.approx(0.25)     # one class for every frame: chance
+    rng = np.random.default_rng(0)
+    shuffled = sum(probe.readout_counts(face_params(t.poses, t.expressions)[rng.permutation(t.frames)], t.visemes)
+                   for t in split.test)
+    assert A.balanced_accuracy(shuffled) < 0.45                 # right shapes at the wrong time
+
+
+def test_captured_lips_close_on_bilabials_and_a_halved_face_closes_half_as_deep(split, probe):
+    take = split.test[0]
+    face = face_params(take.poses, take.expressions)
+    depth = A.closure_depths(probe.openness(face), take.visemes)
+    assert len(depth) >= 5 and depth.mean() > 0
+    mean = probe.mean
+    half = mean + 0.5 * (face - mean)
+    assert A.closure_depths(probe.openness(half), take.visemes).mean() == pytest.approx(0.5 * depth.mean())
+    assert A.expression_amplitude(0.5 * take.expressions) == pytest.approx(0.5 * A.expression_amplitude(take.expressions))
+
+
+def test_body_statistics_tell_capture_from_still_and_shaking_motion(split):
+    take = split.test[0]
+    joints = forward_kinematics(take.poses, take.trans)
+    amp = S.group_amplitudes(joints, take.poses)
+    assert all(v > 0 for v in amp.values()) and amp["hands"] > amp["spine"]
+    still = np.repeat(take.poses[:1], take.frames, 0)
+    assert max(S.group_amplitudes(forward_kinematics(still, take.trans[:1].repeat(take.frames, 0)), still).values()) < 1e-9
+    bands = S.wrist_band_power(joints)
+    rng = np.random.default_rng(1)
+    shaky = take.poses + 0.02 * rng.standard_normal(take.poses.shape).astype(np.float32)
+    shaky_bands = S.wrist_band_power(forward_kinematics(shaky, take.trans))
+    assert shaky_bands["tremor"] > 3 * bands["tremor"]
+    assert S.root_stats(joints)["drift"] < 1.0
+
+
+def test_grounding_keeps_captured_motion_and_puts_sinking_or_floating_feet_on_the_floor(split):
+    take = split.train[0]
+    kept = ground(take.poses, take.trans)
+    assert np.abs(kept - take.trans).max() < 0.03              # the capture's feet already stand
+    for shift in (-0.5, 0.4):
+        moved = take.trans + np.array([0, shift, 0], np.float32)
+        low = lowest_foot(take.poses, ground(take.poses, moved))
+        assert low.min() >= floor_height() - 1e-6
+        assert low.max() <= floor_height() + FLOAT_TOLERANCE + 0.01
+    # horizontal position is never touched
+    np.testing.assert_array_equal(ground(take.poses, take.trans + [0, 1, 0])[:, [0, 2]], take.trans[:, [0, 2]])
+
+
+def test_baselines_give_real_motion_a_matched_track_and_a_still_pose(split):
+    base = Baselines(split.train)
+    seg = type("Seg", (), {"take": split.test[0], "frames": split.test[0].frames})()
+    poses, expr, trans = base.matching(seg, 0)
+    assert poses.shape == (seg.frames, 165) and np.isfinite(poses).all() and expr.std(0).mean() > 0.05
+    other = base.matching(seg, 1)[0]
+    assert not np.allclose(other, poses)
+    p2, _, _ = base.mismatched(seg, 0)
+    assert not np.allclose(p2[: seg.frames], seg.take.poses)      # real motion, another take's
+    p3, e3, t3 = base.static(seg, 0)
+    assert np.ptp(p3, 0).max() == 0 and np.ptp(e3, 0).max() == 0
+    low = lowest_foot(p3, t3)
+    assert floor_height() - 1e-6 <= low.min() <= floor_height() + FLOAT_TOLERANCE + 1e-6

@@ -1,0 +1,80 @@
+"""Motion matching over the training motion (retrieval.py), on the real BEAT2 takes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from asynfusion.retrieval import HOP, SEGMENT, MotionDatabase
+from asynfusion.training.data import SELF_EXCLUSION, Windows, fit_normaliser, load_split, motion_database
+
+from .conftest import BEAT2
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    return load_split(BEAT2, 0.15, cache=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def database(split):
+    return motion_database(split.train, fit_normaliser(split.train)), fit_normaliser(split.train)
+
+
+def test_matching_a_takes_own_audio_finds_that_take_unless_it_is_excluded(split, database):
+    db, normaliser = database
+    take = split.train[0]
+    own = normaliser.normalise(*take.branches())[1].numpy()
+    found = db.match(take.feats[:600], seed=0, top_k=1)
+    assert found.shape == own[:600].shape
+    assert np.abs(found - own[:600]).mean() < 0.05              # its own frames, cross-faded into themselves
+    excluded = db.match(take.feats[:600], seed=0, top_k=1, exclude=(take.source, take.start, SELF_EXCLUSION))
+    assert np.abs(excluded - own[:600]).mean() > 0.3             # something else, as held-out speech gets
+
+
+def test_seeds_pick_among_the_best_segments_and_the_track_has_no_jumps(split, database):
+    db, _ = database
+    feats = split.test[0].feats
+    a, b = db.match(feats, seed=0), db.match(feats, seed=1)
+    assert a.shape == (len(feats), db.body.shape[1]) and np.isfinite(a).all()
+    assert not np.allclose(a, b)                                 # top-k choice differs by seed
+    step = np.abs(np.diff(a, axis=0)).mean(1)
+    # a cut without the cross-fade would show as single-frame jumps far above the typical step
+    assert step.max() < 12 * np.median(step)
+
+
+def test_a_clip_shorter_than_one_segment_still_gets_a_track(split, database):
+    db, _ = database
+    out = db.match(split.test[0].feats[:10], seed=0)
+    assert out.shape == (10, db.body.shape[1]) and np.isfinite(out).all()
+
+
+def test_database_round_trips_through_safetensors(database, tmp_path):
+    db, _ = database
+    db.save(tmp_path)
+    back = MotionDatabase.load(tmp_path)
+    np.testing.assert_array_equal(back.keys, db.keys)
+    np.testing.assert_allclose(back.body, db.body, rtol=1e-3, atol=2e-3)   # stored as float16
+    np.testing.assert_array_equal(back.starts, db.starts)
+    assert not list(tmp_path.glob("*.pkl")) and (tmp_path / "motion_db.safetensors").stat().st_size < 8e6
+
+
+def test_segments_never_cross_from_one_take_into_the_next(database):
+    db, _ = database
+    last = db.starts + SEGMENT - 1
+    assert (db.source[db.starts] == db.source[last]).all()
+    assert (db.frame[last] - db.frame[db.starts] == SEGMENT - 1).all()
+    assert HOP < SEGMENT
+
+
+def test_training_windows_carry_a_retrieved_track_that_is_not_their_own_motion(split, database):
+    db, normaliser = database
+    ds = Windows(split.train[:1], normaliser, 120, 60, mirror=False, database=db)
+    item = ds[3]
+    assert item["retrieved"].shape == item["body"].shape
+    assert (item["retrieved"] - item["body"]).abs().mean() > 0.3
+    assert item["face_weight"].shape == (120,) and float(item["face_weight"].max()) > 1   # a bilabial inside
+    tracks = ds.tracks[0]
+    assert len({float(t.sum()) for t in tracks}) == len(tracks)  # variants differ (drawn per window)
+    assert all(torch.isfinite(t).all() for t in tracks)
