@@ -123,6 +123,13 @@ def save(out: str) -> None:
                               "check that the folder is writable and the disk has room.") from None
 
 
+def publish_motion(staging: str, folder: str) -> None:
+    """Move the generated motion files into their folder once the .blend that used them is saved."""
+    os.makedirs(folder, exist_ok=True)
+    for name in sorted(os.listdir(staging)):
+        os.replace(os.path.join(staging, name), os.path.join(folder, name))
+
+
 def run(args: argparse.Namespace) -> list[str]:
     """Do the whole job; returns one summary line per baked file. Generated motion is kept in a
     staging folder beside the output and moved into place only once the .blend is saved, so a
@@ -170,10 +177,7 @@ def run(args: argparse.Namespace) -> list[str]:
             worker = None
         save(out)
         if staging:
-            folder = jobs.motion_folder(out)
-            os.makedirs(folder, exist_ok=True)
-            for staged in sorted(os.listdir(staging)):
-                os.replace(os.path.join(staging, staged), os.path.join(folder, staged))
+            publish_motion(staging, jobs.motion_folder(out))
     finally:
         if worker is not None:
             worker.close(timeout=0.5)

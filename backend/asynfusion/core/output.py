@@ -31,7 +31,7 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | N
             raise OutputError(f"Refusing to write the output {name} over the input "
                               f"{os.path.basename(os.fspath(source))}; choose another output file.")
     if os.path.isdir(real):
-        raise OutputError(f"The output {name} is a folder; give a file name, for example {name}/result.")
+        raise OutputError(f"The output {name} is a folder, not a file; give a file name.")
     if os.path.lexists(out) and not os.path.isfile(real):
         raise OutputError(f"The output {name} exists and is not a regular file; choose another output file.")
     folder = os.path.dirname(real)
@@ -40,12 +40,6 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | N
     if not os.access(folder, os.W_OK):
         raise OutputError(f"The folder {folder} is read-only; choose another place for {name}.")
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _pid_alive(pid: int) -> bool:
@@ -81,8 +75,7 @@ def replacing(path: str | os.PathLike) -> Iterator[str]:
     tmp = os.path.join(folder, f".{name}.{os.getpid()}-{secrets.token_hex(4)}{_PART}")
     try:
         _remove_dead_debris(folder, name)
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
+        yield tmp                    # created by the caller, so with the usual permissions
         os.replace(tmp, target)
     except OSError as err:
         raise OutputError(f"Cannot write {name} in {folder}: {err.strerror or err}.") from None
