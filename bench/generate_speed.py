@@ -64,7 +64,7 @@ def one_cell(clip: str, weights: str, sampler: str, runs: int, device: str) -> d
 
     from asynfusion import audio
     from asynfusion.generate import Generator
-    from asynfusion.sampling import SamplerSettings, sample
+    from asynfusion.sampling import SamplerSettings
 
     gen = Generator(weights, device)
     mode, sf, sb = SAMPLERS[sampler]
@@ -73,9 +73,9 @@ def one_cell(clip: str, weights: str, sampler: str, runs: int, device: str) -> d
     for i in range(runs + 1):
         t0 = time.perf_counter()
         wave = audio.normalise_loudness(audio.load_audio(clip))
-        feats = gen.normaliser.normalise_audio(audio.audio_features(wave, gen.device))
+        feats, offset = audio.speaker_normalise(audio.audio_features(wave, gen.device))
         t1 = time.perf_counter()
-        sample(gen.model, feats, settings, seed=i, pad_features=gen.pad, autocast_dtype=gen.precision)
+        gen.sample(feats, offset, settings, seed=i)   # motion matching + sampling
         if gen.device.type == "cuda":
             torch.cuda.synchronize()
         t2 = time.perf_counter()

@@ -127,3 +127,16 @@ def test_random_weights_the_body_branch_reads_the_retrieved_track_and_the_face_d
     assert torch.equal(none["body"], zeros["body"])       # "no track" is the normalised mean
     assert model.branches["body"].inp.in_features == 2 * model.cfg.body_dim
     assert model.branches["face"].inp.in_features == model.cfg.face_dim
+
+
+def test_random_weights_a_band_limited_body_output_has_no_frame_to_frame_tremor():
+    sharp, smooth = make(gates_open=True), make(gates_open=True, body_lowpass=1.5)
+    smooth.load_state_dict(sharp.state_dict())               # same weights, only the output filter differs
+    x, t, audio = inputs()
+
+    def high_band(y):            # power above ~7.5 Hz (the top half of the spectrum at 30 fps)
+        spec = torch.fft.rfft(y - y.mean(1, keepdim=True), dim=1).abs() ** 2
+        return spec[:, spec.shape[1] // 2:].sum() / spec.sum()
+    a, b = run(sharp, x, t, audio), run(smooth, x, t, audio)
+    assert high_band(b["body"]) < 0.05 * high_band(a["body"])
+    assert torch.equal(a["face"], b["face"])                 # the face is not filtered

@@ -39,3 +39,4 @@ class ModelConfig(JSONConfig):
     n_speakers: int = 0            # >0 adds a speaker/style embedding; id 0 means "unknown"
     guidance_embed: bool = False   # LCM students take the guidance scale as an input
     retrieval: bool = False        # the body branch also reads the motion-matched body track
+    body_lowpass: float = 0.0      # sigma (frames) of the fixed temporal low-pass on the body's output

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .layers import Attention, ScalarEmbedding, band_mask, modulate, positions
+from .layers import Attention, ScalarEmbedding, band_mask, gaussian_taps, modulate, positions, temporal_lowpass
 
 BRANCHES = ("face", "body")
 KVCache = dict[str, list[tuple[torch.Tensor, torch.Tensor]]]
@@ -55,7 +55,7 @@ class Block(nn.Module):
 
 
 class Branch(nn.Module):
-    def __init__(self, cfg: ModelConfig, dim: int, cond_dim: int = 0) -> None:
+    def __init__(self, cfg: ModelConfig, dim: int, cond_dim: int = 0, sigma: float = 0.0) -> None:
         super().__init__()
         w = cfg.width
         self.inp = nn.Linear(dim + cond_dim, w)
@@ -65,6 +65,8 @@ class Branch(nn.Module):
         self.norm_out = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
         self.ada_out = nn.Sequential(nn.SiLU(), nn.Linear(w, 2 * w))
         self.out = nn.Linear(w, dim)
+        self.register_buffer("lowpass", gaussian_taps(sigma) if sigma > 0 else torch.ones(1), persistent=False)
+        self.sigma = sigma
         for layer in (self.ada_out[1], self.out):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -97,7 +99,7 @@ class AsynFusion(nn.Module):
         self.audio = AudioEncoder(cfg)
         self.branches = nn.ModuleDict({
             "face": Branch(cfg, cfg.face_dim),
-            "body": Branch(cfg, cfg.body_dim, cfg.body_dim if cfg.retrieval else 0),
+            "body": Branch(cfg, cfg.body_dim, cfg.body_dim if cfg.retrieval else 0, cfg.body_lowpass),
         })
         self.speaker = nn.Embedding(cfg.n_speakers + 1, cfg.width) if cfg.n_speakers else None
 
@@ -156,6 +158,8 @@ class AsynFusion(nn.Module):
             br = self.branches[b]
             shift, scale = br.ada_out(c[b]).chunk(2, -1)
             out[b] = br.out(modulate(br.norm_out(h[b]), shift, scale))
+            if br.sigma > 0:   # a band-limited output: the network's own frame-to-frame errors cannot tremble
+                out[b] = temporal_lowpass(out[b], br.lowpass)
         return out, cache
 
     def _body_input(self, x: torch.Tensor, retrieved: torch.Tensor | None) -> torch.Tensor:

@@ -70,3 +70,21 @@ def band_mask(length: int, radius: int, device) -> torch.Tensor | None:
         return None
     idx = torch.arange(length, device=device)
     return (idx[:, None] - idx[None]).abs() <= radius
+
+
+def gaussian_taps(sigma: float) -> torch.Tensor:
+    """Normalised 1D Gaussian taps out to 3 sigma."""
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def temporal_lowpass(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """(B, T, D) filtered along T with ``taps``; ends are mirrored."""
+    b, t, d = x.shape
+    pad = min(len(taps) // 2, t - 1)
+    k = taps[len(taps) // 2 - pad: len(taps) // 2 + pad + 1]
+    k = (k / k.sum()).to(x.dtype)
+    y = F.pad(x.transpose(1, 2).reshape(b * d, 1, t), (pad, pad), mode="reflect")
+    return F.conv1d(y, k.view(1, 1, -1)).view(b, d, t).transpose(1, 2)

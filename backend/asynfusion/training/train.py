@@ -88,7 +88,7 @@ def train(cfg: TrainConfig) -> Path:
     ds = Windows(split.train, normaliser, cfg.window, cfg.stride, mirror=cfg.mirror, database=database)
     torch.manual_seed(cfg.seed)
     arch = ModelConfig(width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
-                       retrieval=cfg.retrieval)
+                       retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass)
     scheduler = Scheduler("ddim")
     model = AsynFusion(arch).to(d.device)
     if not cfg.cosync:
