@@ -14,7 +14,7 @@ $(VENV)/.done: backend/pyproject.toml
 	$(PY) -m venv $(VENV)
 	# torch==2.13.0 resolves to the CPU wheel on this machine; an unpinned torch pulls GBs of CUDA.
 	$(VENV)/bin/pip install $(PIP_QUIET) torch==2.13.0
-	$(VENV)/bin/pip install $(PIP_QUIET) -e backend[eval] pytest mypy fake-bpy-module-4-2 matplotlib
+	$(VENV)/bin/pip install $(PIP_QUIET) -e "backend[eval,train]" pytest mypy fake-bpy-module-4-2
 	touch $@
 
 setup-blender: $(B42)/.done $(B50)/.done

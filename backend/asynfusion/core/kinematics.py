@@ -47,9 +47,11 @@ def floor_height() -> float:
     return float(rest_pose.rest_joints()[list(FOOT_JOINTS), 1].min())
 
 
-def lowest_foot(poses: np.ndarray, trans: np.ndarray) -> np.ndarray:
-    """(N,) height of the lowest foot joint per frame (template FK)."""
-    return forward_kinematics(poses, trans)[:, list(FOOT_JOINTS), 1].min(1)
+def lowest_foot(poses: np.ndarray, trans: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """(N,) height of the lowest foot joint per frame (template FK, in chunks: an hour is 108k frames)."""
+    out = [forward_kinematics(poses[a:a + chunk], trans[a:a + chunk])[:, list(FOOT_JOINTS), 1].min(1)
+           for a in range(0, len(poses), chunk)]
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def _gaussian(x: np.ndarray, sigma: float) -> np.ndarray:

@@ -158,7 +158,11 @@ def plot_losses(history: list[list[float]], path: Path, title: str) -> None:
     """history: [[step, loss, ...]] -> a PNG of the (smoothed) loss curve."""
     if not history:
         return
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:   # the plot is a convenience: training goes on without it
+        print("(no loss plot: install matplotlib, e.g. pip install './backend[train]')", file=sys.stderr)
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
