@@ -37,11 +37,6 @@ class SamplerSettings:
         return async_plan(scheduler.set_timesteps(self.steps_face), scheduler.set_timesteps(self.steps_body))
 
 
-def _noise(shape, generator: torch.Generator, device) -> torch.Tensor:
-    """Noise is drawn on the CPU so a seed gives the same motion on every device."""
-    return torch.randn(shape, generator=generator).to(device)
-
-
 class _Windows:
     """A clip cut into the model's overlapping windows, in chunks of ``chunk`` windows."""
 
@@ -96,7 +91,7 @@ def sample(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, setting
             cond.append(None if retrieved is None else _retrieved_input(win.split(retrieved, sl), guided))
     gen = torch.Generator().manual_seed(int(seed))
     dims = {"face": cfg.face_dim, "body": cfg.body_dim}
-    x = {b: _noise((win.length, dims[b]), gen, device) for b in BRANCHES}
+    x = {b: scheduler.noise(b, (win.length, dims[b]), gen).to(device) for b in BRANCHES}
     caches: list[dict] = [{} for _ in win.chunks]
     plan = settings.plan(scheduler)
     total, done = sum(len(ev) for ev in plan) * len(win.chunks), 0
@@ -121,7 +116,8 @@ def sample(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, setting
         for b in stepping:
             x0 = win.merge(torch.cat(pred[b]))
             t, t_next = event[b]
-            fresh = _noise(x[b].shape, gen, device) if settings.mode == "lcm" and t_next >= 0 else None
+            renoise = settings.mode == "lcm" and t_next >= 0
+            fresh = scheduler.noise(b, tuple(x[b].shape), gen).to(device) if renoise else None
             x[b] = scheduler.step(x[b], x0, t, t_next, fresh, kind=settings.mode)
     sigma = {"face": settings.smooth_face, "body": settings.smooth_body}
     return {b: smooth(x[b][:win.frames], sigma[b]) for b in BRANCHES}

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .model.config import JSONConfig
+from .model.layers import gaussian_taps, temporal_lowpass
 
 NUM_TRAIN_STEPS = 1000
 KINDS = ("ddim", "lcm")
@@ -37,6 +38,7 @@ class Scheduler(JSONConfig):
     kind: str = "ddim"
     num_train_steps: int = NUM_TRAIN_STEPS
     origin_steps: int = 50          # the DDIM grid an LCM student was distilled on
+    body_noise_lowpass: float = 0.0  # sigma (frames): the body's diffusion noise is temporally correlated
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -74,6 +76,18 @@ class Scheduler(JSONConfig):
             raise ValueError(f"steps must be between 1 and {len(grid)}")
         idx = np.floor(np.linspace(0, len(grid), n, endpoint=False)).astype(int)
         return [grid[i] for i in idx]
+
+    def noise(self, branch: str, shape: tuple[int, ...], generator: torch.Generator | None = None
+              ) -> torch.Tensor:
+        """Diffusion noise for a branch, (..., T, D), drawn on the CPU (seeds give the same motion
+        on every device). The body's is low-passed along T and rescaled to unit variance, so
+        whatever of it a denoiser lets through is slow drift, never frame-to-frame tremor."""
+        eps = torch.randn(shape, generator=generator)
+        if branch != "body" or self.body_noise_lowpass <= 0:
+            return eps
+        taps = gaussian_taps(self.body_noise_lowpass)
+        flat = eps.reshape((-1,) + tuple(shape[-2:]))
+        return (temporal_lowpass(flat, taps) / taps.pow(2).sum().sqrt()).reshape(shape)
 
     def alpha_bar(self, t: torch.Tensor | int) -> torch.Tensor:
         """ᾱ at t (any shape); t < 0 means clean data (ᾱ = 1)."""

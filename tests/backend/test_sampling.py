@@ -209,3 +209,17 @@ def test_sampler_output_is_smoothed_as_its_settings_say_random_weights(random_we
     smoothed = gen.sample(feats, torch.zeros(66), _replace(SamplerSettings(), smooth_face=1, smooth_body=2), 1)
     for b in ("face", "body"):
         assert torch.diff(smoothed[b], n=3, dim=0).abs().mean() < torch.diff(raw[b], n=3, dim=0).abs().mean()
+
+
+def test_body_noise_is_slow_unit_variance_noise_and_the_face_noise_is_white():
+    sch = Scheduler("ddim", body_noise_lowpass=2.0)
+    g = torch.Generator().manual_seed(0)
+    body, face = sch.noise("body", (64, 240, 8), g), sch.noise("face", (64, 240, 8), g)
+    assert abs(float(body.std()) - 1) < 0.05 and abs(float(face.std()) - 1) < 0.05
+
+    def high_share(x):             # share of the power above 5 Hz at 30 fps
+        spec = torch.fft.rfft(x, dim=1).abs() ** 2
+        return float(spec[:, spec.shape[1] // 3:].sum() / spec.sum())
+    assert high_share(face) > 0.6 and high_share(body) < 0.05
+    again = Scheduler("ddim", body_noise_lowpass=2.0).noise("body", (2, 50, 3), torch.Generator().manual_seed(5))
+    assert torch.equal(again, sch.noise("body", (2, 50, 3), torch.Generator().manual_seed(5)))   # seeded

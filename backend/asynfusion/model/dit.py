@@ -102,6 +102,9 @@ class AsynFusion(nn.Module):
             "body": Branch(cfg, cfg.body_dim, cfg.body_dim if cfg.retrieval else 0, cfg.body_lowpass),
         })
         self.speaker = nn.Embedding(cfg.n_speakers + 1, cfg.width) if cfg.n_speakers else None
+        sigma = cfg.body_audio_lowpass
+        self.register_buffer("body_audio_taps", gaussian_taps(sigma) if sigma > 0 else torch.ones(1),
+                             persistent=False)
 
     def encode_audio(self, feats: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T, audio_dim) -> (B, T, width); ``drop`` (B,) bool replaces audio by the null input."""
@@ -135,11 +138,14 @@ class AsynFusion(nn.Module):
         length = audio.shape[1]
         pos = positions(length, self.cfg.width, audio.device).to(audio.dtype)
         mask = band_mask(length, self.cfg.cosync_window, audio.device)
+        heard = {"face": audio, "body": audio}
+        if self.cfg.body_audio_lowpass > 0 and "body" in run:
+            heard["body"] = temporal_lowpass(audio, self.body_audio_taps)
         h, mods, c = {}, {}, {}
         for b in run:
             br = self.branches[b]
             c[b] = self._condition(b, t[b], speaker, guidance)
-            h[b] = br.inp(self._body_input(x[b], retrieved) if b == "body" else x[b]) + pos + audio
+            h[b] = br.inp(self._body_input(x[b], retrieved) if b == "body" else x[b]) + pos + heard[b]
             mods[b] = [blk.ada(c[b]).chunk(6, -1) for blk in br.blocks]
             cache[b] = [None] * self.cfg.depth
         for i in range(self.cfg.depth):
@@ -152,7 +158,7 @@ class AsynFusion(nn.Module):
                 if other not in cache:
                     raise ValueError(f"the {b} branch needs the {other} branch's cached keys/values")
                 blk = self.branches[b].blocks[i]
-                h[b] = blk.finish(h[b], cache[other][i], audio, mods[b][i], mask)
+                h[b] = blk.finish(h[b], cache[other][i], heard[b], mods[b][i], mask)
         out = {}
         for b in run:
             br = self.branches[b]

@@ -75,7 +75,7 @@ def distill(cfg: DistillConfig) -> Path:
         raise SystemExit(f"{cfg.teacher} holds a {tw.kind} model; distil a teacher")
     teacher, normaliser, tconfig, database = tw.model, tw.normaliser, tw.config, tw.database
     teacher.requires_grad_(False)
-    scheduler = Scheduler("lcm", origin_steps=tw.scheduler.num_train_steps // cfg.skip)
+    scheduler = replace(tw.scheduler, kind="lcm", origin_steps=tw.scheduler.num_train_steps // cfg.skip)
     split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
     ds = Windows(split.train, normaliser.to("cpu"), teacher.cfg.window, cfg.stride, mirror=cfg.mirror,
                  database=database)

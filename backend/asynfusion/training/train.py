@@ -49,7 +49,7 @@ def branch_loss(pred: dict[str, torch.Tensor], target: dict[str, torch.Tensor], 
 
 def noised(x0: dict[str, torch.Tensor], t: dict[str, torch.Tensor], scheduler: Scheduler,
            gen: torch.Generator) -> dict[str, torch.Tensor]:
-    return {b: scheduler.add_noise(x0[b], torch.randn(x0[b].shape, generator=gen).to(x0[b].device), t[b])
+    return {b: scheduler.add_noise(x0[b], scheduler.noise(b, tuple(x0[b].shape), gen).to(x0[b].device), t[b])
             for b in BRANCHES}
 
 
@@ -88,8 +88,9 @@ def train(cfg: TrainConfig) -> Path:
     ds = Windows(split.train, normaliser, cfg.window, cfg.stride, mirror=cfg.mirror, database=database)
     torch.manual_seed(cfg.seed)
     arch = ModelConfig(width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
-                       retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass)
-    scheduler = Scheduler("ddim")
+                       retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass,
+                       body_audio_lowpass=cfg.body_audio_lowpass)
+    scheduler = Scheduler("ddim", body_noise_lowpass=cfg.body_noise_lowpass)
     model = AsynFusion(arch).to(d.device)
     if not cfg.cosync:
         for g in model.cosync_gates():
