@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import secrets
 import shutil
 import sys
-import tempfile
 
 import bpy
 
@@ -106,11 +106,11 @@ def open_scene(path: str | None) -> None:
         bpy.ops.wm.read_factory_settings(use_empty=True)
 
 
-def staging_folder(out: str) -> str:
+def make_folder(path: str) -> None:
     try:
-        return tempfile.mkdtemp(prefix=".asynfusion-", dir=os.path.dirname(out))
+        os.mkdir(path)
     except OSError as err:
-        raise OutputError(f"Cannot write in {os.path.dirname(out)}: {err.strerror}.") from None
+        raise OutputError(f"Cannot write in {os.path.dirname(path)}: {err.strerror}.") from None
 
 
 def save(out: str) -> None:
@@ -156,9 +156,11 @@ def run(args: argparse.Namespace) -> list[str]:
             raise AddonError(f"No backend Python found; pass --python or set {client.ENV_PYTHON}.")
         worker = client.WorkerClient(client.worker_command(python, args.device, args.weights), client.worker_env())
     lines = []
-    staging = ""
+    # named before it is made, so that an interrupt at any point still finds it to remove
+    staging = os.path.join(os.path.dirname(out), f".asynfusion-{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
-        staging = staging_folder(out) if worker else ""
+        if worker is not None:
+            make_folder(staging)
         for path in files:
             name = os.path.splitext(os.path.basename(path))[0]
             device = None
@@ -176,13 +178,12 @@ def run(args: argparse.Namespace) -> list[str]:
             worker.close()
             worker = None
         save(out)
-        if staging:
+        if os.path.isdir(staging):
             publish_motion(staging, jobs.motion_folder(out))
     finally:
         if worker is not None:
             worker.close(timeout=0.5)
-        if staging:
-            shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
     lines.append(f"Saved {out}")
     if sheet:
         lines.append(f"Preview {preview.contact_sheet(scene, armature, sheet)}")
