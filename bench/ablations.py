@@ -31,7 +31,8 @@ from asynfusion.errors import UserError
 from asynfusion.generate import SMOOTH_SIGMA, Generator
 from asynfusion.training.args import ablation_arguments
 from asynfusion.training.baselines import Baselines
-from asynfusion.training.evaluate import Evaluation, describe_settings, evaluate_generator, relative, score
+from asynfusion.training.evaluate import (Evaluation, describe_settings, evaluate_generator, other_voices, relative,
+                                         score)
 from asynfusion.weights import default_weights_dir
 
 BODY = [  # (key, header, better); "/GT" columns are generated over captured
@@ -52,6 +53,15 @@ BODY = [  # (key, header, better); "/GT" columns are generated over captured
     ("pelvis_high", "pelvis max m", "≈GT"),
     ("bc", "BC", "(reported)"),
     ("l1div_seeds", "L1 div. seeds", "↑"),
+]
+VOICES = [
+    ("body_mean", "body amplitude, mean of groups", "/GT≈1"),
+    ("body_min", "body amplitude, lowest group", "/GT≥0.8"),
+    ("amp_arms", "arms", "/GT≈1"),
+    ("amp_hands", "hands", "/GT≈1"),
+    ("amp_head", "head", "/GT≈1"),
+    ("amp_root", "root", "/GT≈1"),
+    ("expr_amp", "expression amplitude", "/GT≈1"),
 ]
 FACE = [
     ("viseme", "viseme read-out", "↑"),
@@ -97,6 +107,22 @@ def model_rows(student: Generator, teacher: Generator, teacher_steps: int,
     return rows
 
 
+class _Length:
+    """What Baselines.static reads of a segment: its length."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+
+
+def _generated(gen: Generator, settings, retrieval: bool):
+    import torch
+
+    def motion(feats, seed):
+        x = torch.from_numpy(feats).to(gen.device)
+        return gen.decode(gen.sample(x, torch.zeros_like(x[0]), settings, seed, retrieval=retrieval))
+    return motion
+
+
 def _cell(v) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "n/a"
@@ -135,6 +161,17 @@ def markdown(rows: list[dict], truth: dict, header: dict) -> str:
     ]
     lines += _table("Body", BODY, rows, truth)
     lines += _table("Face and speed", FACE, rows, truth)
+    voices = [r for r in rows if r.get("voices")]
+    if voices:
+        lines += [f"## Other voices ({header['voices']})", "",
+                  "No capture exists for these recordings: amplitudes are read against the held-out capture "
+                  "of the training speaker (1 = moves as much). A body that freezes on an unfamiliar voice "
+                  "shows here.", "",
+                  "| configuration | " + " | ".join(f"{h} {b}" for _, h, b in VOICES) + " |",
+                  "|---|" + "---|" * len(VOICES)]
+        for r in voices:
+            lines.append(f"| {r['name']} | " + " | ".join(_cell(r["voices"].get(k)) for k, _, _ in VOICES) + " |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -158,23 +195,35 @@ def main(argv: list[str] | None = None) -> int:
     reference = ev.gt_features()
     truth = ev.ground_truth()
     base = Baselines(ev.train)
+    # speech without capture beside the BEAT2 folder (../shared/data/speech): other voices
+    clips = sorted(p for p in (Path(args.data).parent / "speech").glob("*") if p.suffix in (".wav", ".ogg", ".flac"))
     rows = []
     for name, fn in (("static mean pose", base.static), ("mismatched capture (another take)", base.mismatched),
                      ("motion matching (baseline)", base.matching)):
         t0 = time.perf_counter()
         metrics = score(ev, fn, args.seeds, reference)
         log(f"{name}: done in {time.perf_counter() - t0:.1f} s")
-        rows.append({"name": name, "settings": None, "metrics": metrics, "relative": relative(metrics, truth)})
+        row = {"name": name, "settings": None, "metrics": metrics, "relative": relative(metrics, truth)}
+        if fn == base.matching and clips:
+            row["voices"] = other_voices(ev, base.match_features, clips, truth, args.seeds)
+        elif fn == base.static and clips:
+            row["voices"] = other_voices(ev, lambda f, s: base.static(_Length(len(f)), s), clips, truth)
+        rows.append(row)
     for name, gen, settings, cosync, retrieval in model_rows(student, teacher, args.teacher_steps, no_cosync):
         t0 = time.perf_counter()
         metrics = evaluate_generator(ev, gen, settings, args.seeds, cosync, reference, retrieval=retrieval)
         log(f"{name}: done in {time.perf_counter() - t0:.1f} s")
-        rows.append({"name": name, "settings": describe_settings(gen, settings, cosync), "metrics": metrics,
-                     "relative": relative(metrics, truth)})
+        row = {"name": name, "settings": describe_settings(gen, settings, cosync), "metrics": metrics,
+               "relative": relative(metrics, truth)}
+        if clips and (name.startswith("LCM 4+2 (async") or name.startswith("teacher DDIM")
+                      or name == "LCM 4+2, retrieval off"):
+            row["voices"] = other_voices(ev, _generated(gen, settings, retrieval), clips, truth, args.seeds)
+        rows.append(row)
     header = {"data": args.data, "split": ev.description, "segments": len(ev.segments),
               "seconds": sum(s.frames for s in ev.segments) / 30.0, "seeds": args.seeds,
               "joints": ev.joints.label, "fid_model": str(ev.ae_dir), "device": student.device_name,
-              "student": str(student.weights_dir), "teacher": str(teacher.weights_dir)}
+              "student": str(student.weights_dir), "teacher": str(teacher.weights_dir),
+              "voices": ", ".join(p.name for p in clips)}
     text = markdown(rows, truth, header)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)

@@ -113,7 +113,9 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
                 "teacher DDIM 3", "LCM 4+2 (async, default)", "LCM 4+4 (sync)", "LCM 2+2", "LCM 1+1",
                 "LCM 4+2, retrieval off", "LCM 4+2, CoSync off at inference", "LCM 4+2, smoothed (σ 1/2)",
                 "**ground truth**"]
-    assert names == expected + expected                    # the body table, then the face table
+    voices = ["static mean pose", "motion matching (baseline)", "teacher DDIM 3", "LCM 4+2 (async, default)",
+              "LCM 4+2, retrieval off"]
+    assert names == expected + expected + voices           # the body table, the face table, other voices
     data = json.loads(js.read_text())
     by_name = {row["name"]: row for row in data["rows"]}
     assert by_name["teacher DDIM 3"]["settings"]["kind"] == "teacher"
@@ -123,6 +125,8 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
     assert on["metrics"]["face_mse"] != off["metrics"]["face_mse"]     # the gates really were shut
     no_retrieval = by_name["LCM 4+2, retrieval off"]["metrics"]
     assert no_retrieval["amp_arms"] != on["metrics"]["amp_arms"]      # the body branch reads the track
+    assert "## Other voices" in text and by_name["motion matching (baseline)"]["voices"]["body_mean"] > 0
+    assert by_name["static mean pose"]["voices"]["body_mean"] < 1e-9
     static = by_name["static mean pose"]
     assert static["metrics"]["amp_hands"] < 1e-9 and static["relative"]["expr_amp"] == 0
     assert all(row["metrics"]["gen_seconds"] > 0 for row in data["rows"] if row["settings"])

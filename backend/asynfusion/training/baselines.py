@@ -29,7 +29,10 @@ class Baselines:
         self.train = train
 
     def matching(self, seg, seed: int):
-        track = torch.from_numpy(self.database.match(seg.take.feats, seed=seed))
+        return self.match_features(seg.take.feats, seed)
+
+    def match_features(self, feats: np.ndarray, seed: int):
+        track = torch.from_numpy(self.database.match(feats, seed=seed))
         return decode(self.normaliser, track[:, :FACE_DIM], track[:, FACE_DIM:])
 
     def mismatched(self, seg, seed: int):

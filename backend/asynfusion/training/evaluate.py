@@ -288,6 +288,35 @@ def evaluate_generator(ev: Evaluation, gen: Generator, settings: SamplerSettings
     return res
 
 
+def voice_features(path: str | os.PathLike) -> np.ndarray:
+    """A recording's speaker-normalised model features, as generation computes them."""
+    from .. import audio
+
+    wave = audio.normalise_loudness(audio.load_audio(path))
+    return audio.speaker_normalise(audio.audio_features(wave))[0].numpy()
+
+
+def other_voices(ev: Evaluation, motion: Callable[[np.ndarray, int], tuple], clips: list[Path],
+                 truth: dict, seeds: int = 1) -> dict:
+    """Speech with no capture (other speakers, readers): how much the body and face move,
+    relative to the held-out capture of the training speaker (1.0 = as much)."""
+    ratios: dict[str, list[float]] = {}
+    for clip in clips:
+        feats = voice_features(clip)
+        for seed in range(seeds):
+            poses, expressions, trans = motion(feats, seed)
+            joints = M.forward_kinematics(poses, trans)
+            values = {f"amp_{k}": v for k, v in S.group_amplitudes(joints, poses).items()}
+            values["expr_amp"] = expression_amplitude(expressions)
+            for k, v in values.items():
+                if truth.get(k):
+                    ratios.setdefault(k, []).append(v / truth[k])
+    out = {k: float(np.mean(v)) for k, v in ratios.items()}
+    body = [out[f"amp_{g}"] for g in S.GROUPS]
+    out["body_min"], out["body_mean"] = float(min(body)), float(np.mean(body))
+    return out
+
+
 def relative(res: dict, truth: dict) -> dict:
     """The RELATIVE_KEYS of ``res`` over the capture's (1.0 = like the capture)."""
     out = {}
