@@ -88,8 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--guidance", type=_finite, default=None, help="classifier-free guidance scale")
     gen.add_argument("--speaker", type=int, default=None, help="speaker/style id, for models trained with them")
     gen.add_argument("--weights", default=None, help="weights folder (default: the shipped weights/)")
-    gen.add_argument("--no-smoothing", dest="smoothing", action="store_false",
-                     help="keep the raw samples (no temporal Gaussian on the result)")
+    gen.add_argument("--smooth", dest="smoothing", action="store_true",
+                     help="a light temporal Gaussian on the result (the model's body output is already "
+                          "band-limited; this calms the face and body further)")
     gen.set_defaults(run=_generate)
     _add_training_commands(sub)
     return parser

@@ -25,7 +25,7 @@ from .sampling import SamplerSettings, sample
 from .weights import default_weights_dir, load_weights
 
 ProgressFn = Callable[[float, str], None]
-SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Gaussian
+SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Gaussian (--smooth)
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Generator:
         return describe(self.device)
 
     def settings(self, steps_face: int | None, steps_body: int | None, guidance: float | None,
-                 smoothing: bool = True) -> SamplerSettings:
+                 smoothing: bool = False) -> SamplerSettings:
         if self.scheduler.kind == "lcm":
             defaults = SamplerSettings(mode="lcm", steps_face=4, steps_body=2, guidance=2.0)
         else:
@@ -80,7 +80,7 @@ class Generator:
                  steps_face: int | None = None, steps_body: int | None = None,
                  guidance: float | None = None, speaker: int | None = None,
                  progress: ProgressFn | None = None, cancel: threading.Event | None = None,
-                 smoothing: bool = True) -> Result:
+                 smoothing: bool = False) -> Result:
         """Write the motion for ``audio_path`` to ``out_path`` (atomically) and describe it."""
         settings = self.settings(steps_face, steps_body, guidance, smoothing)
         out_path = Path(out_path)

@@ -36,14 +36,14 @@ def test_random_weights_generate_real_speech_end_to_end(random_weights, tmp_path
     assert m.num_frames == 445 and m.fps == 30
     assert m.meta["seed"] == 5 and m.meta["steps_body"] == 2 and len(m.meta["audio_sha256"]) == 64
     assert np.abs(m.poses[:, 69:75]).max() == 0          # eyes are not generated
-    assert m.meta["smoothing_sigma_frames"] == [1.0, 2.0]
-    raw = tmp_path / "raw.npz"
-    r = cli("generate", SPEECH_OGG, "-o", raw, "--weights", random_weights, "--seed", "5", "--no-smoothing")
+    assert m.meta["smoothing_sigma_frames"] == [0.0, 0.0]          # raw samples by default
+    calm = tmp_path / "smoothed.npz"
+    r = cli("generate", SPEECH_OGG, "-o", calm, "--weights", random_weights, "--seed", "5", "--smooth")
     assert r.returncode == 0, r.stderr
-    unsmoothed = read_motion(raw)
-    assert unsmoothed.meta["smoothing_sigma_frames"] == [0.0, 0.0]
+    smoothed = read_motion(calm)
+    assert smoothed.meta["smoothing_sigma_frames"] == [1.0, 2.0]
     jerk = lambda x: np.abs(np.diff(x, n=3, axis=0)).mean()  # noqa: E731
-    assert jerk(unsmoothed.expressions) > jerk(m.expressions)
+    assert jerk(m.expressions) > jerk(smoothed.expressions)
 
 
 @pytest.mark.parametrize("make,words", [

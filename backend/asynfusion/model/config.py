@@ -40,4 +40,5 @@ class ModelConfig(JSONConfig):
     guidance_embed: bool = False   # LCM students take the guidance scale as an input
     retrieval: bool = False        # the body branch also reads the motion-matched body track
     body_lowpass: float = 0.0      # sigma (frames) of the fixed temporal low-pass on the body's output
+    root_lowpass: float = 0.0      # sigma (frames) on the root position: a standing speaker's weight shifts are slow
     body_audio_lowpass: float = 0.0  # sigma (frames): the body hears the audio's slow part (no syllable-rate wobble)

@@ -102,9 +102,8 @@ class AsynFusion(nn.Module):
             "body": Branch(cfg, cfg.body_dim, cfg.body_dim if cfg.retrieval else 0, cfg.body_lowpass),
         })
         self.speaker = nn.Embedding(cfg.n_speakers + 1, cfg.width) if cfg.n_speakers else None
-        sigma = cfg.body_audio_lowpass
-        self.register_buffer("body_audio_taps", gaussian_taps(sigma) if sigma > 0 else torch.ones(1),
-                             persistent=False)
+        for name, sigma in (("body_audio_taps", cfg.body_audio_lowpass), ("root_taps", cfg.root_lowpass)):
+            self.register_buffer(name, gaussian_taps(sigma) if sigma > 0 else torch.ones(1), persistent=False)
 
     def encode_audio(self, feats: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T, audio_dim) -> (B, T, width); ``drop`` (B,) bool replaces audio by the null input."""
@@ -166,6 +165,8 @@ class AsynFusion(nn.Module):
             out[b] = br.out(modulate(br.norm_out(h[b]), shift, scale))
             if br.sigma > 0:   # a band-limited output: the network's own frame-to-frame errors cannot tremble
                 out[b] = temporal_lowpass(out[b], br.lowpass)
+            if b == "body" and self.cfg.root_lowpass > 0:   # the root position (last 3 dims) slower still
+                out[b] = torch.cat([out[b][..., :-3], temporal_lowpass(out[b][..., -3:], self.root_taps)], -1)
         return out, cache
 
     def _body_input(self, x: torch.Tensor, retrieved: torch.Tensor | None) -> torch.Tensor:

@@ -25,7 +25,8 @@ class TrainConfig:
     vel_weight: float = 1.0
     acc_weight: float = 1.0         # acceleration term: tremor is punished where it starts
     retrieval_drop: float = 0.15    # windows trained without the retrieved track (so "off" is defined)
-    body_lowpass: float = 1.5       # sigma (frames) of the body output's fixed low-pass (0: none)
+    body_lowpass: float = 3.0       # sigma (frames) of the body output's fixed low-pass (0: none)
+    root_lowpass: float = 6.0       # sigma (frames) added on the root position
     body_audio_lowpass: float = 2.0  # sigma (frames) of the audio the body branch hears (0: as the face)
     body_noise_lowpass: float = 2.0  # sigma (frames) of the body's temporally correlated diffusion noise
     vtlp: float = 0.12              # vocal-tract-length warp of the mel axis, factor in [1-v, 1+v]

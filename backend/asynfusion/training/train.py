@@ -88,7 +88,7 @@ def train(cfg: TrainConfig) -> Path:
     ds = Windows(split.train, normaliser, cfg.window, cfg.stride, mirror=cfg.mirror, database=database)
     torch.manual_seed(cfg.seed)
     arch = ModelConfig(width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
-                       retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass,
+                       retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass, root_lowpass=cfg.root_lowpass,
                        body_audio_lowpass=cfg.body_audio_lowpass)
     scheduler = Scheduler("ddim", body_noise_lowpass=cfg.body_noise_lowpass)
     model = AsynFusion(arch).to(d.device)
