@@ -13,7 +13,7 @@ from asynfusion.core.motion_file import Motion, MotionFileError, read_motion, wr
 from .conftest import BEAT2, PYTHON, REPO, cli_env
 
 sys.path.insert(0, str(REPO / "tests"))
-from file_faults import full_folder, read_only_folder  # noqa: E402
+from file_faults import full_folder, read_only_folder, unreadable_file  # noqa: E402
 
 
 def test_real_beat2_take_reads_with_full_layout():
@@ -154,3 +154,9 @@ def test_a_full_disk_is_a_sentence_and_leaves_nothing(tmp_path):
         with pytest.raises(OutputError, match="^Cannot write out.npz in .*: No space left on device.$"):
             write_motion(folder / "out.npz", read_motion(BEAT2 / "2_scott_0_2_2.npz"))
         assert os.listdir(folder) == []
+
+
+def test_an_unreadable_motion_file_says_permission():
+    with unreadable_file((BEAT2 / "2_scott_0_2_2.npz").read_bytes(), "locked.npz") as path:
+        with pytest.raises(MotionFileError, match=r"^Motion file locked.npz cannot be read \(permission denied\)"):
+            read_motion(path)
