@@ -24,8 +24,10 @@ from .errors import AddonError
 ADDON_DIR = os.path.dirname(os.path.abspath(__file__))
 ENV_PYTHON = "ASYNFUSION_BACKEND_PYTHON"
 # A worker sends a heartbeat every protocol.HEARTBEAT_SECONDS, busy or idle; one that says nothing
-# for this long is frozen (stopped, hung, swapped to death) and is killed.
+# for this long is frozen (stopped, hung, swapped to death) and is killed. Before it is ready the
+# allowance is longer: importing torch can hold the interpreter for a while on a busy machine.
 STALL_SECONDS = 30.0
+START_STALL_SECONDS = 300.0
 
 
 def backend_dir() -> str | None:
@@ -125,8 +127,11 @@ class WorkerClient:
 
     @property
     def frozen(self) -> bool:
-        """Running, but silent for longer than ``stall_seconds`` (no heartbeat, no reply)."""
-        return self.alive and time.monotonic() - self._last_heard > self.stall_seconds
+        """Running, but silent for longer than it may be (no heartbeat, no reply)."""
+        return self.alive and time.monotonic() - self._last_heard > self._stall_limit()
+
+    def _stall_limit(self) -> float:
+        return self.stall_seconds if self.ready is not None else max(self.stall_seconds, START_STALL_SECONDS)
 
     @property
     def pid(self) -> int:
@@ -169,7 +174,7 @@ class WorkerClient:
             self._proc.kill()
             self._proc.wait()
             out.append(protocol.error(None, "internal", (
-                f"The AsynFusion worker stopped responding for {self.stall_seconds:.0f} seconds and was "
+                f"The AsynFusion worker stopped responding for {self._stall_limit():.0f} seconds and was "
                 "stopped; press Generate again to start a fresh one.")))
         finished = not self.alive and not self._stdout_reader.is_alive()
         if not out and finished and not self._dead_reported:

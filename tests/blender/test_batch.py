@@ -22,7 +22,7 @@ TAKES = ("2_scott_0_1_1", "2_scott_0_2_2")
 
 
 def run_batch(*args, cwd):
-    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, cwd=cwd, timeout=900)
 
 
 def test_bakes_a_folder_into_one_action_per_file(tmp_path):
