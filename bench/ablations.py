@@ -5,7 +5,8 @@ Rows, all on the same held-out segments (``asynfusion eval``'s machinery), each 
 
 * baselines: a static mean pose, mismatched capture (another take's motion), plain audio
   motion matching over the same training motion (training/baselines.py);
-* teacher DDIM 50; the LCM student at 4+2 (async, default), 4+4 (sync), 2+2, 1+1;
+* teacher DDIM 50, and at the student's own 4+2 steps (with guidance, so twice the batch);
+  the LCM student at 4+2 (async, default), 4+4 (sync), 2+2, 1+1;
 * the default with the retrieved track withheld, with CoSync gates zeroed at inference,
   with the optional temporal smoothing;
 * ``--no-cosync-teacher DIR``: a teacher *trained* with CoSync held shut, next to the teacher
@@ -92,6 +93,7 @@ def model_rows(student: Generator, teacher: Generator, teacher_steps: int,
     ddim = teacher.settings(teacher_steps, teacher_steps, None, smoothing=False)
     rows = [
         (f"teacher DDIM {teacher_steps}", teacher, ddim, True, True),
+        ("teacher DDIM 4+2 (what distillation must beat)", teacher, teacher.settings(4, 2, None), True, True),
         ("LCM 4+2 (async, default)", student, lcm(4, 2), True, True),
         ("LCM 4+4 (sync)", student, lcm(4, 4), True, True),
         ("LCM 2+2", student, lcm(2, 2), True, True),

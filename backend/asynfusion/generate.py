@@ -54,6 +54,13 @@ class Generator:
         self.silence = audio.silence_features(1).to(self.device)
 
     @property
+    def baked_guidance(self) -> float | None:
+        """The guidance scale a student without a guidance input was distilled at (None otherwise)."""
+        if self.scheduler.kind != "lcm" or self.model.cfg.guidance_embed:
+            return None
+        return float(self.config.get("training", {}).get("distillation", {}).get("w_min", 2.0))
+
+    @property
     def device_name(self) -> str:
         return describe(self.device)
 
@@ -63,6 +70,12 @@ class Generator:
             defaults = SamplerSettings(mode="lcm", steps_face=4, steps_body=2, guidance=2.0)
         else:
             defaults = SamplerSettings(mode="ddim", steps_face=50, steps_body=50, guidance=2.0)
+        baked = self.baked_guidance
+        if baked is not None:
+            if guidance is not None and abs(guidance - baked) > 1e-6:
+                raise UserError(f"These weights were distilled with guidance {baked:g} built in, so the guidance "
+                                "scale cannot be changed; leave --guidance out (it applies to DDIM teacher weights).")
+            guidance = baked
         s = SamplerSettings(
             mode=self.scheduler.kind,
             steps_face=steps_face or defaults.steps_face,

@@ -110,7 +110,8 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
     rows = [line for line in text.splitlines() if line.startswith("| ") and "configuration" not in line]
     names = [row.split("|")[1].strip() for row in rows]
     expected = ["static mean pose", "mismatched capture (another take)", "motion matching (baseline)",
-                "teacher DDIM 3", "LCM 4+2 (async, default)", "LCM 4+4 (sync)", "LCM 2+2", "LCM 1+1",
+                "teacher DDIM 3", "teacher DDIM 4+2 (what distillation must beat)", "LCM 4+2 (async, default)",
+                "LCM 4+4 (sync)", "LCM 2+2", "LCM 1+1",
                 "LCM 4+2, retrieval off", "LCM 4+2, CoSync off at inference", "LCM 4+2, smoothed (σ 1/2)",
                 "**ground truth**"]
     voices = ["static mean pose", "motion matching (baseline)", "teacher DDIM 3", "LCM 4+2 (async, default)",

@@ -1,4 +1,5 @@
-"""The shipped, trained weights: what they are, and that distillation earned its place.
+"""The shipped, trained weights: what they are, that distillation earned its place, and
+that the motion they make stays on the floor however long the clip.
 
 These tests use the trained weights in weights/ (the LCM student) and weights/teacher/
 (the DDIM teacher it was distilled from); nothing here is random.
@@ -8,49 +9,76 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import soundfile
 import torch
+from safetensors import safe_open
 
 from asynfusion import audio
+from asynfusion.core.kinematics import FLOAT_TOLERANCE, floor_height, forward_kinematics, lowest_foot
 from asynfusion.generate import Generator
-from asynfusion.sampling import SamplerSettings, sample
+from asynfusion.retrieval import DB_FILE
 from asynfusion.weights import default_weights_dir
 
 from .conftest import SPEECH_OGG
 
 WEIGHTS = default_weights_dir()
 TEACHER = WEIGHTS / "teacher"
+# The captured takes' pelvis heights under template FK span 0.80-0.99 m (a crouch in take 1).
+PELVIS_RANGE = (0.80 - 0.05, 0.99 + 0.05)
 
 
 def test_shipped_weights_are_the_trained_student_with_their_provenance():
     config = json.loads((WEIGHTS / "config.json").read_text())
-    assert config["kind"] == "lcm" and config["architecture"]["guidance_embed"] is True
+    assert config["kind"] == "lcm" and config["architecture"]["guidance_embed"] is False   # guidance baked in
+    assert config["architecture"]["retrieval"] is True and config["architecture"]["body_lowpass"] > 0
+    assert config["scheduler"]["kind"] == "lcm"
     training = config["training"]
     assert "beat2" in training["data"].lower() and "non-commercial" in training["licence"]
     assert training["steps"] > 0 and training["distill_steps"] > 0
     teacher = json.loads((TEACHER / "config.json").read_text())
-    assert teacher["kind"] == "teacher"
-    assert teacher["architecture"] == {**config["architecture"], "guidance_embed": False}
+    assert teacher["kind"] == "teacher" and teacher["scheduler"]["kind"] == "ddim"
+    assert teacher["architecture"] == config["architecture"]
     assert (WEIGHTS / "MODEL_CARD.md").is_file()
+    for folder in (WEIGHTS, TEACHER):        # the motion database ships with its licence
+        with safe_open(str(folder / DB_FILE), "pt") as f:
+            assert "non-commercial" in f.metadata()["licence"]
 
 
-def _features(gen: Generator) -> torch.Tensor:
+def _features(gen: Generator) -> tuple[torch.Tensor, torch.Tensor]:
     wave = audio.normalise_loudness(audio.load_audio(SPEECH_OGG))
-    return gen.normaliser.normalise_audio(audio.audio_features(wave, gen.device))
+    return audio.speaker_normalise(audio.audio_features(wave, gen.device))
 
 
-def _run(gen: Generator, feats: torch.Tensor, settings: SamplerSettings, seed: int) -> torch.Tensor:
-    out = sample(gen.model, feats, settings, seed=seed, pad_features=gen.pad)
-    return torch.cat([out["face"], out["body"]], -1)
+def test_the_student_has_guidance_built_in_and_one_forward_pass_per_step():
+    student = Generator(WEIGHTS, "cpu")
+    assert student.baked_guidance == 2.0 and not student.model.cfg.guidance_embed
+    sizes = []
+    student.model.branches["body"].inp.register_forward_hook(lambda m, i, o: sizes.append(i[0].shape[0]))
+    student.sample(*_features(student), student.settings(None, None, None), 0)
+    assert len(sizes) == 2 and sizes[0] == sizes[1]       # 2 body steps, no unconditional half
 
 
-def test_lcm_student_at_4_steps_is_closer_to_the_50_step_teacher_than_the_teacher_at_4_steps():
-    student, teacher = Generator(WEIGHTS, "cpu"), Generator(TEACHER, "cpu")
-    feats = _features(teacher)
-    ddim = lambda n: SamplerSettings(mode="ddim", steps_face=n, steps_body=n, guidance=2.0)  # noqa: E731
-    lcm4 = SamplerSettings(mode="lcm", steps_face=4, steps_body=4, guidance=2.0)
-    d_student, d_teacher4 = [], []
-    for seed in range(3):
-        reference = _run(teacher, feats, ddim(50), seed)
-        d_student.append((_run(student, feats, lcm4, seed) - reference).pow(2).mean())
-        d_teacher4.append((_run(teacher, feats, ddim(4), seed) - reference).pow(2).mean())
-    assert torch.stack(d_student).mean() < torch.stack(d_teacher4).mean()
+def _check_grounded(path, frames):
+    data = np.load(path)
+    poses, trans = data["poses"], data["trans"]
+    assert len(poses) == frames and np.isfinite(poses).all() and np.isfinite(trans).all()
+    pelvis = np.concatenate([forward_kinematics(poses[a:a + 6000], trans[a:a + 6000])[:, 0]
+                             for a in range(0, frames, 6000)])
+    low = np.concatenate([lowest_foot(poses[a:a + 6000], trans[a:a + 6000]) for a in range(0, frames, 6000)])
+    assert np.linalg.norm(pelvis[:, [0, 2]], axis=1).max() <= 1.0          # never wanders off its spot
+    assert PELVIS_RANGE[0] <= pelvis[:, 1].min() and pelvis[:, 1].max() <= PELVIS_RANGE[1]
+    assert low.min() >= floor_height() - 1e-4 and low.max() <= floor_height() + FLOAT_TOLERANCE + 0.01
+    # no slow climb or sink: the last minute sits where the first one does
+    minute = 30 * 60
+    assert abs(pelvis[-minute:, 1].mean() - pelvis[:minute, 1].mean()) < 0.05
+
+
+def test_five_minutes_of_silence_and_ten_of_speech_stay_on_the_floor(long_speech, tmp_path):
+    gen = Generator(WEIGHTS, "cpu")
+    silence = tmp_path / "silence.wav"
+    soundfile.write(silence, np.zeros(300 * 16000, np.float32), 16000, subtype="PCM_16")
+    gen.generate(silence, tmp_path / "silence.npz")
+    _check_grounded(tmp_path / "silence.npz", 300 * 30)
+    gen.generate(long_speech, tmp_path / "speech.npz")
+    _check_grounded(tmp_path / "speech.npz", 600 * 30)

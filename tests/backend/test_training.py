@@ -216,7 +216,7 @@ def test_short_training_run_on_real_data_lowers_the_loss_and_writes_loadable_wei
 
     w = load_weights(teacher)
     model, kind, normaliser, config = w.model, w.kind, w.normaliser, w.config
-    assert kind == "teacher" and config["kind"] == "teacher" and w.scheduler == Scheduler("ddim")
+    assert kind == "teacher" and config["kind"] == "teacher" and w.scheduler == Scheduler("ddim", body_noise_lowpass=2.0)
     assert model.cfg.retrieval and w.database is not None       # the body reads retrieved motion
     assert (model.cfg.width, model.cfg.depth, model.cfg.heads, model.cfg.window) == (32, 1, 2, WINDOW)
     assert not model.cfg.guidance_embed
@@ -268,7 +268,7 @@ def test_distillation_makes_an_lcm_student_with_guidance_embedding_that_samples(
                                                                                 tmp_path):
     out = tmp_path / "student"
     cfg = DistillConfig(data=str(BEAT2), teacher=str(teacher), out=str(out), steps=4, batch=4, save_every=4,
-                        device="cpu", cache=str(feature_cache), threads=1)
+                        device="cpu", cache=str(feature_cache), threads=1, w_min=1.0, w_max=3.0)
     assert distill(cfg) == out
     state = read_state(out)
     assert state["step"] == 4 and len(state["history"]) == 4
@@ -278,7 +278,8 @@ def test_distillation_makes_an_lcm_student_with_guidance_embedding_that_samples(
     sw, tw = load_weights(out), load_weights(teacher)
     student, kind, normaliser, config = sw.model, sw.kind, sw.normaliser, sw.config
     assert kind == "lcm" and student.cfg.guidance_embed
-    assert sw.scheduler == Scheduler("lcm", origin_steps=50)     # saved with the grid it was distilled on
+    # saved with the grid it was distilled on and the teacher's noise
+    assert sw.scheduler == Scheduler("lcm", origin_steps=50, body_noise_lowpass=tw.scheduler.body_noise_lowpass)
     assert replace(student.cfg, guidance_embed=False) == tw.model.cfg
     torch.testing.assert_close(normaliser.body_std, tw.normaliser.body_std)
     np.testing.assert_array_equal(sw.database.body, tw.database.body)   # the teacher's motion database
@@ -301,6 +302,22 @@ def test_distillation_makes_an_lcm_student_with_guidance_embedding_that_samples(
     other = sample(student, sw.scheduler, feats, replace(settings, guidance=3.0), seed=0, pad_features=pad,
                    retrieved=track)
     assert not torch.equal(other["body"], x["body"])       # the guidance scale is an input of the student
+
+
+def test_distillation_at_one_guidance_scale_bakes_it_in(teacher, feature_cache, tmp_path):
+    from asynfusion.errors import UserError
+    from asynfusion.generate import Generator
+
+    out = tmp_path / "fixed"
+    distill(DistillConfig(data=str(BEAT2), teacher=str(teacher), out=str(out), steps=2, batch=4, save_every=2,
+                          device="cpu", cache=str(feature_cache), threads=1, w_min=2.5, w_max=2.5))
+    gen = Generator(out, "cpu")
+    assert gen.kind == "lcm" and not gen.model.cfg.guidance_embed
+    assert not any(".guidance." in k for k in gen.model.state_dict())
+    assert gen.baked_guidance == 2.5 and gen.settings(None, None, None).guidance == 2.5
+    assert gen.settings(None, None, 2.5).guidance == 2.5
+    with pytest.raises(UserError, match="distilled with guidance 2.5 built in"):
+        gen.settings(None, None, 4.0)
 
 
 # ---------------------------------------------------------------- torchrun

@@ -11,7 +11,10 @@ clean motion (at t_n - skip < 0 the point *is* the clean estimate: the
 consistency boundary condition); the student, conditioned on w through its
 guidance embedding, must map x_{t_n} to the same thing (pseudo-Huber loss).
 The student starts as a copy of the teacher with a zero-initialised guidance
-embedding.
+embedding. With w_min == w_max the guidance is baked in instead: the student has no
+guidance input and is sampled at the scale it was distilled with (a student trained on
+two minutes of data learned to ignore its guidance input: 0.03-0.06 RMS between w = 1
+and 4, against 0.5-1.1 between two seeds).
 """
 
 from __future__ import annotations
@@ -31,10 +34,12 @@ from .data import Windows, load_split
 from .train import Denoiser, batches, noised, warp_voice
 
 
-def make_student(teacher: AsynFusion) -> AsynFusion:
-    student = AsynFusion(replace(teacher.cfg, guidance_embed=True))
+def make_student(teacher: AsynFusion, guidance_input: bool = True) -> AsynFusion:
+    student = AsynFusion(replace(teacher.cfg, guidance_embed=guidance_input))
     missing, unexpected = student.load_state_dict(teacher.state_dict(), strict=False)
     assert not unexpected and all(".guidance." in k for k in missing), (missing, unexpected)
+    if not guidance_input:
+        return student
     with torch.no_grad():
         for b in BRANCHES:
             last = student.branches[b].guidance.mlp[2]
@@ -79,9 +84,10 @@ def distill(cfg: DistillConfig) -> Path:
     split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
     ds = Windows(split.train, normaliser.to("cpu"), teacher.cfg.window, cfg.stride, mirror=cfg.mirror,
                  database=database)
-    student = make_student(teacher.cpu()).to(d.device)
+    guidance_input = cfg.w_max > cfg.w_min
+    student = make_student(teacher.cpu(), guidance_input).to(d.device)
     teacher.to(d.device)
-    target = make_student(teacher).to(d.device)
+    target = make_student(teacher, guidance_input).to(d.device)
     target.load_state_dict(student.state_dict())
     target.requires_grad_(False)
     target_ema = common.EMA(target, cfg.ema)
