@@ -121,7 +121,7 @@ def test_a_frozen_worker_is_detected_killed_and_replaced(scene, long_speech):
     frozen = []
 
     def stop_on_first_progress(seen):
-        if seen and not frozen:
+        if operators.JOB.stage not in ("", "starting") and not frozen:     # ready, and generating
             os.kill(run.worker.pid, signal.SIGSTOP)
             frozen.append(run.worker.pid)
     try:
