@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{name}: done in {time.perf_counter() - t0:.1f} s")
         row = {"name": name, "settings": describe_settings(gen, settings, cosync), "metrics": metrics,
                "relative": relative(metrics, truth)}
-        if clips and (name.startswith("LCM 4+2 (async") or name.startswith("teacher DDIM")
+        if clips and (name.startswith("LCM 4+2 (async") or name == f"teacher DDIM {args.teacher_steps}"
                       or name == "LCM 4+2, retrieval off"):
             row["voices"] = other_voices(ev, _generated(gen, settings, retrieval), clips, truth, args.seeds)
         rows.append(row)
