@@ -95,6 +95,17 @@ def load_weights(folder: str | os.PathLike, device: str | torch.device = "cpu") 
         normaliser = Normaliser.from_dict(config["normalisation"])
     except (KeyError, TypeError, ValueError) as err:
         raise WeightsError(f"{cfg_path} is not a valid AsynFusion config ({err}); {HOW_TO_GET}.") from None
+    sizes = {"face": arch.face_dim, "body": arch.body_dim, "audio": arch.audio_dim}
+    for part, size in sizes.items():
+        for stat in ("mean", "std"):
+            got = getattr(normaliser, f"{part}_{stat}").shape
+            if got != (size,):
+                raise WeightsError(f"{cfg_path} has {part} normalisation statistics of length {got[0] if got else 0} "
+                                   f"for a model of {size} {part} values; {HOW_TO_GET}.")
+        mean, std = getattr(normaliser, f"{part}_mean"), getattr(normaliser, f"{part}_std")
+        if not torch.isfinite(mean).all() or not (torch.isfinite(std) & (std > 0)).all():
+            raise WeightsError(f"The {part} normalisation statistics in {cfg_path} hold NaN, infinite or "
+                               f"non-positive values; {HOW_TO_GET}.")
     if kind not in KINDS:
         raise WeightsError(f"{cfg_path} names an unknown model kind {kind!r}.")
     try:

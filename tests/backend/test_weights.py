@@ -64,3 +64,23 @@ def test_future_format_and_broken_config(random_weights, tmp_path):
     cfg_path.write_text("{")
     with pytest.raises(WeightsError, match="not a valid AsynFusion config"):
         load_weights(tmp_path / "w")
+
+
+@pytest.mark.parametrize("damage,words", [
+    (lambda c: c["normalisation"].update(face_mean=c["normalisation"]["face_mean"][:50]),
+     "face normalisation statistics of length 50 for a model of 106"),
+    (lambda c: c["normalisation"]["body_std"].__setitem__(3, float("nan")), "body normalisation statistics .* NaN"),
+    (lambda c: c["normalisation"]["audio_std"].__setitem__(0, 0.0), "audio normalisation statistics .* non-positive"),
+    (lambda c: c["architecture"].update(width=10 ** 7), "width must be a whole number from 8 to 4096"),
+    (lambda c: c["architecture"].update(heads=3), "not divisible by heads 3"),
+    (lambda c: c["architecture"].update(depth=-1), "depth must be"),
+])
+def test_a_damaged_config_is_one_sentence_before_anything_is_built(random_weights, tmp_path, damage, words):
+    shutil.copytree(random_weights, tmp_path / "w")
+    cfg_path = tmp_path / "w" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    damage(cfg)
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match=words) as err:
+        load_weights(tmp_path / "w")
+    assert "\n" not in str(err.value) and str(err.value).endswith(".")

@@ -42,3 +42,19 @@ class ModelConfig(JSONConfig):
     body_lowpass: float = 0.0      # sigma (frames) of the fixed temporal low-pass on the body's output
     root_lowpass: float = 0.0      # sigma (frames) on the root position: a standing speaker's weight shifts are slow
     body_audio_lowpass: float = 0.0  # sigma (frames): the body hears the audio's slow part (no syllable-rate wobble)
+
+    def __post_init__(self) -> None:
+        """Refuse architectures no trained model has (a damaged config must not allocate
+        gigabytes or fail deep inside torch)."""
+        limits = {"width": (8, 4096), "depth": (1, 64), "heads": (1, 64), "mlp_ratio": (1, 16),
+                  "audio_kernel": (1, 31), "window": (8, 4096), "cosync_window": (0, 4096), "n_speakers": (0, 100000)}
+        for name, (lo, hi) in limits.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                raise ValueError(f"{name} must be a whole number from {lo} to {hi}, not {value!r}")
+        if self.width % self.heads:
+            raise ValueError(f"width {self.width} is not divisible by heads {self.heads}")
+        for name in ("body_lowpass", "root_lowpass", "body_audio_lowpass"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value <= 50:
+                raise ValueError(f"{name} must be between 0 and 50 frames, not {value!r}")
