@@ -104,8 +104,8 @@ def load_weights(folder: str | os.PathLike, device: str | torch.device = "cpu") 
                                    f"for a model of {size} {part} values; {HOW_TO_GET}.")
         mean, std = getattr(normaliser, f"{part}_mean"), getattr(normaliser, f"{part}_std")
         if not torch.isfinite(mean).all() or not (torch.isfinite(std) & (std > 0)).all():
-            raise WeightsError(f"The {part} normalisation statistics in {cfg_path} hold NaN, infinite or "
-                               f"non-positive values; {HOW_TO_GET}.")
+            raise WeightsError(f"The {part} normalisation statistics in {cfg_path} hold NaN or infinite values "
+                               f"or non-positive spreads; {HOW_TO_GET}.")
     if kind not in KINDS:
         raise WeightsError(f"{cfg_path} names an unknown model kind {kind!r}.")
     try:
