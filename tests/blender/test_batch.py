@@ -158,8 +158,11 @@ def test_a_folder_with_one_bad_recording_leaves_no_motion_files_and_no_blend(tmp
 def test_ctrl_c_is_one_line_exit_130_and_saves_nothing(tmp_path, long_speech):
     out = tmp_path / "out" / "baked.blend"
     out.parent.mkdir()
+    # As from a terminal: a test run started in the background (nohup, `make test &`, some CI
+    # runners) inherits SIGINT ignored, and Python then keeps ignoring it in the batch process.
     proc = subprocess.Popen([sys.executable, SCRIPT, "--audio", long_speech, "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 300      # generous: this waits on the event, it measures nothing
         while not os.listdir(out.parent) and proc.poll() is None and time.monotonic() < deadline:
