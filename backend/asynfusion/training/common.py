@@ -52,7 +52,10 @@ def setup_dist(device: str = "auto") -> Dist:
 
 
 def cleanup_dist() -> None:
+    """Leave together: rank 0 may still be writing the last checkpoint when the others finish,
+    and a rank tearing the group down under it can abort the run (seen with gloo)."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
