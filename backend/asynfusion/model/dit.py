@@ -55,7 +55,7 @@ class Block(nn.Module):
 
 
 class Branch(nn.Module):
-    def __init__(self, cfg: ModelConfig, dim: int, cond_dim: int = 0, sigma: float = 0.0) -> None:
+    def __init__(self, cfg: ModelConfig, dim: int, cond_dim: int = 0) -> None:
         super().__init__()
         w = cfg.width
         self.inp = nn.Linear(dim + cond_dim, w)
@@ -65,8 +65,6 @@ class Branch(nn.Module):
         self.norm_out = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
         self.ada_out = nn.Sequential(nn.SiLU(), nn.Linear(w, 2 * w))
         self.out = nn.Linear(w, dim)
-        self.register_buffer("lowpass", gaussian_taps(sigma) if sigma > 0 else torch.ones(1), persistent=False)
-        self.sigma = sigma
         for layer in (self.ada_out[1], self.out):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
@@ -99,10 +97,12 @@ class AsynFusion(nn.Module):
         self.audio = AudioEncoder(cfg)
         self.branches = nn.ModuleDict({
             "face": Branch(cfg, cfg.face_dim),
-            "body": Branch(cfg, cfg.body_dim, cfg.body_dim if cfg.retrieval else 0, cfg.body_lowpass),
+            "body": Branch(cfg, cfg.body_dim, cfg.body_dim if cfg.retrieval else 0),
         })
         self.speaker = nn.Embedding(cfg.n_speakers + 1, cfg.width) if cfg.n_speakers else None
-        for name, sigma in (("body_audio_taps", cfg.body_audio_lowpass), ("root_taps", cfg.root_lowpass)):
+        # the body's fixed temporal filters (ModelConfig): output, root position, audio it hears
+        for name, sigma in (("body_taps", cfg.body_lowpass), ("root_taps", cfg.root_lowpass),
+                            ("body_audio_taps", cfg.body_audio_lowpass)):
             self.register_buffer(name, gaussian_taps(sigma) if sigma > 0 else torch.ones(1), persistent=False)
 
     def encode_audio(self, feats: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
@@ -163,11 +163,18 @@ class AsynFusion(nn.Module):
             br = self.branches[b]
             shift, scale = br.ada_out(c[b]).chunk(2, -1)
             out[b] = br.out(modulate(br.norm_out(h[b]), shift, scale))
-            if br.sigma > 0:   # a band-limited output: the network's own frame-to-frame errors cannot tremble
-                out[b] = temporal_lowpass(out[b], br.lowpass)
-            if b == "body" and self.cfg.root_lowpass > 0:   # the root position (last 3 dims) slower still
-                out[b] = torch.cat([out[b][..., :-3], temporal_lowpass(out[b][..., -3:], self.root_taps)], -1)
+            if b == "body":
+                out[b] = self._band_limit(out[b])
         return out, cache
+
+    def _band_limit(self, body: torch.Tensor) -> torch.Tensor:
+        """The body's output low-passed, so the network's own frame-to-frame errors cannot
+        tremble; the root position (last 3 dims) slower still."""
+        if self.cfg.body_lowpass > 0:
+            body = temporal_lowpass(body, self.body_taps)
+        if self.cfg.root_lowpass > 0:
+            body = torch.cat([body[..., :-3], temporal_lowpass(body[..., -3:], self.root_taps)], -1)
+        return body
 
     def _body_input(self, x: torch.Tensor, retrieved: torch.Tensor | None) -> torch.Tensor:
         if not self.cfg.retrieval:

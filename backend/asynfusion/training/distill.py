@@ -31,7 +31,7 @@ from ..weights import load_weights
 from . import common
 from .args import DistillConfig
 from .data import Windows, load_split
-from .train import Denoiser, batches, noised, warp_voice
+from .train import Denoiser, batches, noised, warp_voice, withheld_retrieval
 
 
 def make_student(teacher: AsynFusion, guidance_input: bool = True) -> AsynFusion:
@@ -122,10 +122,7 @@ def distill(cfg: DistillConfig) -> Path:
         x0 = {b: batch[b] for b in BRANCHES}
         x_t = noised(x0, t, scheduler, gen)
         feats = warp_voice(batch["audio"], cfg.vtlp, gen)
-        retrieved = None
-        if "retrieved" in batch:
-            keep = (torch.rand(n, generator=gen) >= cfg.retrieval_drop).to(d.device)
-            retrieved = batch["retrieved"] * keep[:, None, None]
+        retrieved = withheld_retrieval(batch, cfg.retrieval_drop, gen)
         x_prev = teacher_step(teacher, scheduler, x_t, t, t_prev, feats, w, retrieved)
         with torch.no_grad():
             tgt, _ = target(x_prev, {b: t_prev[b].clamp(min=0) for b in BRANCHES},

@@ -53,6 +53,19 @@ def noised(x0: dict[str, torch.Tensor], t: dict[str, torch.Tensor], scheduler: S
             for b in BRANCHES}
 
 
+def withheld_retrieval(batch: dict[str, torch.Tensor], rate: float, gen: torch.Generator,
+                       dropped: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The batch's retrieved tracks, zeroed (the normalised mean, "none") for a ``rate``
+    fraction of items and for those whose audio is ``dropped``; None without a database."""
+    if "retrieved" not in batch:
+        return None
+    track = batch["retrieved"]
+    keep = (torch.rand(track.shape[0], generator=gen) >= rate).to(track.device)
+    if dropped is not None:
+        keep = keep & ~dropped
+    return track * keep[:, None, None]
+
+
 def warp_voice(audio: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
     """Vocal-tract-length perturbation on normalised features: each item's mel axis is
     resampled by a factor in [1 - amount, 1 + amount] (a longer or shorter vocal tract
@@ -123,10 +136,7 @@ def train(cfg: TrainConfig) -> Path:
         t = {"face": tf.to(d.device), "body": tb.to(d.device)}
         x0 = {b: batch[b] for b in BRANCHES}
         drop = (torch.rand(n, generator=gen) < cfg.audio_drop).to(d.device)
-        retrieved = None
-        if cfg.retrieval:
-            keep = ~drop & (torch.rand(n, generator=gen) >= cfg.retrieval_drop).to(d.device)
-            retrieved = batch["retrieved"] * keep[:, None, None]
+        retrieved = withheld_retrieval(batch, cfg.retrieval_drop, gen, drop)
         audio_in = warp_voice(batch["audio"], cfg.vtlp, gen)
         pred = net(noised(x0, t, scheduler, gen), t, audio_in, drop, retrieved=retrieved)
         loss, parts = branch_loss(pred, x0, cfg.vel_weight, cfg.acc_weight, batch["face_weight"])
