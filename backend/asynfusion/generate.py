@@ -21,7 +21,7 @@ from .core.motion_file import Motion, non_finite, write_motion
 from .device import autocast_dtype, describe, resolve_device
 from .errors import Cancelled, UserError
 from .representation import decode
-from .sampling import SamplerSettings, sample
+from .sampling import DEFAULTS, SamplerSettings, sample
 from .weights import default_weights_dir, load_weights
 
 ProgressFn = Callable[[float, str], None]
@@ -66,22 +66,18 @@ class Generator:
 
     def settings(self, steps_face: int | None, steps_body: int | None, guidance: float | None,
                  smoothing: bool = False) -> SamplerSettings:
-        if self.scheduler.kind == "lcm":
-            defaults = SamplerSettings(mode="lcm", steps_face=4, steps_body=2, guidance=2.0)
-        else:
-            defaults = SamplerSettings(mode="ddim", steps_face=50, steps_body=50, guidance=2.0)
+        """The sampler settings for these weights (sampling.DEFAULTS), with the caller's choices."""
+        defaults = DEFAULTS[self.scheduler.kind]
         baked = self.baked_guidance
         if baked is not None:
             if guidance is not None and abs(guidance - baked) > 1e-6:
                 raise UserError(f"These weights were distilled with guidance {baked:g} built in, so the guidance "
                                 "scale cannot be changed; leave --guidance out (it applies to DDIM teacher weights).")
             guidance = baked
-        s = SamplerSettings(
-            mode=self.scheduler.kind,
-            steps_face=steps_face or defaults.steps_face,
-            steps_body=steps_body or defaults.steps_body,
-            guidance=defaults.guidance if guidance is None else guidance,
-        )
+        s = replace(defaults, steps_face=steps_face or defaults.steps_face,
+                    steps_body=steps_body or defaults.steps_body,
+                    guidance=defaults.guidance if guidance is None else guidance,
+                    body_start=defaults.body_start if self.database is not None else None)
         if smoothing:
             s = replace(s, smooth_face=SMOOTH_SIGMA[0], smooth_body=SMOOTH_SIGMA[1])
         for name, n in (("face", s.steps_face), ("body", s.steps_body)):
@@ -136,6 +132,8 @@ class Generator:
         """Speaker-normalised (T, 66) features -> normalised face and body (sampling.sample)."""
         pad = self.normaliser.normalise_audio(self.silence - offset.to(self.silence))
         retrieved = self.retrieve(feats, seed) if retrieval else None
+        if retrieved is None:               # nothing to start the body from: it starts from noise
+            settings = replace(settings, body_start=None)
         return sample(self.model, self.scheduler, self.normaliser.normalise_audio(feats), settings, seed, pad,
                       retrieved=retrieved, speaker=speaker, progress=progress, autocast_dtype=self.precision)
 
@@ -153,6 +151,7 @@ class Generator:
             "sampler": settings.mode,
             "steps_face": settings.steps_face,
             "steps_body": settings.steps_body,
+            "body_start": settings.body_start,
             "guidance": settings.guidance,
             "smoothing_sigma_frames": [settings.smooth_face, settings.smooth_body],
             "audio_file": os.path.basename(os.fspath(audio_path)),

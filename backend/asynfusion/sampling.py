@@ -32,9 +32,20 @@ class SamplerSettings:
     chunk: int = 32                # windows per forward pass (bounds memory, cancel latency)
     smooth_face: float = 0.0       # optional temporal Gaussian sigma (frames) on the result; 0 = raw
     smooth_body: float = 0.0
+    body_start: int | None = None  # SDEdit: the body starts from the retrieved track noised to this timestep
 
     def plan(self, scheduler: Scheduler) -> list[dict[str, tuple[int, int]]]:
-        return async_plan(scheduler.set_timesteps(self.steps_face), scheduler.set_timesteps(self.steps_body))
+        return async_plan(scheduler.set_timesteps(self.steps_face),
+                          scheduler.set_timesteps(self.steps_body, self.body_start))
+
+
+# What each kind of weights samples with unless told otherwise. The student's body starts from
+# the motion-matched track noised to t=759 (SDEdit) and takes 4 steps: on held-out speech this
+# beat starting from pure noise on body FGD, head and heading amplitude (bench/ABLATIONS.md).
+DEFAULTS = {
+    "ddim": SamplerSettings(mode="ddim", steps_face=50, steps_body=50),
+    "lcm": SamplerSettings(mode="lcm", steps_face=4, steps_body=4, body_start=759),
+}
 
 
 class _Windows:
@@ -92,8 +103,12 @@ def sample(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, setting
     gen = torch.Generator().manual_seed(int(seed))
     dims = {"face": cfg.face_dim, "body": cfg.body_dim}
     x = {b: scheduler.noise(b, (win.length, dims[b]), gen).to(device) for b in BRANCHES}
-    caches: list[dict] = [{} for _ in win.chunks]
     plan = settings.plan(scheduler)
+    if settings.body_start is not None:
+        if retrieved is None:
+            raise ValueError("an SDEdit body start needs the retrieved track")
+        x["body"] = scheduler.add_noise(retrieved, x["body"], plan[0]["body"][0])
+    caches: list[dict] = [{} for _ in win.chunks]
     total, done = sum(len(ev) for ev in plan) * len(win.chunks), 0
     for event in plan:
         stepping = [b for b in BRANCHES if b in event]

@@ -59,19 +59,22 @@ class Scheduler(JSONConfig):
         """The distillation grid, cleanest first: skip-1, 2*skip-1, ..., the noisiest."""
         return [self.skip * (i + 1) - 1 for i in range(self.origin_steps)]
 
-    def set_timesteps(self, n: int) -> list[int]:
+    def set_timesteps(self, n: int, start: int | None = None) -> list[int]:
         """The n timesteps a sampler visits, noisiest first.
 
         DDIM: spread evenly from the noisiest step to 0. LCM: n points of the distillation
         grid at evenly spaced indices (diffusers' LCMScheduler rule: floor of
-        linspace(0, len(grid), n, endpoint=False) into the grid reversed).
+        linspace(0, len(grid), n, endpoint=False) into the grid reversed). ``start``: begin
+        no noisier than this timestep (SDEdit: denoise a noised guess instead of pure noise).
         """
+        last = self.num_train_steps - 1 if start is None else start
+        if not 0 <= last < self.num_train_steps:
+            raise ValueError(f"the start timestep must be between 0 and {self.num_train_steps - 1}")
         if self.kind == "ddim":
             if not 1 <= n <= self.num_train_steps:
                 raise ValueError(f"steps must be between 1 and {self.num_train_steps}")
-            last = self.num_train_steps - 1
             return [last] if n == 1 else [round(last * (1 - i / (n - 1))) for i in range(n)]
-        grid = self.grid()[::-1]
+        grid = [t for t in self.grid()[::-1] if t <= last]
         if not 1 <= n <= len(grid):
             raise ValueError(f"steps must be between 1 and {len(grid)}")
         idx = np.floor(np.linspace(0, len(grid), n, endpoint=False)).astype(int)

@@ -16,6 +16,7 @@ import torch
 from asynfusion.core import rest_pose, skeleton
 from asynfusion.errors import UserError
 from asynfusion.generate import Generator
+from asynfusion.sampling import DEFAULTS
 from asynfusion.training import motion_ae
 from asynfusion.training.data import load_split
 from asynfusion.training.evaluate import METRIC_KEYS, TIMING_KEYS, Evaluation, cosync_disabled, resolve_settings
@@ -82,7 +83,10 @@ def test_random_weights_eval_end_to_end_writes_every_metric(random_weights, tiny
 
 def test_random_weights_sync_flag_and_step_overrides(random_weights):
     gen = Generator(random_weights)
-    assert (gen.settings(None, None, None).steps_face, gen.settings(None, None, None).steps_body) == (4, 2)
+    default = gen.settings(None, None, None)
+    assert (default.steps_face, default.steps_body, default.body_start) == (
+        DEFAULTS["lcm"].steps_face, DEFAULTS["lcm"].steps_body, DEFAULTS["lcm"].body_start)
+    assert default.body_start is not None            # a retrieval student starts its body from the match
     s = resolve_settings(gen, None, None, None, synchronous=True)
     assert s.steps_face == s.steps_body == 4
     s = resolve_settings(gen, 3, 1, None, synchronous=False)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from asynfusion.core.rotations import axis_angle_to_matrix
 from asynfusion.retrieval import HOP, SEGMENT, MotionDatabase
 from asynfusion.training.data import SELF_EXCLUSION, Windows, fit_normaliser, load_split, motion_database
 
@@ -78,3 +79,26 @@ def test_training_windows_carry_a_retrieved_track_that_is_not_their_own_motion(s
     tracks = ds.tracks[0]
     assert len({float(t.sum()) for t in tracks}) == len(tracks)  # variants differ (drawn per window)
     assert all(torch.isfinite(t).all() for t in tracks)
+
+
+@pytest.mark.parametrize("rate", [0.85, 1.15])
+def test_time_stretched_takes_replay_the_motion_and_never_retrieve_themselves(split, database, rate):
+    db, normaliser = database
+    take = split.train[0]
+    fast = take.stretch(rate)
+    assert fast.frames == int(np.floor((take.frames - 1) / rate)) + 1
+    assert fast.feats.shape == (fast.frames, take.feats.shape[1]) and fast.visemes.shape == (fast.frames,)
+    # where a stretched frame falls on an original frame, it is that frame (rotations compared as matrices)
+    i = np.array([k for k in range(fast.frames) if abs(k * rate - round(k * rate)) < 1e-9])
+    src = np.rint(i * rate).astype(int)
+    mats = [axis_angle_to_matrix(p.reshape(-1, 55, 3).astype(np.float64)) for p in (fast.poses[i], take.poses[src])]
+    assert len(i) > 5 and np.abs(mats[0] - mats[1]).max() < 1e-5
+    assert np.allclose(fast.trans[i], take.trans[src], atol=1e-6)
+    # frame k of the stretched take sits near original frame k * rate: the exclusion radius covers the drift
+    drift = np.abs(np.arange(fast.frames) * (rate - 1.0)).max()
+    assert fast.retrieval_radius(0) >= drift
+    ds = Windows(split.train[:1], normaliser, 120, 60, mirror=False, database=db, stretch=abs(rate - 1))
+    plain = Windows(split.train[:1], normaliser, 120, 60, mirror=False, database=db)
+    assert len(ds) > 4 * len(plain)           # four stretched copies next to the take
+    item = ds[len(ds) - 3]                       # a window of a stretched copy
+    assert (item["retrieved"] - item["body"]).abs().mean() > 0.3

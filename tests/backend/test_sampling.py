@@ -8,7 +8,7 @@ import torch
 
 from asynfusion import windows
 from asynfusion.generate import Generator
-from asynfusion.sampling import SamplerSettings
+from asynfusion.sampling import SamplerSettings, sample
 from asynfusion.schedule import Scheduler, async_plan
 
 from .conftest import SPEECH_WAV
@@ -46,6 +46,34 @@ def test_timestep_lists_follow_the_distillation_grid():
     assert len(set(ddim.set_timesteps(50))) == 50
     with pytest.raises(ValueError):
         LCM.set_timesteps(51)
+
+
+def test_an_sdedit_start_visits_only_timesteps_at_or_below_it():
+    # the grid below 759 (759, 739, ..., 19: 38 points) at floor(linspace(0, 38, 4, endpoint=False))
+    assert LCM.set_timesteps(4, start=759) == [759, 579, 379, 199]
+    assert LCM.set_timesteps(2, start=759) == [759, 379]
+    assert LCM.set_timesteps(4, start=999) == LCM.set_timesteps(4)
+    assert Scheduler("ddim").set_timesteps(3, start=500) == [500, 250, 0]
+    for bad in (-1, 1000):
+        with pytest.raises(ValueError):
+            LCM.set_timesteps(2, start=bad)
+
+
+def test_random_weights_sdedit_body_starts_from_the_retrieved_track(random_teacher_weights):
+    """The teacher here has no retrieval input, so the retrieved track can reach its body only
+    through the SDEdit start: with a start the two tracks give two bodies, without one the same."""
+    gen = Generator(random_teacher_weights, "cpu")
+    feats = torch.randn(150, 66)
+    tracks = torch.randn(2, 150, 315)
+
+    def body(track, start):
+        settings = SamplerSettings(mode="ddim", steps_face=3, steps_body=2, guidance=1.0, body_start=start)
+        return sample(gen.model, gen.scheduler, feats, settings, 0, feats[:1], retrieved=track)["body"]
+
+    assert not torch.allclose(body(tracks[0], 499), body(tracks[1], 499), atol=1e-3)
+    assert torch.equal(body(tracks[0], None), body(tracks[1], None))
+    with pytest.raises(ValueError, match="retrieved"):
+        sample(gen.model, gen.scheduler, feats, SamplerSettings(mode="ddim", body_start=499), 0, feats[:1])
 
 
 def test_scheduler_noises_and_steps_consistently():

@@ -30,6 +30,7 @@ class TrainConfig:
     body_audio_lowpass: float = 2.0  # sigma (frames) of the audio the body branch hears (0: as the face)
     body_noise_lowpass: float = 2.0  # sigma (frames) of the body's temporally correlated diffusion noise
     vtlp: float = 0.12              # vocal-tract-length warp of the mel axis, factor in [1-v, 1+v]
+    stretch: float = 0.0            # time-stretched copies of every take at rates 1 ± s, 1 ± s/2
     ema: float = 0.999
     mirror: bool = True
     retrieval: bool = True          # the body branch reads the motion-matched track
@@ -58,6 +59,7 @@ class DistillConfig:
     huber_c: float = 0.001
     decoupled: float = 0.5
     vtlp: float = 0.12              # as in training: the student sees the voices the teacher saw
+    stretch: float = 0.0            # as in training
     retrieval_drop: float = 0.15
     mirror: bool = True
     holdout: float = DEFAULT_HOLDOUT

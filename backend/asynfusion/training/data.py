@@ -31,7 +31,7 @@ from ..core.motion_file import read_motion
 from ..representation import Normaliser, motion_to_branches, stage_centred
 from ..retrieval import MotionDatabase
 from . import phones as P
-from .augment import mirror_motion
+from .augment import mirror_motion, resample_linear, resample_poses, stretch_positions
 
 DEFAULT_HOLDOUT = 0.15
 
@@ -53,6 +53,7 @@ class Take:
     mirrored: bool = False
     visemes: np.ndarray | None = None   # (N,) int8 mouth-shape class per frame (phones.py), if aligned
     source: int = 0            # index of the original take (a mirror shares it)
+    rate: float = 1.0          # time-stretch: this part plays the original ``rate`` times as fast
 
     @property
     def frames(self) -> int:
@@ -72,6 +73,23 @@ class Take:
     def mirror(self) -> "Take":
         p, e, t = mirror_motion(self.poses, self.expressions, self.trans)
         return replace(self, poses=p, expressions=e, trans=t, mirrored=not self.mirrored)
+
+    def stretch(self, rate: float) -> "Take":
+        """Speech and motion played ``rate`` times as fast together (training augmentation: the
+        same gestures on faster and slower speech; the audio features are resampled as a
+        pitch-preserving time-stretch would move them). Frame positions (``start``) stay those
+        of the original take, so ``retrieval_radius`` widens to cover the drift."""
+        pos = stretch_positions(self.frames, rate)
+        nearest = np.rint(pos).astype(int)
+        return replace(self, poses=resample_poses(self.poses, pos),
+                       expressions=resample_linear(self.expressions, pos), trans=resample_linear(self.trans, pos),
+                       feats=resample_linear(self.feats, pos), wave=None, rate=self.rate * rate,
+                       visemes=None if self.visemes is None else self.visemes[nearest])
+
+    def retrieval_radius(self, radius: int) -> int:
+        """Frames around a query within which its own take is excluded, widened for a
+        stretched take (its frame i sits near original frame i * rate, not i)."""
+        return radius + int(np.ceil(abs(self.rate - 1.0) * self.frames / min(self.rate, 1.0)))
 
     def branches(self) -> tuple[torch.Tensor, torch.Tensor]:
         return motion_to_branches(torch.from_numpy(self.poses), torch.from_numpy(self.expressions),
@@ -178,6 +196,15 @@ def with_mirrors(takes: list[Take], mirror: bool) -> list[Take]:
     return list(takes) + ([t.mirror() for t in takes if not t.mirrored] if mirror else [])
 
 
+def stretch_rates(stretch: float) -> tuple[float, ...]:
+    """The time-stretched copies a training set gets: 1 ± stretch and 1 ± stretch/2."""
+    return () if stretch <= 0 else (1 - stretch, 1 - stretch / 2, 1 + stretch / 2, 1 + stretch)
+
+
+def with_stretches(takes: list[Take], stretch: float) -> list[Take]:
+    return list(takes) + [t.stretch(r) for t in takes for r in stretch_rates(stretch)]
+
+
 def motion_database(takes: list[Take], normaliser: Normaliser, with_face: bool = False) -> MotionDatabase:
     """The training motion (mirrors included) as the body branch's retrieval database;
     ``with_face``: face and body side by side (the motion-matching baseline)."""
@@ -204,8 +231,8 @@ class Windows(torch.utils.data.Dataset):
     """
 
     def __init__(self, takes: list[Take], normaliser: Normaliser, length: int, stride: int,
-                 mirror: bool = True, database: MotionDatabase | None = None) -> None:
-        all_takes = with_mirrors(takes, mirror)
+                 mirror: bool = True, database: MotionDatabase | None = None, stretch: float = 0.0) -> None:
+        all_takes = with_stretches(with_mirrors(takes, mirror), stretch)
         self.face, self.body, self.audio, self.weight, self.tracks, self.index = [], [], [], [], [], []
         for k, take in enumerate(all_takes):
             face, body = take.branches()
@@ -217,7 +244,7 @@ class Windows(torch.utils.data.Dataset):
             self.weight.append(torch.from_numpy(P.loss_weights(vis)))
             if database is not None:
                 self.tracks.append([torch.from_numpy(database.match(
-                    take.feats, seed=1000 * k + v, exclude=(take.source, take.start, SELF_EXCLUSION)))
+                    take.feats, seed=1000 * k + v, exclude=(take.source, take.start, take.retrieval_radius(SELF_EXCLUSION))))
                     for v in range(RETRIEVAL_VARIANTS)])
             for s in range(0, take.frames - length + 1, stride):
                 self.index.append((k, s))

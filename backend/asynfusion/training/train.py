@@ -98,7 +98,8 @@ def train(cfg: TrainConfig) -> Path:
     split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
     normaliser = fit_normaliser(with_mirrors(split.train, cfg.mirror))
     database = motion_database(with_mirrors(split.train, cfg.mirror), normaliser) if cfg.retrieval else None
-    ds = Windows(split.train, normaliser, cfg.window, cfg.stride, mirror=cfg.mirror, database=database)
+    ds = Windows(split.train, normaliser, cfg.window, cfg.stride, mirror=cfg.mirror, database=database,
+                 stretch=cfg.stretch)
     torch.manual_seed(cfg.seed)
     arch = ModelConfig(width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
                        retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass, root_lowpass=cfg.root_lowpass,
