@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import bpy
 import numpy as np
 
-from . import action_support, bake_math, rig_mapping
+from . import action_support, bake_math, retarget, rig_mapping, rig_profiles
+from . import face_keys
 from .core import rotations, skeleton
 from .core.motion_file import Motion
 from .errors import AddonError
@@ -33,6 +34,7 @@ class BakeOptions:
     start_frame: int = 1
     audio_path: str | None = None
     name: str = "AsynFusion"
+    bone_map: str | None = None      # a user's JSON bone map; None: detect the rig's profile
 
 
 @dataclass
@@ -44,6 +46,8 @@ class BakeSummary:
     actions: list[str] = field(default_factory=list)
     sound_strip: str | None = None
     warnings: list[str] = field(default_factory=list)
+    face: str | None = None              # which face shape keys were driven, as a sentence
+    profile: str | None = None          # the rig profile the body went through (SMPL-X, Rigify, ...)
 
 
 def armature_bones(obj: bpy.types.Object) -> bpy.types.ArmatureBones:
@@ -90,16 +94,88 @@ def rig_frame(armature: bpy.types.Object, joints: list[int], with_root: bool) ->
     return bake_math.RigFrame(mapping, rest, conv, scale, rest_trans)
 
 
-def expression_keys(mesh: bpy.types.Object | None) -> list[str]:
+def match_rig(armature: bpy.types.Object, bone_map: str | None = None) -> rig_profiles.RigMatch:
+    """Which profile plays this armature (or the user's bone map); one sentence if none does."""
+    if armature is None or armature.type != 'ARMATURE':
+        raise AddonError("Choose an armature to bake onto.")
+    names = [b.name for b in armature_bones(armature)]
+    if bone_map:
+        profile = rig_profiles.load_profile(bone_map)
+        return rig_profiles.match_user_map(profile, names, armature.name, os.path.basename(bone_map))
+    match = rig_profiles.detect(names)
+    if match is None:
+        raise rig_mapping.RigMappingError(rig_profiles.unknown_rig_sentence(armature.name))
+    return match
+
+
+def _copied_bone(pose_bone: bpy.types.PoseBone, armature: bpy.types.Object, driven: set[str]) -> str | None:
+    """The bone a helper bone copies whole: an undriven world-space Copy Transforms at full influence."""
+    for c in reversed(pose_bone.constraints):
+        if (c.type == 'COPY_TRANSFORMS' and not c.mute and c.influence == 1.0
+                and getattr(c, "target", None) == armature and getattr(c, "subtarget", "")
+                and c.owner_space == 'WORLD' and c.target_space == 'WORLD'
+                and f'pose.bones["{pose_bone.name}"].constraints["{c.name}"].influence' not in driven):
+            return cast(str, getattr(c, "subtarget"))
+    return None
+
+
+def _anchor(armature: bpy.types.Object, name: str, joint_of: dict[str, int], driven: set[str]) -> int:
+    """The mapped joint whose bone this bone rides on: up the parents, through unposed helper
+    bones and whole-bone copies (Rigify's MCH/ORG/DEF chains); -1 when it rides on none."""
+    bones = armature.pose.bones
+    current = bones[name]
+    seen = {name}
+    while True:
+        if not current.bone.use_inherit_rotation:
+            return -1
+        copied = _copied_bone(current, armature, driven) if current.name != name else None
+        nxt = bones.get(copied) if copied else current.parent
+        if nxt is None or nxt.name in seen:
+            return -1
+        if nxt.name in joint_of:
+            return joint_of[nxt.name]
+        seen.add(nxt.name)
+        current = nxt
+
+
+def target_rig(armature: bpy.types.Object, match: rig_profiles.RigMatch) -> retarget.TargetRig:
+    """Rest frames, heads and anchors of a non-SMPL-X rig's mapped bones, read once."""
+    bones = armature_bones(armature)
+    rest = np.tile(np.eye(3), (skeleton.NUM_JOINTS, 1, 1))
+    heads = np.full((skeleton.NUM_JOINTS, 3), np.nan)
+    for j, name in match.mapping.items():
+        m = np.array(bones[name].matrix_local)
+        rest[j] = m[:3, :3] / np.linalg.norm(m[:3, :3], axis=0)
+        heads[j] = m[:3, 3]
+    adt = armature.animation_data
+    driven = {d.data_path for d in adt.drivers} if adt is not None else set()
+    joint_of = {name: j for j, name in match.mapping.items()}
+    anchors = np.full(skeleton.NUM_JOINTS, -1, np.int64)
+    for j, name in match.mapping.items():
+        anchors[j] = _anchor(armature, name, joint_of, driven)
+    try:
+        return retarget.target_rig(dict(match.mapping), rest, heads, anchors)
+    except (ValueError, StopIteration):
+        raise AddonError(
+            f"Armature '{armature.name}' ({match.profile}) needs its root, hips or shoulders and a "
+            "spine, neck or head bone standing apart to tell which way is up."
+        ) from None
+
+
+def mesh_face_keys(mesh: bpy.types.Object | None) -> face_keys.FaceKeys | None:
+    """The face shape keys of a mesh (Exp### or ARKit-named), None if it has neither."""
     keys = shape_keys_of(mesh)
-    if keys is None:
-        return []
-    return [kb.name for kb in keys.key_blocks
-            if kb.name.startswith(EXP_PREFIX) and kb.name[3:].isdigit() and int(kb.name[3:]) < 100]
+    return None if keys is None else face_keys.detect([kb.name for kb in keys.key_blocks])
+
+
+def expression_keys(mesh: bpy.types.Object | None) -> list[str]:
+    """Names of the shape keys a face bake drives on this mesh ([] if none)."""
+    face = mesh_face_keys(mesh)
+    return list(face.columns) if face is not None else []
 
 
 def find_face_mesh(armature: bpy.types.Object) -> bpy.types.Object | None:
-    """A mesh deformed by the armature that carries Exp### shape keys, if any."""
+    """A mesh deformed by the armature that carries Exp### or ARKit-named shape keys, if any."""
     for obj in armature.children:
         if obj.type == 'MESH' and expression_keys(obj):
             return obj
@@ -143,6 +219,22 @@ def _set_attr(revert: _Revert, obj: object, attr: str, value: object) -> None:
         revert.add(lambda: setattr(obj, attr, old))
 
 
+def _set_switches(revert: _Revert, armature: bpy.types.Object, match: rig_profiles.RigMatch) -> None:
+    """Set the profile's switches (Rigify: IK/FK to FK, follow options) that the rig has."""
+    for bone_name, props in match.properties.items():
+        pose_bone: Any = armature.pose.bones.get(bone_name)     # the stubs type ID properties as None
+        for prop, value in props.items():
+            if pose_bone is not None and prop in pose_bone and pose_bone[prop] != value:
+                _set_item(revert, pose_bone, prop, value)
+
+
+def _set_item(revert: _Revert, owner: bpy.types.PoseBone, key: str, value: float) -> None:
+    """A custom property keeps its type (Rigify's follow switches are ints, IK_FK a float)."""
+    old = owner[key]
+    owner[key] = int(value) if isinstance(old, int) else float(value)
+    revert.add(lambda: owner.__setitem__(key, old))
+
+
 def _add_sound(revert: _Revert, scene: bpy.types.Scene, path: str, frame: int) -> str:
     had_editor = scene.sequence_editor is not None
     if not had_editor:
@@ -168,10 +260,22 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
     with_face = "face" in parts
     if not joints and not with_root and not with_face:
         raise AddonError("Choose at least one of face, jaw, body, hands or root motion to bake.")
-    rig = rig_frame(armature, joints, with_root) if (joints or with_root) else None
-    exp_keys = expression_keys(face_mesh) if with_face else []
-    if with_face and not exp_keys:
-        raise AddonError("Choose a face mesh with Exp000-Exp099 shape keys, or untick Face.")
+    match = match_rig(armature, options.bone_map) if (joints or with_root) else None
+    rig: bake_math.RigFrame | retarget.TargetRig | None = None
+    warnings: list[str] = []
+    if match is not None and match.is_smplx and not options.bone_map:
+        rig = rig_frame(armature, joints, with_root)
+    elif match is not None:
+        rig = target_rig(armature, match)
+        skipped = match.skipped(joints)
+        joints = [j for j in joints if j in match.mapping]
+        if skipped:
+            warnings.append(f"Armature '{armature.name}' ({match.profile}) has no bones for "
+                            f"{rig_profiles.describe_skipped(skipped)}; those joints were not baked.")
+    face_names = mesh_face_keys(face_mesh) if with_face else None
+    if with_face and face_names is None:
+        raise AddonError(face_keys.no_face_sentence(face_mesh.name) if face_mesh is not None else
+                         "Choose a face mesh with Exp000-Exp099 or ARKit-named shape keys, or untick Face.")
     if options.audio_path is not None and not os.path.isfile(options.audio_path):
         raise AddonError(f"Audio file {os.path.basename(options.audio_path)} does not exist.")
 
@@ -185,13 +289,24 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
     body: list[bake_math.Curve] = []
     if rig is not None:
         q_src = rotations.axis_angle_to_quat(motion.joint_rotations())
-        body = bake_math.body_curves(q_src, motion.trans, rig, joints, with_root, i0, t)
-    face = bake_math.expression_curves(motion.expressions, exp_keys, i0, t) if exp_keys else []
+        if isinstance(rig, retarget.TargetRig):
+            body = retarget.retarget_curves(q_src, motion.trans, rig, joints, with_root, i0, t)
+        else:
+            body = bake_math.body_curves(q_src, motion.trans, rig, joints, with_root, i0, t)
+        if not all(np.all(np.isfinite(c.values)) for c in body):
+            raise AddonError(f"The motion gives non-finite bone values on armature '{armature.name}'; "
+                             "check the motion file and the rig's rest pose.")
+    seed = motion.meta.get("seed", 0)
+    seed = seed if isinstance(seed, int) and seed >= 0 else 0
+    face = face_keys.face_curves(face_names, motion, i0, t, seed) if face_names is not None else []
 
     summary = BakeSummary(frames=len(frames), seconds=len(frames) / dst_fps,
-                          first_frame=int(frames[0]), last_frame=int(frames[-1]))
+                          first_frame=int(frames[0]), last_frame=int(frames[-1]),
+                          warnings=warnings, profile=match.profile if match is not None else None)
     revert = _Revert()
     try:
+        if match is not None and not match.is_smplx:
+            _set_switches(revert, armature, match)
         if rig is not None:
             for j in joints:
                 _set_attr(revert, armature.pose.bones[rig.bone_names[j]], "rotation_mode", 'QUATERNION')
@@ -199,11 +314,12 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
         if face and face_mesh is not None:
             key = shape_keys_of(face_mesh)
             low, high = float(motion.expressions.min()), float(motion.expressions.max())
-            for name in exp_keys:
+            for name in (face_names.columns if face_names.kind == face_keys.FLAME else ()):
                 block = key.key_blocks[name]
                 _set_attr(revert, block, "slider_min", min(block.slider_min, max(low, -10.0)))
                 _set_attr(revert, block, "slider_max", max(block.slider_max, min(high, 10.0)))
             summary.actions.append(_write_action(revert, key, f"{options.name} face", face, frames))
+            summary.face = face_keys.describe(face_names, face_mesh.name)
         if options.audio_path is not None and bpy.app.build_options.audaspace:
             summary.sound_strip = _add_sound(revert, scene, options.audio_path, options.start_frame)
         elif options.audio_path is not None:

@@ -1,18 +1,23 @@
 """Headless baking: the same steps as the sidebar, for files and folders.
 
     blender -b [scene.blend] --python asynfusion_blender/batch.py -- \\
-        (--audio FILE|FOLDER | --motion FILE.npz|FOLDER) [--rig NAME] [--out OUT.blend]
-        [--start-frame N] [--seed N] [--parts face,jaw,body,hands,root] [--blend IN.blend]
-        [--preview SHEET.png]
+        (--audio FILE|FOLDER | --motion FILE.npz|FOLDER) [--rig NAME] [--bone-map MAP.json]
+        [--out OUT.blend] [--start-frame N] [--seed N] [--parts face,jaw,body,hands,root]
+        [--blend IN.blend] [--preview SHEET.png]
+    ... --write-bone-map MAP.json [--rig NAME]     (a template to fill in, then --bone-map it)
     python asynfusion_blender/batch.py ...      (where the bpy wheel is installed)
 
-Without a scene file the job starts from an empty scene. With no rig named and no SMPL-X
-armature in the scene, the built-in rig is created. A
+Without a scene file the job starts from an empty scene. ``--rig`` names the armature: an
+SMPL-X rig, or a Rigify, Mixamo or VRoid/VRM character (detected from its bone names), or any
+armature with ``--bone-map``. With no rig named, the first SMPL-X armature, else the first
+armature a profile recognises, is used; with none, the built-in rig is created. A
 folder bakes each file into its own actions (named after the file). The result is saved
 to --out (default: <input>_baked.blend, or asynfusion_baked.blend without an input); the
 input .blend is overwritten only with --overwrite. Generated motion files go to an
 ``asynfusion/`` folder beside the saved .blend. ``--preview`` renders a contact sheet of the
-(last) baked take after saving (Cycles, CPU). Errors: one line on stderr, exit 1.
+(last) baked take after saving (Cycles, CPU). ``--face MESH`` names the mesh whose shape keys
+(Exp000-Exp099, or ARKit names in any common spelling) take the face; by default a mesh of the
+rig that has them. Errors: one line on stderr, exit 1.
 """
 
 from __future__ import annotations
@@ -44,14 +49,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--audio", help="speech file or folder of speech files to generate from")
     source.add_argument("--motion", help="motion .npz or folder of them to bake")
+    source.add_argument("--write-bone-map", metavar="MAP.json",
+                        help="write a bone-map template for the --rig armature to fill in, and stop")
     parser.add_argument("--blend", help="scene to open first (with plain python; blender takes it before -b)")
-    parser.add_argument("--rig", help="armature object to bake onto")
+    parser.add_argument("--rig", help="armature object to bake onto (SMPL-X, Rigify, Mixamo, VRoid/VRM, or any with --bone-map)")
+    parser.add_argument("--bone-map", default="", metavar="MAP.json",
+                        help="JSON map from SMPL-X joints to the rig's bones (see --write-bone-map)")
     parser.add_argument("--out", help="where to save the result .blend")
+    parser.add_argument("--face", help="mesh whose Exp### or ARKit-named shape keys take the face "
+                        "(default: a mesh of the rig that has them)")
     parser.add_argument("--overwrite", action="store_true", help="allow --out to be the input .blend")
     parser.add_argument("--start-frame", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--parts", default=",".join(bake_math.PARTS),
-                        help="what to bake, comma-separated from: " + ", ".join(bake_math.PARTS))
+    parser.add_argument("--parts", default=None,
+                        help="what to bake, comma-separated from: " + ", ".join(bake_math.PARTS)
+                        + " (default: all; without a face mesh on a non-SMPL-X rig, all but face)")
     parser.add_argument("--python", default="", help="backend Python for --audio (default: found automatically)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--weights", default="")
@@ -130,12 +142,25 @@ def publish_motion(staging: str, folder: str) -> None:
         os.replace(os.path.join(staging, name), os.path.join(folder, name))
 
 
+def write_template(args: argparse.Namespace) -> str:
+    """--write-bone-map: a template for the named (or the only) armature; the scene is not saved."""
+    armature = jobs.find_armature(bpy.context.scene, args.rig) if args.rig else None
+    if armature is None:
+        armatures = [o for o in bpy.context.scene.objects if o.type == 'ARMATURE']
+        if len(armatures) != 1:
+            raise AddonError("Name the armature to write a bone map for with --rig.")
+        armature = armatures[0]
+    return jobs.write_bone_map(armature, os.path.abspath(args.write_bone_map))
+
+
 def run(args: argparse.Namespace) -> list[str]:
     """Do the whole job; returns one summary line per baked file. Generated motion is kept in a
     staging folder beside the output and moved into place only once the .blend is saved, so a
     failure or an interrupt leaves neither a .blend nor motion files."""
     open_scene(args.blend)
-    parts = frozenset(p.strip() for p in args.parts.split(",") if p.strip())
+    if args.write_bone_map:
+        return [write_template(args)]
+    parts = frozenset(p.strip() for p in (args.parts or ",".join(bake_math.PARTS)).split(",") if p.strip())
     unknown = parts - set(bake_math.PARTS)
     if unknown:
         raise AddonError(f"Unknown part {sorted(unknown)[0]!r}; choose from {', '.join(bake_math.PARTS)}.")
@@ -147,7 +172,16 @@ def run(args: argparse.Namespace) -> list[str]:
     armature = jobs.find_armature(scene, args.rig)
     if armature is None:
         armature, _ = jobs.create_builtin_rig(context)
-    face = bake.find_face_mesh(armature) if "face" in parts else None
+    face = None
+    if "face" in parts:
+        face = jobs.find_face(scene, args.face) if args.face else bake.find_face_mesh(armature)
+    notes = []
+    match = bake.match_rig(armature, os.path.abspath(args.bone_map) if args.bone_map else None)
+    if not match.is_smplx:
+        notes.append(f"Rig {armature.name}: {match.profile} profile")
+        if face is None and args.parts is None:     # a character without Exp### keys: bake the rest
+            parts = parts - {"face"}
+            notes.append(f"Rig {armature.name}: no mesh with Exp000-Exp099 shape keys, so the face is not baked")
 
     worker = None
     if args.audio:
@@ -155,7 +189,7 @@ def run(args: argparse.Namespace) -> list[str]:
         if python is None:
             raise AddonError(f"No backend Python found; pass --python or set {client.ENV_PYTHON}.")
         worker = client.WorkerClient(client.worker_command(python, args.device, args.weights), client.worker_env())
-    lines = []
+    lines = notes
     # named before it is made, so that an interrupt at any point still finds it to remove
     staging = os.path.join(os.path.dirname(out), f".asynfusion-{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
@@ -170,9 +204,12 @@ def run(args: argparse.Namespace) -> list[str]:
                 motion_path, audio, device = reply["path"], path, reply.get("device")
             else:
                 motion_path, audio = path, jobs.sibling_audio(path)
-            options = bake.BakeOptions(parts=parts, start_frame=args.start_frame, audio_path=audio, name=name)
+            options = bake.BakeOptions(parts=parts, start_frame=args.start_frame, audio_path=audio, name=name,
+                                       bone_map=os.path.abspath(args.bone_map) if args.bone_map else None)
             summary = jobs.bake_motion_file(scene, motion_path, armature, face, options)
             lines.append(f"{name}: {jobs.summary_text(summary, device)}")
+            if summary.face:
+                lines.append(f"{name}: {summary.face}")
             lines.extend(f"{name}: warning: {warning}" for warning in summary.warnings)
         if worker is not None:
             worker.close()

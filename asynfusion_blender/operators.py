@@ -99,6 +99,12 @@ def _audio(context: bpy.types.Context) -> tuple[str, int, bool]:
     return path, settings.start_frame, True
 
 
+def _bone_map(context: bpy.types.Context) -> str | None:
+    """The panel's bone map as an absolute path, or None to detect the rig's profile."""
+    path = _settings(context).bone_map
+    return bpy.path.abspath(path) if path else None
+
+
 class GenerateRun:
     """One Generate, from the request to the bake, outside operator plumbing.
 
@@ -116,7 +122,8 @@ class GenerateRun:
                                              settings.steps_face, settings.steps_body)
         options = bake.BakeOptions(parts=settings.parts(), start_frame=start,
                                    audio_path=audio if add_strip else None,
-                                   name=os.path.splitext(os.path.basename(audio))[0])
+                                   name=os.path.splitext(os.path.basename(audio))[0],
+                                   bone_map=_bone_map(context))
         self.plan = (armature, face, options)
         JOB.running, JOB.progress, JOB.stage, JOB.error, JOB.summary = True, 0.0, "starting", "", ""
         JOB.cancel_requested = False
@@ -268,7 +275,8 @@ class ASYNFUSION_OT_bake_motion(bpy.types.Operator):
             armature, face = _targets(context)
             audio = jobs.sibling_audio(path)
             options = bake.BakeOptions(parts=settings.parts(), start_frame=settings.start_frame,
-                                       audio_path=audio, name=os.path.splitext(os.path.basename(path))[0])
+                                       audio_path=audio, name=os.path.splitext(os.path.basename(path))[0],
+                                       bone_map=_bone_map(context))
             summary = jobs.bake_motion_file(context.scene, path, armature, face, options)
         except USER_ERRORS as err:
             return _fail(self, str(err))
@@ -330,5 +338,39 @@ class ASYNFUSION_OT_use_selection(bpy.types.Operator):
         return {'FINISHED'}
 
 
+class ASYNFUSION_OT_write_bone_map(bpy.types.Operator):
+    """Write a bone map (JSON) for the target armature to fill in: every SMPL-X joint, pre-filled where a profile fits"""
+    bl_idname = "asynfusion.write_bone_map"
+    bl_label = "AsynFusion: Write Bone Map Template"
+
+    filepath: StringProperty(name="Bone Map", subtype='FILE_PATH')  # type: ignore[valid-type]
+    filter_glob: StringProperty(default="*.json", options={'HIDDEN'})  # type: ignore[valid-type]
+
+    def _armature(self, context: bpy.types.Context) -> bpy.types.Object | None:
+        _forget_deleted_targets(context)
+        active = context.active_object
+        return _settings(context).armature or (active if active is not None and active.type == 'ARMATURE' else None)
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
+        armature = self._armature(context)
+        if not self.filepath:
+            self.filepath = bpy.path.clean_name(armature.name if armature else "rig") + "_bone_map.json"
+        context.window_manager.fileselect_add(self)
+        return {'RUNNING_MODAL'}
+
+    def execute(self, context: bpy.types.Context) -> Status:
+        try:
+            if not self.filepath:
+                raise AddonError("Choose where to write the bone map (.json).")
+            path = bpy.path.abspath(self.filepath)
+            message = jobs.write_bone_map(self._armature(context), path)
+        except USER_ERRORS as err:
+            return _fail(self, str(err))
+        except Exception as err:
+            return _unexpected(self, err)
+        self.report({'INFO'}, message)
+        return {'FINISHED'}
+
+
 CLASSES = (ASYNFUSION_OT_generate, ASYNFUSION_OT_cancel, ASYNFUSION_OT_bake_motion,
-           ASYNFUSION_OT_create_rig, ASYNFUSION_OT_use_selection)
+           ASYNFUSION_OT_create_rig, ASYNFUSION_OT_use_selection, ASYNFUSION_OT_write_bone_map)

@@ -25,6 +25,10 @@ class AsynFusionSettings(bpy.types.PropertyGroup):
     armature: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature)  # type: ignore[valid-type]
     face_mesh: PointerProperty(name="Face Mesh", type=bpy.types.Object, poll=_is_mesh,  # type: ignore[valid-type]
                                description="Mesh with Exp000-Exp099 shape keys")
+    bone_map: StringProperty(  # type: ignore[valid-type]
+        name="Bone Map", subtype='FILE_PATH',
+        description="JSON map from SMPL-X joints to this rig's bones, for rigs no profile recognises "
+                    "(empty: the profile is detected from the bone names)")
     start_frame: IntProperty(name="Start Frame", default=1)  # type: ignore[valid-type]
     seed: IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
     steps_face: IntProperty(name="Face Steps", default=4, min=1, max=50)  # type: ignore[valid-type]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, preferences
+from . import jobs, operators, preferences
 
 
 class ASYNFUSION_PT_main(bpy.types.Panel):
@@ -33,6 +33,9 @@ class ASYNFUSION_PT_main(bpy.types.Panel):
         col.prop(settings, "armature")
         col.prop(settings, "face_mesh")
         col.operator("asynfusion.use_selection", text="From Selection", icon='RESTRICT_SELECT_OFF')
+        status = jobs.rig_status(settings.armature, settings.bone_map, settings.parts())
+        if status:
+            col.label(text=status, icon='ARMATURE_DATA')
 
         col = layout.column(align=True)
         if settings.audio_source == 'FILE':
@@ -89,6 +92,10 @@ class ASYNFUSION_PT_rig(bpy.types.Panel):
         layout.operator("asynfusion.create_rig", text="Create Built-in Rig", icon='ARMATURE_DATA').source = "BUILTIN"
         layout.prop(settings, "model_file", text="")
         layout.operator("asynfusion.create_rig", text="Create From SMPL-X Model", icon='OUTLINER_OB_ARMATURE').source = "SMPLX"
+        layout.separator()
+        layout.label(text="Other characters (Rigify, Mixamo, VRoid are detected):")
+        layout.prop(settings, "bone_map", text="")
+        layout.operator("asynfusion.write_bone_map", text="Write Bone Map Template", icon='FILE_NEW')
 
 
 CLASSES = (ASYNFUSION_PT_main, ASYNFUSION_PT_motion, ASYNFUSION_PT_rig)

@@ -1,0 +1,206 @@
+"""Rig profiles: which bone of a Rigify, Mixamo, VRoid/VRM or user-mapped rig plays which SMPL-X joint.
+
+Profiles are data (``data/rigs/*.json``), not code paths, so a new skeleton is one JSON file:
+
+    {"name": "Mixamo", "strip_namespace": true,
+     "bones": {"pelvis": "Hips", "left_shoulder": "LeftArm", ...},   # a list = alternatives
+     "absorbed": ["spine1"],          # joints other bones' world rotations already carry
+     "properties": {"torso": {"neck_follow": 1.0}}}   # switches set for the bake (Rigify FK)
+
+A user's ``--bone-map`` file has the same layout (only ``bones`` is needed). The rig's own
+SMPL-X names (rig_mapping) come first; otherwise the profile whose root bone is present and
+that names the most body joints wins. No bpy here: names in, names out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from . import rig_mapping
+from .core import skeleton
+from .errors import AddonError
+
+RIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "rigs")
+SMPLX = "SMPL-X"
+MIN_BODY_JOINTS = 6          # fewer recognised body joints than this is not a match
+_JOINT_INDEX = {n: j for j, n in enumerate(skeleton.JOINT_NAMES)}
+_BODY = range(22)
+
+
+class BoneMapError(AddonError):
+    """A bone map file that cannot be used; one sentence for a person."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    bones: dict[int, tuple[str, ...]]          # joint -> candidate bone names, first found wins
+    strip_namespace: bool = False
+    absorbed: frozenset[int] = frozenset()
+    properties: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class RigMatch:
+    """The profile picked for an armature and what it maps."""
+    profile: str
+    mapping: dict[int, str]                    # joint -> bone name in the armature
+    absorbed: frozenset[int] = frozenset()
+    properties: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def is_smplx(self) -> bool:
+        return self.profile == SMPLX
+
+    def skipped(self, joints: Iterable[int]) -> list[int]:
+        """Joints among ``joints`` that this rig has no bone for (absorbed ones are not missing)."""
+        return [j for j in joints if j not in self.mapping and j not in self.absorbed]
+
+
+def _profile_from(data: object, source: str) -> Profile:
+    if not isinstance(data, dict) or not isinstance(data.get("bones", data), dict):
+        raise BoneMapError(f"Bone map {source} is not a JSON object of SMPL-X joint names to bone names.")
+    raw = data.get("bones", data)
+    bones: dict[int, tuple[str, ...]] = {}
+    for joint, value in raw.items():
+        if joint.startswith("_") or joint in ("name", "about"):
+            continue
+        if joint not in _JOINT_INDEX:
+            raise BoneMapError(f"Bone map {source} names '{joint}', which is not an SMPL-X joint "
+                               f"(they are {skeleton.JOINT_NAMES[0]}, {skeleton.JOINT_NAMES[1]}, ...).")
+        names = (value,) if isinstance(value, str) else tuple(value) if isinstance(value, list) else None
+        if names is None or not all(isinstance(n, str) for n in names):
+            raise BoneMapError(f"Bone map {source} gives '{joint}' something other than a bone name.")
+        names = tuple(n for n in names if n)
+        if names:
+            bones[_JOINT_INDEX[joint]] = names
+    absorbed = frozenset(_JOINT_INDEX[n] for n in data.get("absorbed", ()) if n in _JOINT_INDEX)
+    props = data.get("properties", {})
+    return Profile(name=str(data.get("name", source)), bones=bones,
+                   strip_namespace=bool(data.get("strip_namespace", False)),
+                   absorbed=absorbed, properties=props if isinstance(props, dict) else {})
+
+
+def load_profile(path: str) -> Profile:
+    """A profile or user bone map from a JSON file; BoneMapError in one sentence if unusable."""
+    name = os.path.basename(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise BoneMapError(f"Bone map {name} does not exist; check the path.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise BoneMapError(f"Bone map {name} is not readable JSON.") from None
+    return _profile_from(data, name)
+
+
+def builtin_profiles() -> list[Profile]:
+    """The shipped profiles, in name order (ties in detection go to the first)."""
+    return [load_profile(os.path.join(RIGS_DIR, f)) for f in sorted(os.listdir(RIGS_DIR)) if f.endswith(".json")]
+
+
+def _bare(name: str) -> str:
+    """'mixamorig:Hips' -> 'Hips' (exporters put a namespace before every bone)."""
+    return name.rsplit(":", 1)[-1]
+
+
+def apply_profile(profile: Profile, bone_names: Iterable[str]) -> dict[int, str]:
+    """Joint -> armature bone for every joint whose bone the armature has; a bone is used once."""
+    names = list(bone_names)
+    lookup = {n: n for n in names}
+    if profile.strip_namespace:
+        for n in names:
+            lookup.setdefault(_bare(n), n)
+    found: dict[int, str] = {}
+    used: set[str] = set()
+    for j in sorted(profile.bones):
+        bone = next((lookup[c] for c in profile.bones[j] if c in lookup and lookup[c] not in used), None)
+        if bone is not None:
+            found[j] = bone
+            used.add(bone)
+    return found
+
+
+def _smplx_match(names: list[str]) -> RigMatch | None:
+    mapping = rig_mapping.map_bones(names)
+    if 0 in mapping and sum(j in mapping for j in _BODY) >= len(_BODY) - 4:
+        return RigMatch(SMPLX, mapping)
+    return None
+
+
+def detect(bone_names: Iterable[str], profiles: list[Profile] | None = None) -> RigMatch | None:
+    """The rig's profile from its bone names, or None when nothing fits.
+
+    SMPL-X names win when nearly the whole body has them; a rig with an SMPL-X pelvis that no
+    profile fits stays SMPL-X too, so the bake can name the SMPL-X bones it lacks.
+    """
+    names = list(bone_names)
+    smplx = _smplx_match(names)
+    if smplx is not None:
+        return smplx
+    best: tuple[int, Profile, dict[int, str]] | None = None
+    for profile in builtin_profiles() if profiles is None else profiles:
+        mapping = apply_profile(profile, names)
+        score = sum(j in mapping for j in _BODY)
+        if 0 in mapping and score >= MIN_BODY_JOINTS and (best is None or score > best[0]):
+            best = (score, profile, mapping)
+    if best is None:
+        mapping = rig_mapping.map_bones(names)
+        return RigMatch(SMPLX, mapping) if 0 in mapping else None
+    return RigMatch(best[1].name, best[2], best[1].absorbed, best[1].properties)
+
+
+def match_user_map(profile: Profile, bone_names: Iterable[str], rig_name: str, source: str) -> RigMatch:
+    """A user's bone map applied to an armature; every bone it names must exist there."""
+    names = set(bone_names)
+    absent = sorted({c for cands in profile.bones.values() for c in cands if c not in names})
+    if absent:
+        shown = ", ".join(absent[:5]) + (", ..." if len(absent) > 5 else "")
+        raise BoneMapError(f"Bone map {source} names {len(absent)} bone{'s' if len(absent) > 1 else ''} "
+                           f"that armature '{rig_name}' lacks: {shown}.")
+    mapping = apply_profile(profile, names)
+    if 0 not in mapping:
+        raise BoneMapError(f"Bone map {source} gives no bone for 'pelvis'; the bake needs the rig's root bone there.")
+    return RigMatch(profile.name, mapping, profile.absorbed, profile.properties)
+
+
+def unknown_rig_sentence(rig_name: str) -> str:
+    return (f"Armature '{rig_name}' has no bones named like SMPL-X, Rigify, Mixamo or VRoid/VRM; "
+            "write a bone map for it (AsynFusion: Write Bone Map Template) and pass it with "
+            "--bone-map or the panel's Bone Map field.")
+
+
+def describe_skipped(joints: list[int]) -> str:
+    """'neck, left and right fingers, jaw': groups whole hands so the line stays short."""
+    missing = set(joints)
+    parts: list[str] = []
+    hands = {"left": set(skeleton.LEFT_HAND), "right": set(skeleton.RIGHT_HAND)}
+    whole = [side for side, hand in hands.items() if hand <= missing]
+    for j in sorted(missing):
+        side = "left" if j in hands["left"] else "right" if j in hands["right"] else None
+        if side is None or side not in whole:
+            parts.append(skeleton.JOINT_NAMES[j])
+    if len(whole) == 2:
+        parts.append("left and right fingers")
+    elif whole:
+        parts.append(f"{whole[0]} fingers")
+    return ", ".join(parts)
+
+
+def template(bone_names: Iterable[str], rig_name: str) -> dict:
+    """A bone map to fill in for an armature: every SMPL-X joint, pre-filled where a profile fits."""
+    names = list(bone_names)
+    match = detect(names)
+    mapping = match.mapping if match is not None else {}
+    return {
+        "name": f"{rig_name} bone map",
+        "_help": "Give each SMPL-X joint the bone of your rig that plays it; leave \"\" where the rig "
+                 "has none (that joint is skipped). 'pelvis' is required: it takes the root motion. "
+                 "Bake with --bone-map THIS_FILE (or the panel's Bone Map field).",
+        "_matched_profile": match.profile if match is not None else None,
+        "bones": {n: mapping.get(j, "") for j, n in enumerate(skeleton.JOINT_NAMES)},
+        "_armature_bones": names,
+    }
