@@ -24,7 +24,7 @@ class AsynFusionSettings(bpy.types.PropertyGroup):
     sound_strip: StringProperty(name="Sound Strip")  # type: ignore[valid-type]
     armature: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature)  # type: ignore[valid-type]
     face_mesh: PointerProperty(name="Face Mesh", type=bpy.types.Object, poll=_is_mesh,  # type: ignore[valid-type]
-                               description="Mesh with Exp000-Exp099 shape keys")
+                               description="Mesh with Exp000-Exp099 or ARKit-named (jawOpen, ...) shape keys")
     bone_map: StringProperty(  # type: ignore[valid-type]
         name="Bone Map", subtype='FILE_PATH',
         description="JSON map from SMPL-X joints to this rig's bones, for rigs no profile recognises "
