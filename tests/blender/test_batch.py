@@ -205,3 +205,46 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path):
         line = one_error(run_batch("--motion", os.path.join(BEAT2, TAKES[0] + ".npz"),
                                    "--out", str(folder / "out.blend"), cwd=tmp_path))
         assert line.startswith("asynfusion: error: Cannot save out.blend in ") and os.listdir(folder) == []
+
+
+def test_other_characters_by_name_and_through_a_bone_map(tmp_path):
+    """--rig takes a Mixamo character (detected); an unknown rig is refused with one line until
+    --write-bone-map's template, filled in, is passed with --bone-map."""
+    import json
+
+    from foreign_rigs import a_pose_joints, build_rig, profile_names
+    from asynfusion_blender.core import skeleton
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    build_rig("Armature", profile_names("mixamo.json", "mixamorig:"), a_pose_joints(), y_up_data=True)
+    custom = {j: f"B_{n.lower()}" for j, n in profile_names("mixamo.json").items() if j < 22}
+    build_rig("Custom", custom, a_pose_joints(), centimetres=False)
+    scene = tmp_path / "characters.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(scene))
+    take = os.path.join(BEAT2, TAKES[0] + ".npz")
+
+    done = run_batch("--blend", str(scene), "--motion", take, "--rig", "Armature", "--out", str(tmp_path / "a.blend"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Rig Armature: Mixamo profile" in done.stdout
+    assert "Rig Armature: no mesh with Exp000-Exp099 shape keys, so the face is not baked" in done.stdout
+    assert "left_eye_smplhf" not in done.stdout          # the face (eyes) is not asked of a rig without one
+    assert f"{TAKES[0]}: warning: Armature 'Armature' (Mixamo) has no bones for jaw; those joints were not baked." in done.stdout
+
+    refused = run_batch("--blend", str(scene), "--motion", take, "--rig", "Custom", "--out", str(tmp_path / "b.blend"), cwd=tmp_path)
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+    assert "Armature 'Custom' has no bones named like" in refused.stderr and "--bone-map" in refused.stderr
+    assert not (tmp_path / "b.blend").exists()
+
+    bone_map = tmp_path / "custom.json"
+    written = run_batch("--blend", str(scene), "--write-bone-map", str(bone_map), "--rig", "Custom", cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    data = json.loads(bone_map.read_text())
+    data["bones"].update({skeleton.JOINT_NAMES[j]: n for j, n in custom.items()})
+    bone_map.write_text(json.dumps(data))
+    done = run_batch("--blend", str(scene), "--motion", take, "--rig", "Custom", "--bone-map", str(bone_map),
+                     "--parts", "body,root", "--out", str(tmp_path / "c.blend"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Rig Custom: Custom bone map profile" in done.stdout
+    bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "c.blend"))
+    assert bpy.data.objects["Custom"].animation_data.action.name == f"{TAKES[0]} body"
+    assert bpy.data.objects["Armature"].animation_data is None
