@@ -54,6 +54,8 @@ bench: setup
 bench-bake: setup-blender
 	$(B42)/bin/python bench/bake_speed.py
 	$(B50)/bin/python bench/bake_speed.py
+	$(B42)/bin/python bench/retarget_speed.py
+	$(B50)/bin/python bench/retarget_speed.py
 
 # Press Generate -> last keyframe, cold and warm worker, in real Blender 5.0 (results: bench/RESULTS.md).
 bench-e2e: setup-backend $(B50)/.done
