@@ -179,9 +179,10 @@ def run(args: argparse.Namespace) -> list[str]:
     match = bake.match_rig(armature, os.path.abspath(args.bone_map) if args.bone_map else None)
     if not match.is_smplx:
         notes.append(f"Rig {armature.name}: {match.profile} profile")
-        if face is None and args.parts is None:     # a character without Exp### keys: bake the rest
+        if face is None and args.parts is None:     # a character without face shape keys: bake the rest
             parts = parts - {"face"}
-            notes.append(f"Rig {armature.name}: no mesh with Exp000-Exp099 shape keys, so the face is not baked")
+            notes.append(f"Rig {armature.name}: no mesh with Exp### or ARKit shape keys (see --face), "
+                         "so the face is not baked")
 
     worker = None
     if args.audio:
