@@ -203,3 +203,20 @@ def test_any_rig_through_a_template_bone_map(addon, tmp_path):
     medians, feet, summary = compare_with_builtin(rig, bones, bones["head"], bone_map=str(path))
     assert summary.profile == "Custom bone map"
     assert_follows(medians, feet)
+
+
+def test_a_bad_bone_map_is_one_sentence_and_nothing_changes(addon, take, tmp_path):
+    rig = build_rig("Custom", {j: f"B{j}" for j in range(22)}, a_pose_joints(), centimetres=False)
+    before = scene_state()
+    bad = tmp_path / "map.json"
+    bad.write_text(json.dumps({"bones": {"pelvis": "B0", "left_hip": "NoSuchBone"}}))
+    with pytest.raises(rig_profiles.BoneMapError, match=r"^Bone map map.json names 1 bone that armature 'Custom' lacks: NoSuchBone\.$"):
+        bake.bake_motion(bpy.context.scene, take, rig, None, bake.BakeOptions(parts=PARTS, bone_map=str(bad)))
+    bad.write_text("[1, 2")
+    with pytest.raises(rig_profiles.BoneMapError, match=r"^Bone map map.json is not readable JSON\.$"):
+        bake.bake_motion(bpy.context.scene, take, rig, None, bake.BakeOptions(parts=PARTS, bone_map=str(bad)))
+    assert scene_state() == before
+    bpy.context.view_layer.objects.active = None
+    with pytest.raises(RuntimeError, match="Choose or select the armature to write a bone map for."):
+        bpy.ops.asynfusion.write_bone_map(filepath=str(tmp_path / "x.json"))
+    assert not (tmp_path / "x.json").exists()
