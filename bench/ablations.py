@@ -5,8 +5,9 @@ Rows, all on the same held-out segments (``asynfusion eval``'s machinery), each 
 
 * baselines: a static mean pose, mismatched capture (another take's motion), plain audio
   motion matching over the same training motion (training/baselines.py);
-* teacher DDIM 50, and at the student's own 4+2 steps (with guidance, so twice the batch);
-  the LCM student at 4+2 (async, default), 4+4 (sync), 2+2, 1+1;
+* teacher DDIM 50 from noise, and at the student's own default steps (with guidance, so twice
+  the batch); the LCM student at its default (body: SDEdit from the motion-matched track),
+  from noise at 4+2 (async) and 4+4 (sync), from the match at another start, 2+2, 1+1;
 * the default with the retrieved track withheld, with CoSync gates zeroed at inference,
   with the optional temporal smoothing;
 * ``--no-cosync-teacher DIR``: a teacher *trained* with CoSync held shut, next to the teacher
@@ -24,6 +25,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -88,24 +90,32 @@ def find_teacher(student: Path, given: str | None) -> Path:
 
 def model_rows(student: Generator, teacher: Generator, teacher_steps: int,
                no_cosync: Generator | None) -> list[tuple]:
-    """(row name, generator, settings, cosync at inference, retrieval) for every model row."""
+    """(row name, generator, settings, cosync at inference, retrieval, other voices too) per model row."""
     lcm = lambda f, b: student.settings(f, b, None, smoothing=False)  # noqa: E731
-    ddim = teacher.settings(teacher_steps, teacher_steps, None, smoothing=False)
+    default = lcm(None, None)
+    start = default.body_start
+    noise = lambda s: replace(s, body_start=None)  # noqa: E731
+    ddim = noise(teacher.settings(teacher_steps, teacher_steps, None, smoothing=False))
     rows = [
-        (f"teacher DDIM {teacher_steps}", teacher, ddim, True, True),
-        ("teacher DDIM 4+2 (what distillation must beat)", teacher, teacher.settings(4, 2, None), True, True),
-        ("LCM 4+2 (async, default)", student, lcm(4, 2), True, True),
-        ("LCM 4+4 (sync)", student, lcm(4, 4), True, True),
-        ("LCM 2+2", student, lcm(2, 2), True, True),
-        ("LCM 1+1", student, lcm(1, 1), True, True),
-        ("LCM 4+2, retrieval off", student, lcm(4, 2), True, False),
-        ("LCM 4+2, CoSync off at inference", student, lcm(4, 2), False, True),
-        ("LCM 4+2, smoothed (σ %g/%g)" % SMOOTH_SIGMA, student, student.settings(4, 2, None, smoothing=True),
-         True, True),
+        (f"teacher DDIM {teacher_steps}, body from noise", teacher, ddim, True, True, True),
+        (f"teacher DDIM {default.steps_face}+{default.steps_body}, body from the match at t={start} "
+         "(what distillation must beat)", teacher,
+         replace(teacher.settings(default.steps_face, default.steps_body, None), body_start=start), True, True, False),
+        (f"LCM {default.steps_face}+{default.steps_body}, body from the match at t={start} (default)",
+         student, default, True, True, True),
+        ("LCM 4+2, body from noise (async)", student, noise(lcm(4, 2)), True, True, True),
+        ("LCM 4+4, body from noise (sync)", student, noise(lcm(4, 4)), True, True, False),
+        ("LCM 4+4, body from the match at t=499", student, replace(lcm(4, 4), body_start=499), True, True, False),
+        ("LCM 2+2, body from the match", student, lcm(2, 2), True, True, False),
+        ("LCM 1+1, body from the match", student, lcm(1, 1), True, True, False),
+        ("LCM default, retrieval off (no track: body from noise)", student, default, True, False, True),
+        ("LCM default, CoSync off at inference", student, default, False, True, False),
+        ("LCM default, smoothed (σ %g/%g)" % SMOOTH_SIGMA, student, student.settings(None, None, None, smoothing=True),
+         True, True, False),
     ]
     if no_cosync is not None:
-        rows.append((f"teacher trained without CoSync, DDIM {teacher_steps}", no_cosync,
-                     ddim, True, True))
+        rows.append((f"teacher trained without CoSync, DDIM {teacher_steps}, body from noise", no_cosync,
+                     ddim, True, True, False))
     return rows
 
 
@@ -211,14 +221,13 @@ def main(argv: list[str] | None = None) -> int:
         elif fn == base.static and clips:
             row["voices"] = other_voices(ev, lambda f, s: base.static(_Length(len(f)), s), clips, truth)
         rows.append(row)
-    for name, gen, settings, cosync, retrieval in model_rows(student, teacher, args.teacher_steps, no_cosync):
+    for name, gen, settings, cosync, retrieval, voices in model_rows(student, teacher, args.teacher_steps, no_cosync):
         t0 = time.perf_counter()
         metrics = evaluate_generator(ev, gen, settings, args.seeds, cosync, reference, retrieval=retrieval)
         log(f"{name}: done in {time.perf_counter() - t0:.1f} s")
         row = {"name": name, "settings": describe_settings(gen, settings, cosync), "metrics": metrics,
                "relative": relative(metrics, truth)}
-        if clips and (name.startswith("LCM 4+2 (async") or name == f"teacher DDIM {args.teacher_steps}"
-                      or name == "LCM 4+2, retrieval off"):
+        if clips and voices:
             row["voices"] = other_voices(ev, _generated(gen, settings, retrieval), clips, truth, args.seeds)
         rows.append(row)
     header = {"data": args.data, "split": ev.description, "segments": len(ev.segments),
