@@ -172,7 +172,7 @@ def generate_request(worker: client.WorkerClient, audio: str, out: str, seed: in
 
 
 def generate_blocking(worker: client.WorkerClient, audio: str, out: str, seed: int,
-                      steps_face: int = 4, steps_body: int = 2) -> dict:
+                      steps_face: int = 4, steps_body: int = 4) -> dict:
     """Generate synchronously (background mode); returns the result reply or raises AddonError."""
     req_id = generate_request(worker, audio, out, seed, steps_face, steps_body)
     reply = worker.wait(req_id, GENERATE_TIMEOUT)

@@ -31,8 +31,13 @@ class AsynFusionSettings(bpy.types.PropertyGroup):
                     "(empty: the profile is detected from the bone names)")
     start_frame: IntProperty(name="Start Frame", default=1)  # type: ignore[valid-type]
     seed: IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
-    steps_face: IntProperty(name="Face Steps", default=4, min=1, max=50)  # type: ignore[valid-type]
-    steps_body: IntProperty(name="Body Steps", default=2, min=1, max=50)  # type: ignore[valid-type]
+    steps_face: IntProperty(  # type: ignore[valid-type]
+        name="Face Steps", default=4, min=1, max=50,
+        description="Denoising steps for the face: more is slower; 4 is what the model was distilled for")
+    steps_body: IntProperty(  # type: ignore[valid-type]
+        name="Body Steps", default=4, min=1, max=50,
+        description="Denoising steps for the body, which starts from captured motion matched to the "
+                    "speech; fewer is faster, 4 is what the model was measured at")
     bake_face: BoolProperty(name="Face", default=True, description="Expression shape keys and eyes")  # type: ignore[valid-type]
     bake_jaw: BoolProperty(name="Jaw", default=True)  # type: ignore[valid-type]
     bake_body: BoolProperty(name="Body", default=True, description="Root orientation and the 21 body joints")  # type: ignore[valid-type]

@@ -24,11 +24,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BEAT2 = REPO.parent / "shared" / "data" / "beat2"
-SAMPLERS = {  # name: (mode, steps_face, steps_body)
-    "teacher DDIM 50": ("ddim", 50, 50),
-    "LCM 4+4": ("lcm", 4, 4),
-    "LCM async 4+2": ("lcm", 4, 2),
-    "LCM 1+1": ("lcm", 1, 1),
+SAMPLERS = {  # name: (mode, steps_face, steps_body, body SDEdit start or None)
+    "teacher DDIM 50": ("ddim", 50, 50, None),
+    "LCM 4+4, body from the match (default)": ("lcm", 4, 4, 759),
+    "LCM async 4+2": ("lcm", 4, 2, None),
+    "LCM 1+1": ("lcm", 1, 1, None),
 }
 
 
@@ -67,8 +67,8 @@ def one_cell(clip: str, weights: str, sampler: str, runs: int, device: str) -> d
     from asynfusion.sampling import SamplerSettings
 
     gen = Generator(weights, device)
-    mode, sf, sb = SAMPLERS[sampler]
-    settings = SamplerSettings(mode=mode, steps_face=sf, steps_body=sb)
+    mode, sf, sb, start = SAMPLERS[sampler]
+    settings = SamplerSettings(mode=mode, steps_face=sf, steps_body=sb, body_start=start)
     times_audio, times_model = [], []
     for i in range(runs + 1):
         t0 = time.perf_counter()
