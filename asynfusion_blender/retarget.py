@@ -130,10 +130,10 @@ def rest_alignment(heads: np.ndarray, rest_rot: np.ndarray, conv: np.ndarray,
         below = preferred_child(j)
         while below is not None and below not in mapped:
             below = preferred_child(below)
-        if below is not None:
+        if below is not None and np.linalg.norm(heads[below] - heads[j]) > 1e-6 * np.linalg.norm(heads[0] - heads[below]):
             u = heads[below] - heads[j]
             v = conv @ (_TEMPLATE[below] - _TEMPLATE[j])
-        elif _CHILDREN[j]:      # the head, or a wrist/ankle whose rig has no fingers/toes
+        elif _CHILDREN[j]:      # the head, a wrist/ankle without fingers/toes, or two joints on one spot
             u = rest_rot[j][:, 1]
             v = conv @ (_TAILS[j] - _TEMPLATE[j])
         else:

@@ -258,3 +258,13 @@ def test_a_template_lists_every_joint_and_reads_back_as_a_bone_map(tmp_path):
     assert match.mapping == rig_profiles.detect(names).mapping
     blank = rig_profiles.template(["Bone", "Bone.001"], "Thing")
     assert set(blank["bones"].values()) == {""} and blank["_matched_profile"] is None
+
+
+def test_two_joints_on_one_spot_fall_back_to_the_bone_axis():
+    """A bone map may give a joint and its child bones with the same head (a zero-length gap)."""
+    joints = a_pose_joints()
+    joints[6] = joints[9]                      # spine2 where spine3 is
+    rig = rig_arrays(joints, C, 1.0)
+    assert np.all(np.isfinite(rig.align))
+    q = retarget.bone_quats(retarget.world_quats(random_motion()), rig, list(range(55)))
+    assert np.all(np.isfinite(q))
