@@ -16,7 +16,7 @@ from typing import Any, cast
 import bpy
 import numpy as np
 
-from . import action_support, bake_math, retarget, rig_mapping, rig_profiles
+from . import action_support, bake_cost, bake_math, retarget, rig_mapping, rig_profiles
 from . import face_keys
 from .core import rotations, skeleton
 from .core.motion_file import Motion
@@ -300,6 +300,12 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
     seed = seed if isinstance(seed, int) and seed >= 0 else 0
     face = face_keys.face_curves(face_names, motion, i0, t, seed) if face_names is not None else []
 
+    cost = bake_cost.estimate(len(frames) * (len(body) + len(face)))
+    refused = bake_cost.refusal(cost, len(frames) / dst_fps, bake_cost.free_memory())
+    if refused is not None:
+        raise AddonError(refused)
+    if cost.large:
+        warnings.append(cost.sentence(len(frames) / dst_fps))
     summary = BakeSummary(frames=len(frames), seconds=len(frames) / dst_fps,
                           first_frame=int(frames[0]), last_frame=int(frames[-1]),
                           warnings=warnings, profile=match.profile if match is not None else None)

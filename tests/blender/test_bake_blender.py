@@ -6,7 +6,7 @@ import pytest
 from mathutils import Matrix, Quaternion
 
 from conftest import TAKE, TAKE_WAV, scene_state
-from asynfusion_blender import action_support, bake, bake_math, jobs, rig_mapping
+from asynfusion_blender import action_support, bake, bake_cost, bake_math, jobs, rig_mapping
 from asynfusion_blender.core import motion_file, skeleton
 from asynfusion_blender.errors import AddonError
 
@@ -154,6 +154,21 @@ def test_a_start_frame_past_blenders_range_is_refused_and_nothing_changes(rig, t
     with pytest.raises(AddonError, match=words):
         _bake(rig, take, start_frame=start)
     assert scene_state() == before
+
+
+def test_a_bake_larger_than_free_memory_is_refused_and_nothing_changes(rig, take, monkeypatch):
+    monkeypatch.setattr(bake_cost, "free_memory", lambda: 1_000_000)      # as if 1 MB were left
+    before = scene_state()
+    with pytest.raises(AddonError, match=r"needs about \d+ MB of memory and only 1 MB is free; split the audio"):
+        _bake(rig, take)
+    assert scene_state() == before
+
+
+def test_a_large_bake_says_what_it_costs(rig, take, monkeypatch):
+    assert not any("keyframes: about" in w for w in _bake(rig, take).warnings)   # a minute is not large
+    monkeypatch.setattr(bake_cost, "LARGE_BYTES", 1)
+    summary = _bake(rig, take)
+    assert [w for w in summary.warnings if w.startswith(f"Baking {summary.seconds:.0f} s of motion writes about")]
 
 
 def test_missing_bones_are_named_and_nothing_changes(rig, take):
