@@ -174,6 +174,15 @@ def expression_keys(mesh: bpy.types.Object | None) -> list[str]:
     return list(face.columns) if face is not None else []
 
 
+def expected_cost(scene: bpy.types.Scene, seconds: float, face_mesh: bpy.types.Object | None,
+                  parts: frozenset[str]) -> bake_cost.BakeCost:
+    """What baking ``seconds`` of motion will cost, known as soon as the audio is read."""
+    frames = int(round(seconds * scene.render.fps / scene.render.fps_base))
+    face = len(expression_keys(face_mesh)) if "face" in parts else 0
+    per_frame = bake_cost.keys_per_frame(len(bake_math.baked_joints(parts)), "root" in parts, face)
+    return bake_cost.estimate(frames * per_frame)
+
+
 def find_face_mesh(armature: bpy.types.Object) -> bpy.types.Object | None:
     """A mesh deformed by the armature that carries Exp### or ARKit-named shape keys, if any."""
     for obj in armature.children:

@@ -27,9 +27,20 @@ class BakeCost:
     def large(self) -> bool:
         return max(self.memory, self.blend) >= LARGE_BYTES
 
+    def panel_lines(self, seconds: float) -> list[str]:
+        """The same in two lines short enough for the sidebar."""
+        return [f"Large bake: {_duration(seconds)}, {_count(self.keys)} keyframes",
+                f"about {_size(self.memory)} of memory, {_size(self.blend)} .blend"]
+
     def sentence(self, seconds: float) -> str:
         return (f"Baking {_duration(seconds)} of motion writes about {_count(self.keys)} keyframes: about "
                 f"{_size(self.memory)} of memory and {_size(self.blend)} in the saved .blend.")
+
+
+def keys_per_frame(joints: int, root: bool, face_keys: int) -> int:
+    """Keyframes one frame of a bake writes: a quaternion per joint, the root's location, one
+    value per driven shape key."""
+    return 4 * joints + 3 * int(root) + face_keys
 
 
 def estimate(keys: int) -> BakeCost:

@@ -153,6 +153,13 @@ def write_template(args: argparse.Namespace) -> str:
     return jobs.write_bone_map(armature, os.path.abspath(args.write_bone_map))
 
 
+def _announce(scene: bpy.types.Scene, seconds: float, face: bpy.types.Object | None, parts: frozenset[str]) -> None:
+    """Say what a large bake will cost as soon as the clip's length is known, before generating it."""
+    cost = bake.expected_cost(scene, seconds, face, parts)
+    if cost.large:
+        print(cost.sentence(seconds), flush=True)
+
+
 def run(args: argparse.Namespace) -> list[str]:
     """Do the whole job; returns one summary line per baked file. Generated motion is kept in a
     staging folder beside the output and moved into place only once the .blend is saved, so a
@@ -201,7 +208,8 @@ def run(args: argparse.Namespace) -> list[str]:
             device = None
             if worker is not None:
                 staged = os.path.join(staging, jobs.motion_name(path, args.seed))
-                reply = jobs.generate_blocking(worker, path, staged, args.seed)
+                reply = jobs.generate_blocking(worker, path, staged, args.seed,
+                                               on_audio=lambda s: _announce(scene, s, face, parts))
                 motion_path, audio, device = reply["path"], path, reply.get("device")
             else:
                 motion_path, audio = path, jobs.sibling_audio(path)

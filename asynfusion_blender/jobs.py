@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 
 import bpy
 
@@ -172,10 +173,16 @@ def generate_request(worker: client.WorkerClient, audio: str, out: str, seed: in
 
 
 def generate_blocking(worker: client.WorkerClient, audio: str, out: str, seed: int,
-                      steps_face: int = 4, steps_body: int = 4) -> dict:
-    """Generate synchronously (background mode); returns the result reply or raises AddonError."""
+                      steps_face: int = 4, steps_body: int = 4,
+                      on_audio: Callable[[float], None] | None = None) -> dict:
+    """Generate synchronously (background mode); returns the result reply or raises AddonError.
+    ``on_audio`` hears the clip's length as soon as the worker has read it."""
     req_id = generate_request(worker, audio, out, seed, steps_face, steps_body)
-    reply = worker.wait(req_id, GENERATE_TIMEOUT)
+
+    def heard(reply: dict) -> None:
+        if on_audio is not None and reply.get("id") == req_id and "audio_seconds" in reply:
+            on_audio(float(reply["audio_seconds"]))
+    reply = worker.wait(req_id, GENERATE_TIMEOUT, on_reply=heard)
     if reply["type"] == "error":
         raise AddonError(reply["message"])
     return reply

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import bpy
@@ -32,6 +32,7 @@ class JobState:
     stage: str = ""
     summary: str = ""
     error: str = ""
+    cost: list[str] = field(default_factory=list)   # what a large bake will cost, shown while generating
     cancel_requested: bool = False
 
 
@@ -125,7 +126,8 @@ class GenerateRun:
                                    name=os.path.splitext(os.path.basename(audio))[0],
                                    bone_map=_bone_map(context))
         self.plan = (armature, face, options)
-        JOB.running, JOB.progress, JOB.stage, JOB.error, JOB.summary = True, 0.0, "starting", "", ""
+        JOB.running, JOB.progress, JOB.stage, JOB.error, JOB.summary, JOB.cost = True, 0.0, "starting", "", "", []
+        self.scene = context.scene
         JOB.cancel_requested = False
 
     def step(self) -> dict | None:
@@ -135,6 +137,10 @@ class GenerateRun:
                 continue                      # late replies of an earlier, cancelled request
             if reply["type"] == "progress":
                 JOB.progress, JOB.stage = float(reply["fraction"]), str(reply.get("stage", ""))
+                if "audio_seconds" in reply:
+                    armature, face, options = self.plan
+                    cost = bake.expected_cost(self.scene, float(reply["audio_seconds"]), face, options.parts)
+                    JOB.cost = cost.panel_lines(float(reply["audio_seconds"])) if cost.large else []
             elif reply["type"] in ("result", "error"):
                 return reply
         return None

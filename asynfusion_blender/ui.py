@@ -54,6 +54,8 @@ class ASYNFUSION_PT_main(bpy.types.Panel):
             row = layout.row(align=True)
             row.progress(factor=job.progress, type='BAR', text=f"{job.stage} {job.progress:.0%}")
             row.operator("asynfusion.cancel", text="", icon='CANCEL')
+            for i, line in enumerate(job.cost):
+                layout.label(text=line, icon='INFO' if i == 0 else 'BLANK1')
         else:
             layout.operator("asynfusion.generate", text="Generate", icon='PLAY_SOUND')
         if job.error:

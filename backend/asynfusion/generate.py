@@ -25,6 +25,7 @@ from .sampling import DEFAULTS, SamplerSettings, sample
 from .weights import default_weights_dir, load_weights
 
 ProgressFn = Callable[[float, str], None]
+AudioFn = Callable[[float], None]      # told the clip's length (seconds) once the audio is read
 SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Gaussian (--smooth)
 
 
@@ -89,7 +90,7 @@ class Generator:
                  steps_face: int | None = None, steps_body: int | None = None,
                  guidance: float | None = None, speaker: int | None = None,
                  progress: ProgressFn | None = None, cancel: threading.Event | None = None,
-                 smoothing: bool = False) -> Result:
+                 smoothing: bool = False, on_audio: AudioFn | None = None) -> Result:
         """Write the motion for ``audio_path`` to ``out_path`` (atomically) and describe it."""
         settings = self.settings(steps_face, steps_body, guidance, smoothing)
         out_path = Path(out_path)
@@ -105,6 +106,8 @@ class Generator:
         start = time.perf_counter()
         report(0.0, "audio")
         wave = audio.normalise_loudness(audio.load_audio(audio_path))
+        if on_audio is not None:
+            on_audio(len(wave) / audio.SAMPLE_RATE)
         raw, offset = audio.speaker_normalise(audio.audio_features(wave, self.device))
         audio_done = time.perf_counter()
         report(0.05, "sampling")

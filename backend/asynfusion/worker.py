@@ -98,7 +98,8 @@ class Worker:
                     steps_face=req.get("steps_face"), steps_body=req.get("steps_body"),
                     guidance=req.get("guidance"), speaker=req.get("speaker"),
                     progress=lambda f, stage: self.send(protocol.progress(rid, f, stage)),
-                    cancel=self.cancels[rid])
+                    cancel=self.cancels[rid],
+                    on_audio=lambda s: self.send(protocol.progress(rid, 0.0, "audio", audio_seconds=s)))
                 self.send({"type": "result", "id": rid, "path": result.path, "frames": result.frames,
                            "seconds": result.seconds, "device": result.device,
                            "elapsed": round(result.total_seconds, 3)})

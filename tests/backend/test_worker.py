@@ -71,6 +71,11 @@ def test_random_weights_worker_serves_many_requests_warm_and_exits_0_on_eof(work
         assert result["id"] == f"r{i}" and (tmp_path / f"{i}.npz").exists()
         fractions = [m["fraction"] for m in before if m["type"] == "progress"]
         assert fractions == sorted(fractions) and len(fractions) >= 3
+        # the clip's length is told once, as soon as the audio is read (before any sampling)
+        told = [i for i, m in enumerate(before) if "audio_seconds" in m]
+        sampling = [i for i, m in enumerate(before) if m.get("stage") == "sampling"]
+        assert len(told) == 1 and told[0] < sampling[0]
+        assert before[told[0]]["audio_seconds"] == pytest.approx(result["seconds"], abs=0.05)
     assert result["frames"] == 445 and result["seconds"] == pytest.approx(14.83, abs=0.01)
     assert worker.close() == 0
 

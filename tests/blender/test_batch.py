@@ -248,3 +248,14 @@ def test_other_characters_by_name_and_through_a_bone_map(tmp_path):
     bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "c.blend"))
     assert bpy.data.objects["Custom"].animation_data.action.name == f"{TAKES[0]} body"
     assert bpy.data.objects["Armature"].animation_data is None
+
+
+def test_a_large_bake_is_announced_before_it_is_generated(addon, capsys):
+    from asynfusion_blender import batch
+
+    scene = bpy.context.scene
+    batch._announce(scene, 30.0, None, frozenset({"body", "hands", "root"}))
+    assert capsys.readouterr().out == ""                        # half a minute is not large
+    batch._announce(scene, 3600.0, None, frozenset({"body", "hands", "root"}))
+    out = capsys.readouterr().out
+    assert out.startswith("Baking 60 min of motion writes about ") and "of memory" in out

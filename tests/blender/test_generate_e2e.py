@@ -12,7 +12,7 @@ import bpy
 import pytest
 
 from conftest import SPEECH, scene_state
-from asynfusion_blender import client, jobs, operators
+from asynfusion_blender import bake_cost, client, jobs, operators
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def drive(run, timeout=300.0, on_tick=None):
     raise AssertionError("the worker gave no final reply")
 
 
-def test_generate_through_the_timer_path_then_a_warm_second_run(scene, long_speech):
+def test_generate_through_the_timer_path_then_a_warm_second_run(scene, long_speech, monkeypatch):
     armature, body = scene
     bpy.context.scene.asynfusion.audio_file = long_speech
     run = operators.GenerateRun(bpy.context)
@@ -81,10 +81,14 @@ def test_generate_through_the_timer_path_then_a_warm_second_run(scene, long_spee
     warm = client.current_client()
     assert warm is not None and warm.alive
     pid = warm.pid
+    assert operators.JOB.cost == []                  # three minutes is not a large bake
+    monkeypatch.setattr(bake_cost, "LARGE_BYTES", 1)
     second = operators.GenerateRun(bpy.context)
     reply2, _ = drive(second)
     assert reply2["type"] == "result"
     assert client.current_client().pid == pid       # the same warm process served it
+    # the cost of a large bake is on the panel while it is generated, from the clip's length
+    assert operators.JOB.cost[0].startswith(f"Large bake: {seconds / 60:.0f} min, ")
 
 
 def test_killing_the_worker_mid_run_leaves_the_scene_unchanged_and_the_next_run_restarts(scene, long_speech):

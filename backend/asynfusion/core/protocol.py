@@ -7,7 +7,9 @@ Requests (add-on -> worker):
   {"op": "ping"}                       answered by a "ready" reply
 Replies (worker -> add-on):
   {"type": "ready", "device": str, "weights": str, "version": str}
-  {"type": "progress", "id": str, "fraction": float, "stage": str}
+  {"type": "progress", "id": str, "fraction": float, "stage": str, "audio_seconds": float?}
+                                       audio_seconds: the clip's length, once it is read (so a
+                                       large bake can be announced before it starts)
   {"type": "result", "id": str, "path": str, "frames": int, "seconds": float, "device": str, ...}
   {"type": "error", "id": str|None, "kind": str, "message": str}
   {"type": "heartbeat"}                every HEARTBEAT_SECONDS from start-up to exit, busy or idle,
@@ -88,8 +90,11 @@ def parse_reply(line: str) -> dict:
     return rep
 
 
-def progress(req_id: str, fraction: float, stage: str) -> dict:
-    return {"type": "progress", "id": req_id, "fraction": round(float(fraction), 4), "stage": stage}
+def progress(req_id: str, fraction: float, stage: str, audio_seconds: float | None = None) -> dict:
+    reply = {"type": "progress", "id": req_id, "fraction": round(float(fraction), 4), "stage": stage}
+    if audio_seconds is not None:
+        reply["audio_seconds"] = round(float(audio_seconds), 3)
+    return reply
 
 
 def error(req_id: str | None, kind: str, message: str) -> dict:
