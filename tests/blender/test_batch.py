@@ -17,6 +17,8 @@ from conftest import BEAT2, REPO, SPEECH
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from file_faults import full_folder, read_only_folder  # noqa: E402
 
+from asynfusion_blender.action_support import action_curves  # noqa: E402
+
 SCRIPT = os.path.join(REPO, "asynfusion_blender", "batch.py")
 TAKES = ("2_scott_0_1_1", "2_scott_0_2_2")
 
@@ -259,3 +261,34 @@ def test_a_large_bake_is_announced_before_it_is_generated(addon, capsys):
     batch._announce(scene, 3600.0, None, frozenset({"body", "hands", "root"}))
     out = capsys.readouterr().out
     assert out.startswith("Baking 60 min of motion writes about ") and "of memory" in out
+
+
+def test_one_bake_drives_a_whole_non_smplx_character_body_and_arkit_face(tmp_path):
+    """A Mixamo-named character whose mesh has ARKit-named keys: body and face in one bake,
+    the face found on the rig's own mesh without --face."""
+    from foreign_rigs import a_pose_joints, build_rig, profile_names
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    rig = build_rig("Armature", profile_names("mixamo.json", "mixamorig:"), a_pose_joints(), y_up_data=True)
+    mesh = bpy.data.meshes.new("Face")
+    mesh.from_pydata([(0, 0, 0), (0.01, 0, 0), (0, 0, 0.01)], [], [(0, 1, 2)])
+    face = bpy.data.objects.new("Face", mesh)
+    bpy.context.scene.collection.objects.link(face)
+    face.parent = rig
+    face.modifiers.new("Armature", 'ARMATURE').object = rig
+    face.shape_key_add(name="Basis", from_mix=False)
+    for k, name in enumerate(("jawOpen", "mouthClose", "eyeBlinkLeft", "eyeBlinkRight")):
+        face.shape_key_add(name=name, from_mix=False).data[k % 3].co.y += 0.01
+    scene = tmp_path / "character.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(scene))
+
+    done = run_batch("--blend", str(scene), "--motion", os.path.join(BEAT2, TAKES[0] + ".npz"), "--rig", "Armature",
+                     "--out", str(tmp_path / "out.blend"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Rig Armature: Mixamo profile" in done.stdout and "face is not baked" not in done.stdout
+    assert f"{TAKES[0]}: Face 'Face': 4 ARKit keys" in done.stdout
+    bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "out.blend"))
+    assert bpy.data.objects["Armature"].animation_data.action.name == f"{TAKES[0]} body"
+    keys = bpy.data.objects["Face"].data.shape_keys
+    curves = {fc.data_path for fc in action_curves(keys.animation_data.action, keys)}
+    assert curves == {f'key_blocks["{n}"].value' for n in ("jawOpen", "mouthClose", "eyeBlinkLeft", "eyeBlinkRight")}
