@@ -53,10 +53,15 @@ def _features(gen: Generator) -> tuple[torch.Tensor, torch.Tensor]:
 def test_the_student_has_guidance_built_in_and_one_forward_pass_per_step():
     student = Generator(WEIGHTS, "cpu")
     assert student.baked_guidance == 2.0 and not student.model.cfg.guidance_embed
-    sizes = []
+    sizes, times = [], []
     student.model.branches["body"].inp.register_forward_hook(lambda m, i, o: sizes.append(i[0].shape[0]))
-    student.sample(*_features(student), student.settings(None, None, None), 0)
-    assert len(sizes) == 2 and sizes[0] == sizes[1]       # 2 body steps, no unconditional half
+    student.model.branches["body"].time.register_forward_hook(lambda m, i, o: times.append(int(i[0][0])))
+    settings = student.settings(None, None, None)
+    student.sample(*_features(student), settings, 0)
+    assert len(set(sizes)) == 1                           # no unconditional half
+    # the body starts from the motion-matched track noised to the default start, on the student's grid
+    assert settings.body_start is not None and times == student.scheduler.set_timesteps(settings.steps_body,
+                                                                                          settings.body_start)
 
 
 def _check_grounded(path, frames):
