@@ -296,7 +296,7 @@ class ASYNFUSION_OT_bake_motion(bpy.types.Operator):
 
 
 class ASYNFUSION_OT_create_rig(bpy.types.Operator):
-    """Create an SMPL-X armature with a skinned body and Exp000-Exp099 face shape keys"""
+    """Create an SMPL-X armature with a skinned body and a face: the ICT-FaceKit head with ARKit keys (built-in) or Exp000-Exp099 keys (your SMPL-X model file)"""
     bl_idname = "asynfusion.create_rig"
     bl_label = "AsynFusion: Create Rig"
     bl_options = {'REGISTER', 'UNDO'}
@@ -324,6 +324,7 @@ class ASYNFUSION_OT_create_rig(bpy.types.Operator):
         except Exception as err:
             return _unexpected(self, err)
         settings.armature, settings.face_mesh = armature, body
+        rig_build.frame_in_views(context)
         self.report({'INFO'}, f"Created {armature.name} with {len(bake.armature_bones(armature))} bones.")
         return {'FINISHED'}
 

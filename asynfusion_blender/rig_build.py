@@ -65,6 +65,8 @@ def _mesh(context: bpy.types.Context, rig: RigData, armature: bpy.types.Object) 
     mesh.polygons.add(len(sizes))
     mesh.polygons.foreach_set("loop_start", np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32))
     mesh.polygons.foreach_set("loop_total", sizes)
+    if rig.face_materials is not None:
+        mesh.polygons.foreach_set("material_index", np.asarray(rig.face_materials, np.int32))
     mesh.update(calc_edges=True)
     mesh.validate()
 
@@ -89,6 +91,20 @@ def _mesh(context: bpy.types.Context, rig: RigData, armature: bpy.types.Object) 
     return obj
 
 
+def _material(name: str, colour: tuple[float, float, float]) -> bpy.types.Material:
+    """A flat, slightly glossy material of one colour, in the viewport and in Cycles/EEVEE."""
+    material = bpy.data.materials.new(name)
+    material.diffuse_color = (*colour, 1.0)
+    if material.node_tree is None:     # Blender 5.0 materials come with nodes; 4.2 makes them here
+        material.use_nodes = True
+    for node in material.node_tree.nodes:
+        if node.type == 'BSDF_PRINCIPLED':
+            inputs = cast(bpy.types.ShaderNodeBsdfPrincipled, node).inputs
+            cast(bpy.types.NodeSocketColor, inputs["Base Color"]).default_value = (*colour, 1.0)
+            cast(bpy.types.NodeSocketFloat, inputs["Roughness"]).default_value = 0.55
+    return material
+
+
 def build_rig(context: bpy.types.Context, rig: RigData) -> tuple[bpy.types.Object, bpy.types.Object]:
     """Create armature + mesh in the scene; on failure nothing is left behind."""
     if context.object is not None and context.object.mode != 'OBJECT':
@@ -99,9 +115,15 @@ def build_rig(context: bpy.types.Context, rig: RigData) -> tuple[bpy.types.Objec
         created += [armature, armature.data]
         body = _mesh(context, rig, armature)
         created += [body, body.data]
+        for name, colour in rig.materials:
+            material = _material(f"{rig.name} {name}", colour)
+            created.append(material)
+            cast(bpy.types.Mesh, body.data).materials.append(material)
     except BaseException:
         for block in reversed(created):
-            if isinstance(block, bpy.types.Object):
+            if isinstance(block, bpy.types.Material):
+                bpy.data.materials.remove(block)
+            elif isinstance(block, bpy.types.Object):
                 bpy.data.objects.remove(block)
             elif isinstance(block, bpy.types.Mesh):
                 bpy.data.meshes.remove(block)
@@ -113,3 +135,22 @@ def build_rig(context: bpy.types.Context, rig: RigData) -> tuple[bpy.types.Objec
     armature.select_set(True)
     context.view_layer.objects.active = armature
     return armature, body
+
+
+def frame_in_views(context: bpy.types.Context) -> int:
+    """Zoom every 3D view of the window onto the selection (build_rig selects the new armature,
+    which is otherwise often off screen or tiny); returns how many views were framed (none in
+    background mode)."""
+    screen = context.screen
+    if screen is None:
+        return 0
+    framed = 0
+    for area in screen.areas:
+        region = next((r for r in area.regions if r.type == 'WINDOW'), None)
+        if area.type != 'VIEW_3D' or region is None:
+            continue
+        with context.temp_override(area=area, region=region):
+            if bpy.ops.view3d.view_selected.poll():  # type: ignore[call-arg]
+                bpy.ops.view3d.view_selected()
+                framed += 1
+    return framed

@@ -1,22 +1,21 @@
-"""The built-in rig: an SMPL-X skeleton and a simple skinned body with no licensed data.
+"""The built-in rig: an SMPL-X skeleton, a simple skinned body and the ICT-FaceKit head.
 
 Its skeleton is the shared rest-joint template in core/rest_pose.py (an adult of about
 1.75 m in SMPL-X's T-pose, feet on the floor), the one the evaluation's FK uses too.
-The body is one tapered tube per bone plus an ellipsoid head; the head's
-Exp000..Exp099 shape keys all move one mouth-open deformation, key i scaled by the
-fitted weight w[i] from data/mouth_open.json (see data/fit_mouth_open.py), so any FLAME
-expression track opens the mouth by e . w, in time with the speech it came from.
+The body is one tapered tube per bone with a ball at every joint (so bent elbows and knees
+show no gaps); the head is the ICT-FaceKit head (ict_head.py, MIT) with its 53 ARKit-named
+shape keys, so a face bake goes through the fitted FLAME -> ARKit read-out and the mouth
+closes and opens with the speech. The head comes first in the mesh, so its vertex indices
+(the lip vertices) are the same in the Blender mesh as in the .npz.
 """
 
 from __future__ import annotations
-
-import json
-import os
 
 import numpy as np
 
 from .core import skeleton
 from .core.rest_pose import SMPLX_MEAN_PELVIS, rest_joints
+from .ict_head import ict_head
 from .rig_data import RigData, bone_tails
 
 _RADII = {"pelvis": 0.13, "spine1": 0.13, "spine2": 0.14, "spine3": 0.15, "neck": 0.05,
@@ -24,10 +23,13 @@ _RADII = {"pelvis": 0.13, "spine1": 0.13, "spine2": 0.14, "spine3": 0.15, "neck"
           "knee": 0.05, "ankle": 0.045, "foot": 0.035}
 _FINGER_RADIUS = 0.009
 _TORSO = ("pelvis", "spine1", "spine2", "spine3")
-_HEAD_CENTRE = np.array([0.0, 1.66, 0.02])
-_HEAD_RADII = np.array([0.08, 0.115, 0.10])
-_MOUTH_DROP = 0.04           # metres the chin drops at full opening
+_SKIN_PARTS = ("neck", "wrist", "thumb", "index", "middle", "ring", "pinky")
+_NO_BODY = ("head", "jaw", "left_eye_smplhf", "right_eye_smplhf")     # the ICT head covers them
 SIDES = 8
+# Flat colours (linear RGB) per part: the head's parts (make_ict_head.PARTS) and the clothes.
+COLOURS = {"skin": (0.72, 0.45, 0.33), "clothes": (0.16, 0.22, 0.3), "eye white": (0.78, 0.78, 0.74),
+           "iris": (0.1, 0.06, 0.03), "pupil": (0.005, 0.005, 0.005), "teeth": (0.75, 0.72, 0.62),
+           "mouth": (0.22, 0.04, 0.04), "lashes": (0.02, 0.012, 0.008), "brows": (0.05, 0.03, 0.018)}
 
 
 def joint_positions() -> np.ndarray:
@@ -90,70 +92,64 @@ def _ellipsoid(centre: np.ndarray, radii: np.ndarray, segments: int = 16, rings:
     return np.array(verts), faces
 
 
-def mouth_open_delta(verts: np.ndarray) -> np.ndarray:
-    """Full mouth opening: the front of the face below the mouth line drops, smoothly."""
-    rel = (verts - _HEAD_CENTRE) / _HEAD_RADII
-    below = np.clip((-0.2 - rel[:, 1]) / 0.25, 0.0, 1.0)      # 0 above the mouth line, 1 at the chin
-    front = np.clip(rel[:, 2] * 2.0, 0.0, 1.0)
-    on_head = np.linalg.norm(rel, axis=1) < 1.05
-    weight = below * below * (3 - 2 * below) * front * on_head
-    delta = np.zeros_like(verts)
-    delta[:, 1] = -_MOUTH_DROP * weight
-    delta[:, 2] = 0.01 * weight
-    return delta
+def _part(name: str) -> str:
+    return "skin" if any(k in name for k in _SKIN_PARTS) else "clothes"
 
 
-def mouth_open_weights() -> np.ndarray:
-    """The fitted (100,) mouth-open direction shipped in data/mouth_open.json."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "mouth_open.json")
-    with open(path, encoding="utf-8") as f:
-        return np.asarray(json.load(f)["weights"], np.float64)
-
-
-def builtin_rig() -> RigData:
-    joints = joint_positions()
+def _body(joints: np.ndarray, first_vertex: int
+          ) -> tuple[np.ndarray, list[tuple[int, ...]], np.ndarray, np.ndarray, list[str]]:
+    """Tubes and joint balls: vertices, faces, owning joint and parent share per vertex, part per face."""
     tails = bone_tails(joints)
     names = skeleton.JOINT_NAMES
     verts: list[np.ndarray] = []
     faces: list[tuple[int, ...]] = []
-    bone_of_vertex: list[np.ndarray] = []
-    parent_share: list[np.ndarray] = []
-    skip = {"head", "jaw", "left_eye_smplhf", "right_eye_smplhf"}
-    count = 0
+    owner: list[np.ndarray] = []
+    shares: list[np.ndarray] = []
+    parts: list[str] = []
+    count = first_vertex
     for j, name in enumerate(names):
-        if name in skip:
+        if name in _NO_BODY:
             continue
         depth = 0.65 if name in _TORSO else 1.0
         ring = _tube(joints[j], tails[j], _radius(name), depth)
-        verts.append(ring)
-        faces.extend(_tube_faces(count))
-        bone_of_vertex.append(np.full(len(ring), j))
+        ball, ball_faces = _ellipsoid(joints[j], 0.9 * _radius(name) * np.array([1.0, 1.0, depth]), 8, 5)
+        tube_faces = _tube_faces(count)
+        faces += tube_faces + [tuple(i + count + len(ring) for i in f) for f in ball_faces]
+        parts += [_part(name)] * (len(tube_faces) + len(ball_faces))
+        verts += [ring, ball]
+        owner.append(np.full(len(ring) + len(ball), j))
         # The first ring shares its weight with the parent bone so joints bend softly.
-        share = np.zeros(len(ring))
+        share = np.zeros(len(ring) + len(ball))
         if skeleton.PARENTS[j] >= 0:
             share[:SIDES] = 0.5
-        parent_share.append(share)
-        count += len(ring)
-    head_v, head_f = _ellipsoid(_HEAD_CENTRE, _HEAD_RADII)
-    verts.append(head_v)
-    faces.extend(tuple(i + count for i in f) for f in head_f)
-    bone_of_vertex.append(np.full(len(head_v), names.index("head")))
-    parent_share.append(np.zeros(len(head_v)))
+        shares.append(share)
+        count += len(ring) + len(ball)
+    return np.concatenate(verts), faces, np.concatenate(owner), np.concatenate(shares), parts
 
-    all_v = np.concatenate(verts)
-    owner = np.concatenate(bone_of_vertex)
-    share = np.concatenate(parent_share)
-    weights = np.zeros((len(all_v), skeleton.NUM_JOINTS))
-    rows = np.arange(len(all_v))
+
+def builtin_rig() -> RigData:
+    joints = joint_positions()
+    head = ict_head(joints)
+    body_v, body_f, owner, share, body_parts = _body(joints, len(head.verts))
+
+    weights = np.zeros((len(body_v), skeleton.NUM_JOINTS))
+    rows = np.arange(len(body_v))
     weights[rows, owner] = 1.0 - share
     parents = np.array(skeleton.PARENTS)[owner]
     has_parent = share > 0
     weights[rows[has_parent], parents[has_parent]] += share[has_parent]
 
-    delta = mouth_open_delta(all_v)
-    w = mouth_open_weights()
-    keys = [(f"Exp{i:03d}", w[i] * delta) for i in range(len(w))]
+    starts = np.concatenate([[0], np.cumsum(head.sizes)[:-1]])
+    head_faces = [tuple(head.loops[a:a + n]) for a, n in zip(starts.tolist(), head.sizes.tolist())]
+    materials = list(dict.fromkeys(list(head.part_names) + ["clothes"]))
+    face_materials = np.concatenate([
+        np.array([materials.index(head.part_names[p]) for p in range(len(head.part_names))])[head.parts],
+        np.array([materials.index(p) for p in body_parts])])
+    zeros = np.zeros((len(body_v), 3))
     return RigData(
-        name="AsynFusion", joints=joints, verts=all_v, faces=faces, weights=weights,
-        shape_keys=keys, rest_trans=joints[0] - SMPLX_MEAN_PELVIS, source="builtin",
+        name="AsynFusion", joints=joints, verts=np.concatenate([head.verts, body_v]),
+        faces=head_faces + body_f, weights=np.concatenate([head.weights, weights]),
+        shape_keys=[(name, np.concatenate([delta, zeros])) for name, delta in head.keys],
+        rest_trans=joints[0] - SMPLX_MEAN_PELVIS, source="builtin",
+        materials=[(m, COLOURS[m]) for m in materials], face_materials=face_materials,
     )

@@ -36,6 +36,8 @@ class RigData:
     shape_keys: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (name, (V,3) deltas)
     rest_trans: np.ndarray = field(default_factory=lambda: np.zeros(3))
     source: str = "builtin"
+    materials: list[tuple[str, tuple[float, float, float]]] = field(default_factory=list)  # (name, linear RGB)
+    face_materials: np.ndarray | None = None    # (F,) index into materials per face
 
 
 def bone_tails(joints: np.ndarray) -> np.ndarray:

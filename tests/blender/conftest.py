@@ -69,6 +69,22 @@ def scene_state() -> dict:
     return state
 
 
+def make_face(name, keys):
+    """A small grid mesh with the given shape keys, each moving a different vertex."""
+    mesh = bpy.data.meshes.new(name)
+    grid = [(x * 0.01, 0.0, z * 0.01) for z in range(4) for x in range(4)]
+    mesh.from_pydata(grid, [], [(r * 4 + c, r * 4 + c + 1, r * 4 + c + 5, r * 4 + c + 4)
+                                for r in range(3) for c in range(3)])
+    obj = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    if keys:
+        obj.shape_key_add(name="Basis", from_mix=False)
+        for k, key in enumerate(keys):
+            block = obj.shape_key_add(name=key, from_mix=False)
+            block.data[k % 16].co.y += 0.01
+    return obj
+
+
 _EXIT_STATUS = 0
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from mathutils import Matrix, Quaternion
 
-from conftest import TAKE, TAKE_WAV, scene_state
-from asynfusion_blender import action_support, bake, bake_cost, bake_math, jobs, rig_mapping
+from conftest import TAKE, TAKE_WAV, make_face, scene_state
+from asynfusion_blender import action_support, bake, bake_cost, bake_math, face_keys, jobs, rig_mapping
 from asynfusion_blender.core import motion_file, skeleton
 from asynfusion_blender.errors import AddonError
 
@@ -39,7 +39,7 @@ def test_keyframe_counts_and_frame_range(rig, take, fps, fps_base, frames):
     assert abs(summary.seconds - frames * fps_base / fps) < 1e-4     # fps_base is a float32
     body_curves = _curves(armature)
     face_curves = _curves(body.data.shape_keys)
-    assert len(body_curves) == 55 * 4 + 3 and len(face_curves) == 100
+    assert len(body_curves) == 55 * 4 + 3 and len(face_curves) == len(bake.expression_keys(body)) == 53
     for fc in body_curves + face_curves:
         assert len(fc.keyframe_points) == frames
         assert tuple(fc.range()) == (101.0, 100.0 + frames)
@@ -61,6 +61,7 @@ def test_fcurves_reproduce_the_file_rotations(rig, take):
     armature, body = rig
     _bake(rig, take, start_frame=10)
     aa = take.joint_rotations()
+    arkit = face_keys.arkit_track(take, 0)
     rest_trans = np.array(armature[bake.REST_TRANS_PROP])
     pelvis_rest = np.array(armature.data.bones["pelvis"].head_local)
     for k in (0, 137, 999, take.num_frames - 1):
@@ -72,7 +73,24 @@ def test_fcurves_reproduce_the_file_rotations(rig, take):
         head = np.array(armature.pose.bones["pelvis"].head)
         want_head = pelvis_rest + bake_math.Z_UP_FROM_Y_UP @ (take.trans[k] - rest_trans)
         assert np.allclose(head, want_head, atol=1e-5)
-        keys = body.data.shape_keys.key_blocks
+        keys = body.data.shape_keys.key_blocks       # the built-in ICT head: ARKit-named keys
+        for name in ("jawOpen", "mouthClose", "mouthPucker", "eyeBlink_L"):
+            column = face_keys.detect([name]).columns[name]
+            assert abs(keys[name].value - arkit[k, column]) < 1e-5, name
+
+
+def test_flame_keys_take_the_file_expressions(rig, take):
+    """A mesh with Exp000-Exp099 keys (an SMPL-X body) gets the motion's FLAME coefficients as they are."""
+    scene = bpy.context.scene
+    scene.render.fps = 30
+    armature, _ = rig
+    face = make_face("SMPL-X face", [f"Exp{i:03d}" for i in range(100)])
+    summary = bake.bake_motion(scene, take, armature, face, bake.BakeOptions(start_frame=10))
+    assert summary.face == "Face 'SMPL-X face': 100 FLAME expression keys (Exp###)."
+    keys = face.data.shape_keys.key_blocks
+    assert len(_curves(face.data.shape_keys)) == 100
+    for k in (0, 137, take.num_frames - 1):
+        scene.frame_set(10 + k)
         for i in (0, 7, 99):
             assert abs(keys[f"Exp{i:03d}"].value - take.expressions[k, i]) < 1e-5
 
@@ -119,7 +137,7 @@ def test_parts_limit_what_is_baked(rig, take):
     _bake(rig, take, parts=frozenset({"jaw", "face"}))
     paths = {fc.data_path for fc in _curves(armature)}
     assert paths == {f'pose.bones["{n}"].rotation_quaternion' for n in ("jaw", "left_eye_smplhf", "right_eye_smplhf")}
-    assert len(_curves(body.data.shape_keys)) == 100
+    assert len(_curves(body.data.shape_keys)) == 53
 
 
 def test_sound_strip_starts_with_the_bake(rig, take):

@@ -140,17 +140,11 @@ def test_bone_tails_give_every_bone_a_length():
     assert np.allclose(tails[pelvis], joints[spine1])
 
 
-def test_builtin_rig_is_plausible_and_its_mouth_opens_with_speech(take):
+def test_builtin_rig_is_plausible():
     rig = rig_builtin.builtin_rig()
     joints = rig.joints
     height = joints[:, 1].max() - joints[:, 1].min()
     assert 1.5 < height < 1.8                                   # adult, eyes to ankles
     assert np.allclose(joints[1, 0], -joints[2, 0])             # symmetric hips
     assert np.allclose(rig.weights.sum(1), 1.0)
-    assert len(rig.shape_keys) == 100 and rig.shape_keys[0][0] == "Exp000"
-    # The shape keys of a take's frames open the mouth more when the voice is loud.
-    w = rig_builtin.mouth_open_weights()
-    opening = take.expressions @ w
-    assert np.percentile(opening, 95) > 0.5 and np.all(np.isfinite(opening))
-    delta = rig_builtin.mouth_open_delta(rig.verts)
-    assert delta[:, 1].min() < -0.03 and np.count_nonzero(delta[:, 1]) < 0.1 * len(delta)
+    assert len(rig.face_materials) == len(rig.faces) and rig.face_materials.max() < len(rig.materials)

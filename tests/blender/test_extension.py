@@ -89,9 +89,10 @@ def test_zip_holds_addon_core_backend_and_shipped_weights_only(built):
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.endswith("/")]
         # The add-on at the zip root, the symlinked core as real files.
         for name in ("blender_manifest.toml", "__init__.py", "preferences.py", "backend_setup.py",
-                     "data/mouth_open.json", "core/protocol.py", "core/skeleton.py"):
-            assert name in names, name
-        assert "data/fit_mouth_open.py" not in names              # the manifest's paths_exclude_pattern
+                     "data/ict_facekit/ict_head.npz", "data/ict_facekit/LICENSE",
+                     "data/ict_facekit/CREDITS.md", "core/protocol.py", "core/skeleton.py"):
+            assert name in names, name         # the ICT-FaceKit head travels with its MIT notice
+        assert zf.read("data/ict_facekit/LICENSE").startswith(b"MIT License")
         with open(os.path.join(REPO, "backend", "asynfusion", "core", "protocol.py"), "rb") as fh:
             assert zf.read("core/protocol.py") == fh.read()
         # The backend package the worker and Set up backend use.
@@ -235,3 +236,10 @@ def test_generate_while_the_backend_is_set_up_says_so_and_the_status_is_honest(b
     assert out["generate"] == [["RUNTIME_ERROR"], "Error: The backend is still being set up; press Generate "
                                "again once Set up backend has finished.\n"]
     assert out["status_after_cancel"] == ["No backend Python found; set one above or set up the backend.", "ERROR"]
+
+
+def test_manifest_exclude_patterns_read_as_blenders_build_reads_them():
+    assert build_addon._excluded("data/tool.py", False, ["/data/tool.py"])
+    assert not build_addon._excluded("more/data/tool.py", False, ["/data/tool.py"])
+    assert build_addon._excluded("x/__pycache__", True, ["__pycache__/"])
+    assert not build_addon._excluded("x/__pycache__", False, ["__pycache__/"])

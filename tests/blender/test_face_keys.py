@@ -8,7 +8,7 @@ import bpy
 import numpy as np
 import pytest
 
-from conftest import REPO, TAKE, scene_state
+from conftest import REPO, TAKE, make_face, scene_state
 from asynfusion_blender import action_support, bake, face_keys, jobs
 from asynfusion_blender.core import arkit, motion_file
 from asynfusion_blender.errors import AddonError
@@ -28,22 +28,6 @@ def test_naming_is_detected_from_key_names():
     assert face_keys.detect(["Basis", "Key 1", "smile"]) is None
     sentence = face_keys.describe(found, "Head")
     assert sentence.startswith("Face 'Head': 9 ARKit keys for 8 of the 52 ARKit shapes (missing: eyeLookDownLeft")
-
-
-def make_face(name, keys):
-    """A small grid mesh with the given shape keys, each moving a different vertex."""
-    mesh = bpy.data.meshes.new(name)
-    grid = [(x * 0.01, 0.0, z * 0.01) for z in range(4) for x in range(4)]
-    mesh.from_pydata(grid, [], [(r * 4 + c, r * 4 + c + 1, r * 4 + c + 5, r * 4 + c + 4)
-                                for r in range(3) for c in range(3)])
-    obj = bpy.data.objects.new(name, mesh)
-    bpy.context.scene.collection.objects.link(obj)
-    if keys:
-        obj.shape_key_add(name="Basis", from_mix=False)
-        for k, key in enumerate(keys):
-            block = obj.shape_key_add(name=key, from_mix=False)
-            block.data[k % 16].co.y += 0.01
-    return obj
 
 
 @pytest.fixture
