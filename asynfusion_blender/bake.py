@@ -18,7 +18,7 @@ import numpy as np
 
 from . import action_support, bake_cost, bake_math, retarget, rig_mapping, rig_profiles
 from . import face_keys
-from .core import rotations, skeleton
+from .core import face_track, rotations, skeleton
 from .core.motion_file import Motion
 from .errors import AddonError
 
@@ -305,8 +305,7 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
         if not all(np.all(np.isfinite(c.values)) for c in body):
             raise AddonError(f"The motion gives non-finite bone values on armature '{armature.name}'; "
                              "check the motion file and the rig's rest pose.")
-    seed = motion.meta.get("seed", 0)
-    seed = seed if isinstance(seed, int) and seed >= 0 else 0
+    seed = face_track.motion_seed(motion)
     face = face_keys.face_curves(face_names, motion, i0, t, seed) if face_names is not None else []
 
     cost = bake_cost.estimate(len(frames) * (len(body) + len(face)))

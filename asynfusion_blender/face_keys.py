@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bake_math import Curve, expression_curves, resample_linear
-from .core import arkit, face_motion, skeleton
+from .core import arkit
+from .core.face_track import arkit_track
 from .core.motion_file import Motion
 
 FLAME, ARKIT = "FLAME", "ARKit"
@@ -55,14 +56,6 @@ def describe(face: FaceKeys, mesh_name: str) -> str:
 def no_face_sentence(mesh_name: str) -> str:
     return (f"Mesh '{mesh_name}' has neither Exp000-Exp099 nor ARKit-named shape keys (jawOpen, "
             "mouthClose, eyeBlinkLeft, ...); choose a face mesh with them, or untick Face.")
-
-
-def arkit_track(motion: Motion, seed: int) -> np.ndarray:
-    """(N, 52) ARKit weights for the motion: the fitted read-out of its FLAME face and jaw, with
-    procedural blinks, gaze and brow raises."""
-    jaw = motion.joint_rotations()[:, skeleton.JAW]
-    weights = arkit.flame_to_arkit(motion.expressions, jaw)
-    return face_motion.procedural_face(weights, float(motion.fps), seed)
 
 
 def _key_path(name: str) -> str:

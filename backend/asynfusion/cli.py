@@ -61,6 +61,8 @@ def _generate(args) -> int:
     from .generate import Generator
 
     args.output = check_output(args.output, inputs=[args.audio])
+    if args.livelink:
+        args.livelink = check_output(args.livelink, inputs=[args.audio, args.output])
     generator = Generator(args.weights, args.device)
     print(f"device: {generator.device_name}", file=sys.stderr)
     bar = ProgressBar()
@@ -72,6 +74,10 @@ def _generate(args) -> int:
         bar.close()
     print(f"{result.path}: {result.frames} frames, {result.seconds:.1f} s of motion in "
           f"{result.total_seconds:.2f} s on {result.device} ({result.realtime_factor:.0f}x real time)")
+    if args.arkit or args.livelink:
+        from .core.face_track import write_face_outputs
+        for line in write_face_outputs(result.path, args.arkit, args.livelink):
+            print(line)
     return 0
 
 
@@ -91,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--smooth", dest="smoothing", action="store_true",
                      help="a light temporal Gaussian on the result (the model's body output is already "
                           "band-limited; this calms the face and body further)")
+    gen.add_argument("--arkit", action="store_true",
+                     help="also store the face as ARKit blendshape weights in the motion file (arkit, arkit_names)")
+    gen.add_argument("--livelink", default=None, metavar="FILE.csv",
+                     help="also write the face as a Live Link Face CSV (52 ARKit shapes, head and eye angles)")
     gen.set_defaults(run=_generate)
     _add_training_commands(sub)
     return parser

@@ -3,7 +3,9 @@
 Layout (BEAT2/EMAGE/AMASS style ``.npz``): ``poses`` (N,165) axis-angle in SMPL-X
 order, ``expressions`` (N,100) FLAME coefficients, ``trans`` (N,3) metres in the
 Y-up SMPL-X frame, ``betas``, ``mocap_frame_rate``, ``gender``, ``model``, and our
-metadata as a JSON string under ``asynfusion_meta``.
+metadata as a JSON string under ``asynfusion_meta``. Optionally ``arkit`` (N,52) float32
+ARKit blendshape weights in [0, 1] with their ``arkit_names`` (Apple's order), for use
+outside Blender (``asynfusion generate --arkit``); files without them read as before.
 
 Reading is lenient (other frame-rate spellings, fewer expression dims, missing
 trans); writing always produces the full layout, atomically and byte-for-byte
@@ -45,6 +47,8 @@ class Motion:
     gender: str = "neutral"
     model: str = "smplx2020"
     meta: dict = field(default_factory=dict)
+    arkit: np.ndarray | None = None     # (N, 52) float32 ARKit weights, optional
+    arkit_names: tuple[str, ...] = ()   # their names, one per column
 
     @property
     def num_frames(self) -> int:
@@ -82,10 +86,23 @@ def _frame_rate(name: str, arrays: dict) -> float:
 
 def non_finite(motion: Motion) -> str | None:
     """The name of the first array of ``motion`` holding NaN or infinite values, else None."""
-    for key in ("poses", "expressions", "trans", "betas"):
-        if not np.all(np.isfinite(getattr(motion, key))):
+    for key in ("poses", "expressions", "trans", "betas", "arkit"):
+        value = getattr(motion, key)
+        if value is not None and not np.all(np.isfinite(value)):
             return key
     return None
+
+
+def _arkit(name: str, arrays: dict, n: int) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """The optional ARKit weights and their names, checked against each other and the frames."""
+    if "arkit" not in arrays:
+        return None, ()
+    weights = np.asarray(arrays["arkit"], np.float32)
+    names = tuple(str(x) for x in np.asarray(arrays.get("arkit_names", np.array([]))).reshape(-1))
+    if weights.ndim != 2 or weights.shape[0] != n or weights.shape[1] != len(names):
+        raise MotionFileError(f"{name} has arkit weights of shape {weights.shape} for {len(names)} "
+                              f"arkit_names; expected ({n}, {len(names)}).")
+    return weights, names
 
 
 def read_motion(path: str | os.PathLike) -> Motion:
@@ -145,6 +162,7 @@ def read_motion(path: str | os.PathLike) -> Motion:
         gender=str(_scalar(arrays.get("gender", "neutral"))),
         model=str(_scalar(arrays.get("model", "smplx2020"))), meta=meta,
     )
+    motion.arkit, motion.arkit_names = _arkit(name, arrays, n)
     bad = non_finite(motion)
     if bad is not None:
         raise MotionFileError(f"{name} contains NaN or infinite values in '{bad}'; regenerate it.")
@@ -163,7 +181,7 @@ def motion_arrays(motion: Motion) -> dict[str, np.ndarray]:
     expr = np.zeros((n, NUM_EXPRESSIONS), np.float32)
     e = np.asarray(motion.expressions, np.float32)
     expr[:, : e.shape[1]] = e
-    return {
+    arrays = {
         "poses": poses,
         "expressions": expr,
         "trans": np.asarray(motion.trans, np.float32).reshape(n, 3),
@@ -173,6 +191,14 @@ def motion_arrays(motion: Motion) -> dict[str, np.ndarray]:
         "model": np.asarray(motion.model),
         META_KEY: np.asarray(json.dumps(motion.meta, sort_keys=True)),
     }
+    if motion.arkit is not None:
+        weights = np.asarray(motion.arkit, np.float32)
+        if weights.shape != (n, len(motion.arkit_names)):
+            raise MotionFileError(f"arkit must have shape ({n}, {len(motion.arkit_names)}) for its "
+                                  f"names, not {weights.shape}.")
+        arrays["arkit"] = weights
+        arrays["arkit_names"] = np.array(motion.arkit_names)
+    return arrays
 
 
 def write_motion(path: str | os.PathLike, motion: Motion) -> None:
