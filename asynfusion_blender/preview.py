@@ -1,8 +1,10 @@
 """A contact sheet of a baked character: something a person looks at rather than reads.
 
 Renders a few frames with Cycles on the CPU (headless Blender has no GPU context for
-EEVEE or Workbench here), a full-body row over a face close-up row at the same frames,
-and tiles them into one PNG. The camera, light and render settings it needs live only
+EEVEE or Workbench here), a full-body row over a row of frontal face close-ups, and tiles
+them into one PNG. The face row is there to judge lip sync, so on a face with ARKit keys it
+shows the frames where the baked mouth is most closed (left half) and most open (right
+half), read from the jawOpen and mouthClose curves; other faces get the body row's frames. The camera, light and render settings it needs live only
 for the render: the scene is put back as it was afterwards, so a preview never changes
 the .blend it was made from.
 """
@@ -18,6 +20,9 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from . import action_support, face_keys
+from .core import arkit
+
 TILE = (240, 320)         # width, height of one frame in the sheet
 SAMPLES = 8
 
@@ -27,6 +32,42 @@ def sheet_frames(first: int, last: int, count: int) -> list[int]:
     if last <= first or count <= 1:
         return [first]
     return sorted({int(round(f)) for f in np.linspace(first, last, count)})
+
+
+def mouth_frames(opening: np.ndarray, first: int, count: int, spacing: int) -> list[int]:
+    """``count // 2`` frames where ``opening`` (one value per frame from ``first``) is lowest, then
+    the rest where it is highest, each group in time order, picks at least ``spacing`` apart."""
+    def pick(order: np.ndarray, wanted: int) -> list[int]:
+        chosen: list[int] = []
+        for i in order.tolist():
+            if len(chosen) == wanted:
+                break
+            if all(abs(i - c) >= spacing for c in chosen):
+                chosen.append(i)
+        return sorted(first + c for c in chosen)
+    order = np.argsort(np.asarray(opening, np.float64), kind="stable")
+    return pick(order, count // 2) + pick(order[::-1], count - count // 2)
+
+
+def _mouth_opening(meshes: list[bpy.types.Object], first: int, last: int) -> np.ndarray | None:
+    """jawOpen - mouthClose per frame from the baked curves of a mesh with ARKit keys, else None."""
+    for obj in meshes:
+        key = cast(bpy.types.Mesh, obj.data).shape_keys if obj.type == 'MESH' else None
+        face = face_keys.detect([k.name for k in key.key_blocks]) if key is not None else None
+        action = key.animation_data.action if key is not None and key.animation_data is not None else None
+        if face is None or face.kind != face_keys.ARKIT or action is None:
+            continue
+        curves = {fc.data_path: fc for fc in action_support.action_curves(action, key)}
+        frames = range(first, last + 1)
+        opening = np.zeros(len(frames))
+        for name, column in face.columns.items():
+            sign = {arkit.INDEX["jawOpen"]: 1.0, arkit.INDEX["mouthClose"]: -1.0}.get(column)
+            curve = curves.get(f'key_blocks["{name}"].value')
+            if sign is not None and curve is not None:
+                opening += sign * np.array([curve.evaluate(f) for f in frames])
+        if opening.any():
+            return opening
+    return None
 
 
 def tile_images(rows: list[list[np.ndarray]], gap: int = 4) -> np.ndarray:
@@ -123,6 +164,10 @@ def contact_sheet(scene: bpy.types.Scene, armature: bpy.types.Object, path: str,
         height = hi.z - lo.z
         body_target = (lo + hi) / 2
         frames = sheet_frames(scene.frame_start, scene.frame_end, count)
+        opening = _mouth_opening(meshes, scene.frame_start, scene.frame_end)
+        spacing = max(1, (scene.frame_end - scene.frame_start) // (4 * count))
+        face_frames = (frames if opening is None or len(opening) < count
+                       else mouth_frames(opening, scene.frame_start, count, spacing))
         rows: list[list[np.ndarray]] = [[], []]
         with tempfile.TemporaryDirectory() as tmp:
             for i, frame in enumerate(frames):
@@ -131,8 +176,11 @@ def contact_sheet(scene: bpy.types.Scene, armature: bpy.types.Object, path: str,
                 camera_data.lens = 50.0
                 _aim(camera, Vector((pelvis.x, pelvis.y, body_target.z)), 1.7 * height + 0.2)
                 rows[0].append(_render(scene, frame, os.path.join(tmp, f"body{i}.png")))
+            for i, frame in enumerate(face_frames):
+                scene.frame_set(frame)
                 camera_data.lens = 85.0
-                _aim(camera, _bone_centre(armature, "head", hi), 0.45 * height, turn=0.9)
+                face = _bone_centre(armature, "head", hi) - Vector((0.0, 0.0, 0.03))   # eyes to chin
+                _aim(camera, face, 0.42 * height, turn=0.3)
                 rows[1].append(_render(scene, frame, os.path.join(tmp, f"face{i}.png")))
         sheet = tile_images(rows)
         image = bpy.data.images.new("AsynFusion contact sheet", sheet.shape[1], sheet.shape[0], alpha=True)

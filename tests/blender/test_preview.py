@@ -46,3 +46,10 @@ def test_contact_sheet_of_a_bake_changes_nothing(addon, tmp_path):
     after = (sorted(bpy.data.objects.keys()), len(bpy.data.cameras), len(bpy.data.lights), len(bpy.data.worlds),
              scene.render.engine, scene.render.resolution_x, scene.camera, scene.world, scene.frame_current)
     assert after == before
+
+
+def test_mouth_frames_pick_the_most_closed_then_the_most_open_apart():
+    opening = np.array([0.5, -0.2, -0.3, 0.4, 0.9, 0.8, 0.1, -0.25, 0.7, 0.0])
+    assert preview.mouth_frames(opening, 10, 4, spacing=1) == [12, 17, 14, 15]
+    assert preview.mouth_frames(opening, 10, 4, spacing=2) == [12, 17, 14, 18]
+    assert preview.mouth_frames(opening, 1, 1, spacing=1) == [5]
