@@ -27,7 +27,7 @@ class TrainConfig:
     retrieval_drop: float = 0.15    # windows trained without the retrieved track (so "off" is defined)
     body_lowpass: float = 3.0       # sigma (frames) of the body output's fixed low-pass (0: none)
     root_lowpass: float = 6.0       # sigma (frames) added on the root position
-    body_audio_lowpass: float = 2.0  # sigma (frames) of the audio the body branch hears (0: as the face)
+    body_audio_lowpass: float = 6.0  # sigma (frames) of the audio the body hears: syllable-rate detail made it tremble
     body_noise_lowpass: float = 2.0  # sigma (frames) of the body's temporally correlated diffusion noise
     vtlp: float = 0.12              # vocal-tract-length warp of the mel axis, factor in [1-v, 1+v]
     stretch: float = 0.0            # time-stretched copies of every take at rates 1 ± s, 1 ± s/2
