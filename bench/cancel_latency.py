@@ -2,8 +2,8 @@
 
 The add-on's own client (``asynfusion_blender.client``) drives the real worker on a long clip
 (real speech repeated to 10 minutes, so sampling is still running when the cancel arrives).
-Cancels are sent at two moments: while the audio is decoded and featurised (right after the
-request), and in the middle of sampling. The baseline of the same run is the interval between
+Cancels are sent at two moments: once the audio is decoded (while its features are computed,
+the one stage that does not look at the cancel flag inside), and in the middle of sampling. The baseline of the same run is the interval between
 the worker's progress messages while it samples: the granularity at which a cancel can be seen.
 Run with Blender's Python (the add-on imports bpy), the worker in the backend's:
 
@@ -45,15 +45,15 @@ def one_cancel(worker: client.WorkerClient, clip: Path, out: Path, when: str) ->
     req = worker.generate(str(clip), str(out))
     stamps: list[float] = []
     sent = None
-    if when == "audio":
-        sent = time.perf_counter()
-        worker.cancel(req)
     while True:
         for reply in worker.poll():
             now = time.perf_counter()
             if reply.get("id") != req:
                 continue
-            if reply["type"] == "progress" and reply["stage"] == "sampling":
+            if when == "audio" and sent is None and "audio_seconds" in reply:   # decoded; features next
+                sent = time.perf_counter()
+                worker.cancel(req)
+            elif reply["type"] == "progress" and reply["stage"] == "sampling":
                 stamps.append(now)
                 if sent is None and reply["fraction"] > 0.3:
                     sent = time.perf_counter()
