@@ -113,22 +113,27 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
     text = md.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| ") and "configuration" not in line]
     names = [row.split("|")[1].strip() for row in rows]
+    start = DEFAULTS["lcm"].body_start
+    default = f"LCM 4+4, body from the match at t={start} (default)"
     expected = ["static mean pose", "mismatched capture (another take)", "motion matching (baseline)",
-                "teacher DDIM 3", "teacher DDIM 4+2 (what distillation must beat)", "LCM 4+2 (async, default)",
-                "LCM 4+4 (sync)", "LCM 2+2", "LCM 1+1",
-                "LCM 4+2, retrieval off", "LCM 4+2, CoSync off at inference", "LCM 4+2, smoothed (σ 1/2)",
-                "**ground truth**"]
-    voices = ["static mean pose", "motion matching (baseline)", "teacher DDIM 3", "LCM 4+2 (async, default)",
-              "LCM 4+2, retrieval off"]
+                "teacher DDIM 3, body from noise",
+                f"teacher DDIM 4+4, body from the match at t={start} (what distillation must beat)", default,
+                "LCM 4+2, body from noise (async)", "LCM 4+4, body from noise (sync)",
+                "LCM 4+4, body from the match at t=499", "LCM 2+2, body from the match", "LCM 1+1, body from the match",
+                "LCM default, retrieval off (no track: body from noise)", "LCM default, CoSync off at inference",
+                "LCM default, smoothed (σ 1/2)", "**ground truth**"]
+    voices = ["static mean pose", "motion matching (baseline)", "teacher DDIM 3, body from noise", default,
+              "LCM 4+2, body from noise (async)", "LCM default, retrieval off (no track: body from noise)"]
     assert names == expected + expected + voices           # the body table, the face table, other voices
     data = json.loads(js.read_text())
     by_name = {row["name"]: row for row in data["rows"]}
-    assert by_name["teacher DDIM 3"]["settings"]["kind"] == "teacher"
-    assert by_name["LCM 4+4 (sync)"]["settings"]["synchronous"] is True
-    on, off = by_name["LCM 4+2 (async, default)"], by_name["LCM 4+2, CoSync off at inference"]
+    assert by_name["teacher DDIM 3, body from noise"]["settings"]["kind"] == "teacher"
+    assert by_name["LCM 4+4, body from noise (sync)"]["settings"]["synchronous"] is True
+    assert by_name[default]["settings"]["body_start"] == start and not by_name[default]["settings"]["synchronous"]
+    on, off = by_name[default], by_name["LCM default, CoSync off at inference"]
     assert off["settings"]["cosync"] is False and on["settings"]["cosync"] is True
     assert on["metrics"]["face_mse"] != off["metrics"]["face_mse"]     # the gates really were shut
-    no_retrieval = by_name["LCM 4+2, retrieval off"]["metrics"]
+    no_retrieval = by_name["LCM default, retrieval off (no track: body from noise)"]["metrics"]
     assert no_retrieval["amp_arms"] != on["metrics"]["amp_arms"]      # the body branch reads the track
     assert "## Other voices" in text and by_name["motion matching (baseline)"]["voices"]["body_mean"] > 0
     assert by_name["static mean pose"]["voices"]["body_mean"] < 1e-9
