@@ -166,16 +166,17 @@ def discard_temporary(motion_path: str) -> None:
 
 
 def generate_request(worker: client.WorkerClient, audio: str, out: str, seed: int,
-                     steps_face: int, steps_body: int) -> str:
+                     steps_face: int | None, steps_body: int | None) -> str:
     if not os.path.isfile(audio):
         raise AddonError(f"Audio file {os.path.basename(audio) or '(none)'} does not exist; choose a recording.")
     return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body)
 
 
 def generate_blocking(worker: client.WorkerClient, audio: str, out: str, seed: int,
-                      steps_face: int = 4, steps_body: int = 4,
+                      steps_face: int | None = None, steps_body: int | None = None,
                       on_audio: Callable[[float], None] | None = None) -> dict:
     """Generate synchronously (background mode); returns the result reply or raises AddonError.
+    Steps left as None are the weights' own defaults.
     ``on_audio`` hears the clip's length as soon as the worker has read it."""
     req_id = generate_request(worker, audio, out, seed, steps_face, steps_body)
 

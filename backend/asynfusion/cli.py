@@ -89,8 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output", required=True, help="motion file to write (.npz)")
     gen.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--steps-face", type=_steps, default=None, help="face branch steps (default 4 for LCM weights)")
-    gen.add_argument("--steps-body", type=_steps, default=None, help="body branch steps (default 2 for LCM weights)")
+    gen.add_argument("--steps-face", type=_steps, default=None, help="face branch steps (default 6 for LCM weights)")
+    gen.add_argument("--steps-body", type=_steps, default=None, help="body branch steps (default 4 for LCM weights, "
+                     "starting from the motion-matched track)")
     gen.add_argument("--guidance", type=_finite, default=None, help="classifier-free guidance scale")
     gen.add_argument("--speaker", type=int, default=None, help="speaker/style id, for models trained with them")
     gen.add_argument("--weights", default=None, help="weights folder (default: the shipped weights/)")

@@ -88,7 +88,7 @@ def test_random_weights_sync_flag_and_step_overrides(random_weights):
         DEFAULTS["lcm"].steps_face, DEFAULTS["lcm"].steps_body, DEFAULTS["lcm"].body_start)
     assert default.body_start is not None            # a retrieval student starts its body from the match
     s = resolve_settings(gen, None, None, None, synchronous=True)
-    assert s.steps_face == s.steps_body == 4
+    assert s.steps_face == s.steps_body == DEFAULTS["lcm"].steps_face and s.body_start is None
     s = resolve_settings(gen, 3, 1, None, synchronous=False)
     assert (s.steps_face, s.steps_body) == (3, 1)
     with pytest.raises(UserError, match="--sync"):
@@ -114,10 +114,11 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
     rows = [line for line in text.splitlines() if line.startswith("| ") and "configuration" not in line]
     names = [row.split("|")[1].strip() for row in rows]
     start = DEFAULTS["lcm"].body_start
-    default = f"LCM 4+4, body from the match at t={start} (default)"
+    steps = f"{DEFAULTS['lcm'].steps_face}+{DEFAULTS['lcm'].steps_body}"
+    default = f"LCM {steps}, body from the match at t={start} (default)"
     expected = ["static mean pose", "mismatched capture (another take)", "motion matching (baseline)",
                 "teacher DDIM 3, body from noise",
-                f"teacher DDIM 4+4, body from the match at t={start} (what distillation must beat)", default,
+                f"teacher DDIM {steps}, body from the match at t={start} (what distillation must beat)", default,
                 "LCM 4+2, body from noise (async)", "LCM 4+4, body from noise (sync)",
                 "LCM 4+4, body from the match at t=499", "LCM 2+2, body from the match", "LCM 1+1, body from the match",
                 "LCM default, retrieval off (no track: body from noise)", "LCM default, CoSync off at inference",

@@ -23,7 +23,7 @@ def test_register_then_unregister_leaves_no_trace():
     during = _snapshot()
     assert {"generate", "bake_motion", "create_rig", "cancel", "use_selection"} <= during["ops"]
     assert "ASYNFUSION_PT_main" in during["types"] and during["scene_prop"]
-    assert bpy.context.scene.asynfusion.steps_face == 4
+    assert bpy.context.scene.asynfusion.steps_face == 6
     asynfusion_blender.unregister()
     assert _snapshot() == before
     # and again: a second cycle works (no stale state in the modules)

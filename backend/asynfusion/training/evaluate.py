@@ -333,7 +333,7 @@ def resolve_settings(gen: Generator, steps_face: int | None, steps_body: int | N
         if steps_face and steps_body and steps_face != steps_body:
             raise UserError("--sync steps both branches together; give equal --steps-face and --steps-body.")
         n = steps_face or steps_body or s.steps_face
-        s = replace(s, steps_face=n, steps_body=n)
+        s = replace(s, steps_face=n, steps_body=n, body_start=None)   # both from noise, in step
     return s
 
 
