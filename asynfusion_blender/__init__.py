@@ -20,11 +20,13 @@ def register() -> None:
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
     properties.register()
+    ui.register()
 
 
 def unregister() -> None:
     preferences.stop_setup()
     client.shutdown()
+    ui.unregister()
     properties.unregister()
     for cls in reversed(_CLASSES):
         bpy.utils.unregister_class(cls)

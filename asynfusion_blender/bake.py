@@ -245,6 +245,13 @@ def _set_item(revert: _Revert, owner: bpy.types.PoseBone, key: str, value: float
 
 
 def _add_sound(revert: _Revert, scene: bpy.types.Scene, path: str, frame: int) -> str:
+    """The speech as a sound strip starting with the bake. A strip already playing this file
+    is moved, not doubled: every Generate of one recording used to stack another copy."""
+    same = [s for s in action_support.all_strips(scene) if getattr(s, "sound", None) is not None
+            and os.path.realpath(bpy.path.abspath(s.sound.filepath)) == os.path.realpath(path)]
+    if same:
+        _set_attr(revert, same[0], "frame_start", frame)
+        return same[0].name
     had_editor = scene.sequence_editor is not None
     if not had_editor:
         scene.sequence_editor_create()
@@ -336,6 +343,10 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
             summary.face = face_keys.describe(face_names, face_mesh.name)
         if options.audio_path is not None and bpy.app.build_options.audaspace:
             summary.sound_strip = _add_sound(revert, scene, options.audio_path, options.start_frame)
+            if scene.sync_mode != 'AUDIO_SYNC':        # a slow viewport must drop frames, not drift off the sound
+                _set_attr(revert, scene, "sync_mode", 'AUDIO_SYNC')
+                summary.warnings.append("Playback is now set to Sync to Audio, so the lips stay on the sound "
+                                        "even when the viewport is slow.")
         elif options.audio_path is not None:
             summary.warnings.append("This Blender build has no audio support, so no sound strip was added.")
         _set_attr(revert, scene, "frame_end", max(scene.frame_end, summary.last_frame))

@@ -100,4 +100,31 @@ class ASYNFUSION_PT_rig(bpy.types.Panel):
         layout.operator("asynfusion.write_bone_map", text="Write Bone Map Template", icon='FILE_NEW')
 
 
-CLASSES = (ASYNFUSION_PT_main, ASYNFUSION_PT_motion, ASYNFUSION_PT_rig)
+class ASYNFUSION_MT_animation(bpy.types.Menu):
+    """The add-on's operators under Object > Animation: a menu is what F3's search looks through."""
+    bl_idname = "ASYNFUSION_MT_animation"
+    bl_label = "AsynFusion"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.operator("asynfusion.generate", text="Generate from Speech", icon='PLAY_SOUND')
+        layout.operator("asynfusion.bake_motion", text="Bake Motion File", icon='ACTION')
+        layout.operator("asynfusion.create_rig", text="Create Built-in Rig", icon='ARMATURE_DATA').source = "BUILTIN"
+        layout.operator("asynfusion.use_selection", text="Targets From Selection", icon='RESTRICT_SELECT_OFF')
+        layout.operator("asynfusion.write_bone_map", text="Write Bone Map Template", icon='FILE_NEW')
+
+
+def _object_animation_menu(self: bpy.types.Menu, context: bpy.types.Context) -> None:
+    self.layout.separator()
+    self.layout.menu(ASYNFUSION_MT_animation.bl_idname, icon='PLAY_SOUND')
+
+
+def register() -> None:
+    bpy.types.VIEW3D_MT_object_animation.append(_object_animation_menu)
+
+
+def unregister() -> None:
+    bpy.types.VIEW3D_MT_object_animation.remove(_object_animation_menu)
+
+
+CLASSES = (ASYNFUSION_PT_main, ASYNFUSION_PT_motion, ASYNFUSION_PT_rig, ASYNFUSION_MT_animation)

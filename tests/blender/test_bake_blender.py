@@ -145,9 +145,17 @@ def test_sound_strip_starts_with_the_bake(rig, take):
         summary = _bake(rig, take, start_frame=7, audio_path=TAKE_WAV)
         assert summary.sound_strip is None and summary.warnings        # this bpy build has no audio
         return
+    assert bpy.context.scene.sync_mode != 'AUDIO_SYNC'
     summary = _bake(rig, take, start_frame=7, audio_path=TAKE_WAV)
     strip = next(s for s in action_support.all_strips(bpy.context.scene) if s.name == summary.sound_strip)
     assert strip.frame_start == 7 and strip.sound is not None
+    # playback follows the sound, said once; a second take of the same recording moves its strip
+    assert bpy.context.scene.sync_mode == 'AUDIO_SYNC'
+    assert [w for w in summary.warnings if "Sync to Audio" in w]
+    again = _bake(rig, take, start_frame=30, audio_path=TAKE_WAV)
+    assert not [w for w in again.warnings if "Sync to Audio" in w]
+    strips = [s for s in action_support.all_strips(bpy.context.scene) if s.sound is not None]
+    assert len(strips) == 1 and strips[0].name == again.sound_strip and strips[0].frame_start == 30
 
 
 def test_bad_motion_file_leaves_the_scene_unchanged(rig, tmp_path):

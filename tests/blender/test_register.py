@@ -11,6 +11,7 @@ def _snapshot():
         "types": {name for name in dir(bpy.types) if "ASYNFUSION" in name.upper()},
         "ops": set(dir(bpy.ops.asynfusion)),
         "scene_prop": hasattr(bpy.types.Scene, "asynfusion"),
+        "menu": [f.__module__ for f in bpy.types.VIEW3D_MT_object_animation._dyn_ui_initialize()],
     }
 
 
@@ -23,6 +24,9 @@ def test_register_then_unregister_leaves_no_trace():
     during = _snapshot()
     assert {"generate", "bake_motion", "create_rig", "cancel", "use_selection"} <= during["ops"]
     assert "ASYNFUSION_PT_main" in during["types"] and during["scene_prop"]
+    # Object > Animation holds the add-on's menu, which is where F3's menu search finds Generate
+    assert "ASYNFUSION_MT_animation" in during["types"]
+    assert during["menu"].count("asynfusion_blender.ui") == 1 and "asynfusion_blender.ui" not in before["menu"]
     assert bpy.context.scene.asynfusion.steps_face == 6
     asynfusion_blender.unregister()
     assert _snapshot() == before
