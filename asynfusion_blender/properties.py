@@ -42,7 +42,10 @@ class AsynFusionSettings(bpy.types.PropertyGroup):
     bake_jaw: BoolProperty(name="Jaw", default=True)  # type: ignore[valid-type]
     bake_body: BoolProperty(name="Body", default=True, description="Root orientation and the 21 body joints")  # type: ignore[valid-type]
     bake_hands: BoolProperty(name="Hands", default=True)  # type: ignore[valid-type]
-    bake_root: BoolProperty(name="Root Motion", default=True, description="Pelvis translation")  # type: ignore[valid-type]
+    bake_root: BoolProperty(  # type: ignore[valid-type]
+        name="Root Motion", default=True,
+        description="Pelvis translation: the speaker's weight shifts and small steps, within about a metre "
+                    "of where the rig stands, feet on the floor. Untick to keep the character in place")
     motion_file: StringProperty(name="Motion File", subtype='FILE_PATH')  # type: ignore[valid-type]
     model_file: StringProperty(  # type: ignore[valid-type]
         name="SMPL-X Model", subtype='FILE_PATH',
