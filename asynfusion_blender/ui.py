@@ -14,36 +14,42 @@ class ASYNFUSION_PT_main(bpy.types.Panel):
     bl_label = "AsynFusion"
 
     def draw(self, context: bpy.types.Context) -> None:
+        """In the order of the work: the character, the speech, then Generate."""
         layout = self.layout
         settings = context.scene.asynfusion  # type: ignore[attr-defined]
         layout.label(text=preferences.worker_status(), icon='SYSTEM')
 
         col = layout.column(align=True)
+        col.label(text="1. Character", icon='ARMATURE_DATA')
+        col.prop(settings, "armature", text="Rig")
+        col.prop(settings, "face_mesh", text="Face")
+        row = col.row(align=True)
+        row.operator("asynfusion.use_selection", text="From Selection", icon='RESTRICT_SELECT_OFF')
+        if settings.armature is None:
+            row.operator("asynfusion.create_rig", text="Built-in", icon='ADD').source = "BUILTIN"
+        status = jobs.rig_status(settings.armature, settings.bone_map, settings.parts())
+        if status:
+            col.label(text=status)
+
+        col = layout.column(align=True)
+        col.label(text="2. Speech", icon='PLAY_SOUND')
         col.row().prop(settings, "audio_source", expand=True)
         editor = context.scene.sequence_editor
         if settings.audio_source == 'FILE':
-            col.prop(settings, "audio_file", text="")
+            col.prop(settings, "audio_file", text="Audio")
+            col.prop(settings, "start_frame")
         elif editor is not None:
             col.prop_search(settings, "sound_strip", editor,
-                            "strips_all" if hasattr(editor, "strips_all") else "sequences_all", text="")
+                            "strips_all" if hasattr(editor, "strips_all") else "sequences_all", text="Strip")
         else:
             col.label(text="The scene has no sound strips.", icon='INFO')
 
         col = layout.column(align=True)
-        col.prop(settings, "armature")
-        col.prop(settings, "face_mesh")
-        col.operator("asynfusion.use_selection", text="From Selection", icon='RESTRICT_SELECT_OFF')
-        status = jobs.rig_status(settings.armature, settings.bone_map, settings.parts())
-        if status:
-            col.label(text=status, icon='ARMATURE_DATA')
-
-        col = layout.column(align=True)
-        if settings.audio_source == 'FILE':
-            col.prop(settings, "start_frame")
+        col.label(text="3. Generate", icon='SHADERFX')
         col.prop(settings, "seed")
         row = col.row(align=True)
-        row.prop(settings, "steps_face")
-        row.prop(settings, "steps_body")
+        row.prop(settings, "steps_face", text="Face")
+        row.prop(settings, "steps_body", text="Body")
 
         row = layout.row(align=True)
         for name in ("bake_face", "bake_jaw", "bake_body", "bake_hands", "bake_root"):
@@ -84,7 +90,7 @@ class ASYNFUSION_PT_rig(bpy.types.Panel):
     bl_space_type = 'VIEW_3D'
     bl_region_type = 'UI'
     bl_category = "AsynFusion"
-    bl_label = "Rig"
+    bl_label = "Rigs"
     bl_parent_id = "ASYNFUSION_PT_main"
     bl_options = {'DEFAULT_CLOSED'}
 
@@ -95,7 +101,8 @@ class ASYNFUSION_PT_rig(bpy.types.Panel):
         layout.prop(settings, "model_file", text="")
         layout.operator("asynfusion.create_rig", text="Create From SMPL-X Model", icon='OUTLINER_OB_ARMATURE').source = "SMPLX"
         layout.separator()
-        layout.label(text="Other characters (Rigify, Mixamo, VRoid are detected):")
+        layout.label(text="Rigify, Mixamo, VRoid: detected.")
+        layout.label(text="Other rigs: a bone map.")
         layout.prop(settings, "bone_map", text="")
         layout.operator("asynfusion.write_bone_map", text="Write Bone Map Template", icon='FILE_NEW')
 
