@@ -179,6 +179,13 @@ class GenerateRun:
         return {'FINISHED'}
 
 
+def _not_while_generating(cls: type[bpy.types.Operator], reason: str) -> bool:
+    """An operator's poll: greyed out, with its reason on hover, while a generation runs."""
+    if JOB.running:
+        cls.poll_message_set(reason)
+    return not JOB.running
+
+
 def _guarded(op: bpy.types.Operator, action) -> Status:  # type: ignore[no-untyped-def]
     """Run ``action``; a person's error becomes one sentence, anything else adds a console traceback."""
     try:
@@ -200,6 +207,10 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
     _timer = None
     _run: GenerateRun | None = None
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _not_while_generating(cls, "A generation is already running; wait for it or cancel it.")
+
     def execute(self, context: bpy.types.Context) -> Status:
         def run() -> Status:
             job = GenerateRun(context)
@@ -207,8 +218,6 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
         return _guarded(self, run)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
-        if JOB.running:
-            return _fail(self, "A generation is already running; wait for it or cancel it.")
         if bpy.app.background:
             return self.execute(context)
 
@@ -250,6 +259,12 @@ class ASYNFUSION_OT_cancel(bpy.types.Operator):
     bl_idname = "asynfusion.cancel"
     bl_label = "AsynFusion: Cancel Generation"
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if not JOB.running:
+            cls.poll_message_set("Nothing is being generated.")
+        return JOB.running
+
     def execute(self, context: bpy.types.Context) -> Status:
         JOB.cancel_requested = True
         return {'FINISHED'}
@@ -263,6 +278,10 @@ class ASYNFUSION_OT_bake_motion(bpy.types.Operator):
 
     filepath: StringProperty(name="Motion File", subtype='FILE_PATH')  # type: ignore[valid-type]
     filter_glob: StringProperty(default="*.npz", options={'HIDDEN'})  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _not_while_generating(cls, "Wait for the generation to finish (or cancel it) before baking a file.")
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
         settings = _settings(context)

@@ -300,3 +300,16 @@ def test_a_deleted_rig_is_not_baked_onto_and_the_panel_forgets_it(rig):
         bpy.ops.asynfusion.bake_motion(filepath=TAKE)
     assert scene_state() == before and len(bpy.data.actions) == actions
     assert settings.armature is None and settings.face_mesh is None
+
+
+def test_while_generating_generate_and_bake_are_greyed_out_and_only_then_cancel_is_not(addon):
+    from asynfusion_blender import operators
+
+    assert bpy.ops.asynfusion.generate.poll() and bpy.ops.asynfusion.bake_motion.poll()
+    assert not bpy.ops.asynfusion.cancel.poll()
+    operators.JOB.running = True                  # what GenerateRun sets while the worker works
+    try:
+        assert not bpy.ops.asynfusion.generate.poll() and not bpy.ops.asynfusion.bake_motion.poll()
+        assert bpy.ops.asynfusion.cancel.poll()
+    finally:
+        operators.JOB.running = False
