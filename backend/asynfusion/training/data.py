@@ -89,7 +89,7 @@ class Take:
     def retrieval_radius(self, radius: int) -> int:
         """Frames around a query within which its own take is excluded, widened for a
         stretched take (its frame i sits near original frame i * rate, not i)."""
-        return radius + int(np.ceil(abs(self.rate - 1.0) * self.frames / min(self.rate, 1.0)))
+        return radius + int(np.ceil(abs(self.rate - 1.0) * self.frames))
 
     def branches(self) -> tuple[torch.Tensor, torch.Tensor]:
         return motion_to_branches(torch.from_numpy(self.poses), torch.from_numpy(self.expressions),
@@ -243,9 +243,9 @@ class Windows(torch.utils.data.Dataset):
             vis = take.visemes if take.visemes is not None else np.full(take.frames, P.NONE, np.int8)
             self.weight.append(torch.from_numpy(P.loss_weights(vis)))
             if database is not None:
-                self.tracks.append([torch.from_numpy(database.match(
-                    take.feats, seed=1000 * k + v, exclude=(take.source, take.start, take.retrieval_radius(SELF_EXCLUSION))))
-                    for v in range(RETRIEVAL_VARIANTS)])
+                exclude = (take.source, take.start, take.retrieval_radius(SELF_EXCLUSION))
+                self.tracks.append([torch.from_numpy(database.match(take.feats, seed=1000 * k + v, exclude=exclude))
+                                    for v in range(RETRIEVAL_VARIANTS)])
             for s in range(0, take.frames - length + 1, stride):
                 self.index.append((k, s))
         self.length = length
