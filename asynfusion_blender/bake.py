@@ -18,7 +18,7 @@ import numpy as np
 
 from . import action_support, bake_cost, bake_math, retarget, rig_mapping, rig_profiles
 from . import face_keys
-from .core import face_track, rotations, skeleton
+from .core import face_track, quaternions, skeleton
 from .core.motion_file import Motion
 from .errors import AddonError
 
@@ -304,7 +304,7 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
                          f"to {MAX_FRAME - len(frames) + 1}.")
     body: list[bake_math.Curve] = []
     if rig is not None:
-        q_src = rotations.axis_angle_to_quat(motion.joint_rotations())
+        q_src = quaternions.axis_angle_to_quat(motion.joint_rotations())
         if isinstance(rig, retarget.TargetRig):
             body = retarget.retarget_curves(q_src, motion.trans, rig, joints, with_root, i0, t)
         else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core import rotations, skeleton
+from .core import quaternions, skeleton
 
 # What a user can choose to bake, and the joints each choice drives.
 PART_JOINTS: dict[str, tuple[int, ...]] = {
@@ -118,7 +118,7 @@ def resample_quats(q: np.ndarray, i0: np.ndarray, t: np.ndarray) -> np.ndarray:
     if len(q) == 1:
         return np.asarray(q, np.float64)[np.zeros(len(i0), np.int64)]
     tt = np.broadcast_to(t.reshape((-1,) + (1,) * (q.ndim - 2)), (len(t),) + q.shape[1:-1])
-    return rotations.slerp(q[i0], q[i0 + 1], tt)
+    return quaternions.slerp(q[i0], q[i0 + 1], tt)
 
 
 def bone_local_quats(q_smplx: np.ndarray, rest_rot: np.ndarray, conv: np.ndarray) -> np.ndarray:
@@ -130,8 +130,8 @@ def bone_local_quats(q_smplx: np.ndarray, rest_rot: np.ndarray, conv: np.ndarray
     """
     q_c = matrix_to_quat(conv)
     q_b = matrix_to_quat(rest_rot)[None]                 # (1, J, 4)
-    inner = rotations.quat_multiply(rotations.quat_multiply(q_c, q_smplx), rotations.quat_conjugate(q_c))
-    out = rotations.quat_multiply(rotations.quat_multiply(rotations.quat_conjugate(q_b), inner), q_b)
+    inner = quaternions.quat_multiply(quaternions.quat_multiply(q_c, q_smplx), quaternions.quat_conjugate(q_c))
+    out = quaternions.quat_multiply(quaternions.quat_multiply(quaternions.quat_conjugate(q_b), inner), q_b)
     return out
 
 
@@ -184,7 +184,7 @@ def body_curves(q_src: np.ndarray, trans: np.ndarray, rig: RigFrame,
     if joints:
         q = resample_quats(q_src[:, joints], i0, t)
         q = bone_local_quats(q, rig.rest_rot[joints], rig.conv)
-        q = rotations.make_continuous(q, axis=0)
+        q = quaternions.make_continuous(q, axis=0)
         for k, j in enumerate(joints):
             name = rig.bone_names[j]
             path = f'pose.bones["{name}"].rotation_quaternion'

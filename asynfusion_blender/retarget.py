@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import bake_math, rig_data
-from .core import rest_pose, rotations, skeleton
+from .core import rest_pose, quaternions, skeleton
 
 LEGS = ((1, 4, 7), (2, 5, 8))            # hip, knee, ankle of each side
 FEET = (7, 8, 10, 11)                    # ankles and balls of the feet: what touches the floor
@@ -151,7 +151,7 @@ def world_quats(q_local: np.ndarray) -> np.ndarray:
     """(F, 55, 4) SMPL-X parent-relative quaternions -> world quaternions (chain products)."""
     world = np.empty_like(np.asarray(q_local, np.float64))
     for j, p in enumerate(skeleton.PARENTS):
-        world[:, j] = q_local[:, j] if p < 0 else rotations.quat_multiply(world[:, p], q_local[:, j])
+        world[:, j] = q_local[:, j] if p < 0 else quaternions.quat_multiply(world[:, p], q_local[:, j])
     return world
 
 
@@ -176,7 +176,7 @@ def smplx_foot_rise(world: np.ndarray, trans: np.ndarray) -> np.ndarray:
     for j in _ancestors(FEET)[1:]:
         p = skeleton.PARENTS[j]
         if p not in mats:
-            mats[p] = rotations.quat_to_matrix(world[:, p])
+            mats[p] = quaternions.quat_to_matrix(world[:, p])
         pos[j] = pos[p] + mats[p] @ (_TEMPLATE[j] - _TEMPLATE[p])
     return np.min(np.stack([pos[j][:, 1] - _TEMPLATE[j, 1] for j in FEET], axis=1), axis=1)
 
@@ -200,14 +200,14 @@ def bone_quats(world: np.ndarray, rig: TargetRig, joints: list[int]) -> np.ndarr
         if a < 0:
             p, rel = _quat(ct @ b), world[:, j]
         else:
-            p, rel = _quat(ct @ rig.align[a] @ b), rotations.quat_multiply(rotations.quat_conjugate(world[:, a]), world[:, j])
-        out[:, k] = rotations.quat_multiply(rotations.quat_multiply(rotations.quat_conjugate(p), rel), q)
-    return rotations.make_continuous(out, axis=0)
+            p, rel = _quat(ct @ rig.align[a] @ b), quaternions.quat_multiply(quaternions.quat_conjugate(world[:, a]), world[:, j])
+        out[:, k] = quaternions.quat_multiply(quaternions.quat_multiply(quaternions.quat_conjugate(p), rel), q)
+    return quaternions.make_continuous(out, axis=0)
 
 
 def _delta_apply(world: np.ndarray, rig: TargetRig, a: int, v: np.ndarray) -> np.ndarray:
     """(F, 3) M_a v for a constant armature-space vector v."""
-    return rotations.quat_to_matrix(world[:, a]) @ (rig.conv.T @ rig.align[a] @ v) @ rig.conv.T
+    return quaternions.quat_to_matrix(world[:, a]) @ (rig.conv.T @ rig.align[a] @ v) @ rig.conv.T
 
 
 def _posed_heads(world: np.ndarray, rig: TargetRig, root_head: np.ndarray, joints: tuple[int, ...]) -> dict[int, np.ndarray]:

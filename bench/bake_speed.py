@@ -18,7 +18,7 @@ sys.path.insert(0, REPO)
 import bpy  # noqa: E402
 
 from asynfusion_blender import bake, bake_math, jobs  # noqa: E402
-from asynfusion_blender.core import motion_file, rotations  # noqa: E402
+from asynfusion_blender.core import motion_file, quaternions  # noqa: E402
 
 TAKE = os.path.join(REPO, "..", "shared", "data", "beat2", "2_scott_0_1_1.npz")
 FRAMES = 1800
@@ -53,7 +53,7 @@ def per_key(motion) -> tuple[float, int]:
     armature, body = fresh_scene()
     rig = bake.rig_frame(armature, list(range(55)), True)
     i0, t = bake_math.resample_positions(motion.num_frames, motion.fps, 30.0)
-    q = rotations.axis_angle_to_quat(motion.joint_rotations())
+    q = quaternions.axis_angle_to_quat(motion.joint_rotations())
     curves = bake_math.body_curves(q, motion.trans, rig, list(range(55)), True, i0, t)
     names = [kb.name for kb in body.data.shape_keys.key_blocks if kb.name.startswith("Exp")]
     face = bake_math.expression_curves(motion.expressions, names, i0, t)

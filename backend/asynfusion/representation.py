@@ -19,7 +19,7 @@ import torch
 from .core.kinematics import ground
 from .core.motion_file import NUM_EXPRESSIONS, Motion
 from .core.skeleton import BODY_JOINTS, HANDS, JAW, NUM_JOINTS, ROOT
-from .rotations import axis_angle_to_rot6d, rot6d_to_axis_angle
+from .rot6d import axis_angle_to_rot6d, rot6d_to_axis_angle
 
 BODY_ROT_JOINTS = (ROOT,) + BODY_JOINTS + HANDS      # 52 joints in the body branch
 FACE_DIM = NUM_EXPRESSIONS + 6

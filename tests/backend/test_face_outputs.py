@@ -11,7 +11,7 @@ import pytest
 
 from asynfusion.core import arkit, face_track, livelink
 from asynfusion.core.motion_file import Motion, MotionFileError, read_motion, write_motion
-from asynfusion.core.rotations import axis_angle_to_matrix
+from asynfusion.core.quaternions import axis_angle_to_matrix
 
 from .conftest import BEAT2, PYTHON, SPEECH_OGG, cli_env
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from asynfusion.core.rotations import axis_angle_to_matrix
+from asynfusion.core.quaternions import axis_angle_to_matrix
 from asynfusion.retrieval import HOP, SEGMENT, MotionDatabase
 from asynfusion.training.data import SELF_EXCLUSION, Windows, fit_normaliser, load_split, motion_database
 

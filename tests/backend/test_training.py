@@ -23,7 +23,7 @@ from asynfusion.core.motion_file import read_motion
 from asynfusion.core.skeleton import EYES, JOINT_NAMES, MIRROR, NUM_JOINTS
 from asynfusion.model import BRANCHES, AsynFusion, ModelConfig
 from asynfusion.representation import BODY_DIM, FACE_DIM, branches_to_motion, decode, motion_to_branches
-from asynfusion.rotations import axis_angle_to_matrix
+from asynfusion.rot6d import axis_angle_to_matrix
 from asynfusion.sampling import SamplerSettings, sample
 from asynfusion.schedule import Scheduler
 from asynfusion.training import common

@@ -103,8 +103,8 @@ def test_world_rotations_match_the_skeleton_chain(rig, take):
     _bake(rig, take, start_frame=1)
     k = 500
     scene.frame_set(1 + k)
-    from asynfusion_blender.core import rotations
-    local = rotations.axis_angle_to_matrix(take.joint_rotations()[k])
+    from asynfusion_blender.core import quaternions
+    local = quaternions.axis_angle_to_matrix(take.joint_rotations()[k])
     world = np.zeros_like(local)
     for j, p in enumerate(skeleton.PARENTS):
         world[j] = local[j] if p < 0 else world[p] @ local[j]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from asynfusion_blender import bake_math, rig_builtin, rig_data, rig_mapping
-from asynfusion_blender.core import rotations, skeleton
+from asynfusion_blender.core import quaternions, skeleton
 
 RNG = np.random.default_rng(0)
 
@@ -21,7 +21,7 @@ def same_rotation(a, b, atol=1e-9):
 def test_matrix_to_quat_inverts_quat_to_matrix_including_half_turns():
     q = random_quats((500,))
     q = np.concatenate([q, [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]]])
-    back = bake_math.matrix_to_quat(rotations.quat_to_matrix(q))
+    back = bake_math.matrix_to_quat(quaternions.quat_to_matrix(q))
     assert same_rotation(back, q)
     assert np.all(back[:, 0] >= 0)
 
@@ -49,12 +49,12 @@ def test_resample_keeps_duration_at_scene_rates(fps, base, expected):
 
 
 def test_resample_at_source_rate_is_identity_and_slerp_between():
-    q = rotations.make_continuous(random_quats((10, 3)))
+    q = quaternions.make_continuous(random_quats((10, 3)))
     i0, t = bake_math.resample_positions(10, 30.0, 30.0)
     assert np.allclose(bake_math.resample_quats(q, i0, t), q)
     i0, t = bake_math.resample_positions(10, 30.0, 60.0)
     mid = bake_math.resample_quats(q, i0, t)[1]
-    expected = rotations.slerp(q[0], q[1], 0.5)
+    expected = quaternions.slerp(q[0], q[1], 0.5)
     assert same_rotation(mid, expected)
     x = np.arange(10.0)[:, None]
     assert np.allclose(bake_math.resample_linear(x, i0, t)[:, 0], np.arange(19) / 2.0)
@@ -62,17 +62,17 @@ def test_resample_at_source_rate_is_identity_and_slerp_between():
 
 def test_bone_local_quats_reproduce_the_rotation_in_armature_space():
     q = random_quats((7, 5))
-    rest = rotations.quat_to_matrix(random_quats((5,)))
+    rest = quaternions.quat_to_matrix(random_quats((5,)))
     conv = bake_math.Z_UP_FROM_Y_UP
     local = bake_math.bone_local_quats(q, rest, conv)
     # Blender applies the local rotation in the bone's rest frame: B L B^T == C R C^T.
-    lhs = rest[None] @ rotations.quat_to_matrix(local) @ np.swapaxes(rest, -1, -2)[None]
-    rhs = conv @ rotations.quat_to_matrix(q) @ conv.T
+    lhs = rest[None] @ quaternions.quat_to_matrix(local) @ np.swapaxes(rest, -1, -2)[None]
+    rhs = conv @ quaternions.quat_to_matrix(q) @ conv.T
     assert np.allclose(lhs, rhs, atol=1e-9)
 
 
 def test_root_locations_are_displacements_in_the_pelvis_frame():
-    rest_rot = rotations.quat_to_matrix(random_quats(()))
+    rest_rot = quaternions.quat_to_matrix(random_quats(()))
     trans = np.array([[0.0, 1.3, 0.0], [0.5, 1.3, -0.2]])
     loc = bake_math.root_locations(trans, np.array([0.0, 1.3, 0.0]), bake_math.Z_UP_FROM_Y_UP, 100.0, rest_rot)
     world = loc @ rest_rot.T

@@ -7,7 +7,7 @@ import pytest
 
 from foreign_rigs import a_pose_joints, descendants, profile_names
 from asynfusion_blender import bake_math, retarget, rig_data, rig_profiles
-from asynfusion_blender.core import rest_pose, rotations, skeleton
+from asynfusion_blender.core import rest_pose, quaternions, skeleton
 
 RNG = np.random.default_rng(3)
 C = bake_math.Z_UP_FROM_Y_UP
@@ -15,7 +15,7 @@ C = bake_math.Z_UP_FROM_Y_UP
 
 def random_rotation():
     q = RNG.normal(size=4)
-    return rotations.quat_to_matrix(q / np.linalg.norm(q))
+    return quaternions.quat_to_matrix(q / np.linalg.norm(q))
 
 
 def test_rotation_between_is_the_smallest_turn_and_handles_opposites():
@@ -60,7 +60,7 @@ def rig_arrays(joints_m, conv, units, rolls=True, names=None):
 
 def pose_fk(rig, basis_q, joints, root_loc):
     """Blender's rule for the posed rig: pose_j = pose_a B_a^T B_j basis_j, heads riding on anchors."""
-    basis = rotations.quat_to_matrix(basis_q)
+    basis = quaternions.quat_to_matrix(basis_q)
     frames = basis.shape[0]
     pose, head = {}, {}
     for k, j in enumerate(joints):
@@ -75,7 +75,7 @@ def pose_fk(rig, basis_q, joints, root_loc):
 
 
 def smplx_world(q_local):
-    world = rotations.quat_to_matrix(retarget.world_quats(q_local))
+    world = quaternions.quat_to_matrix(retarget.world_quats(q_local))
     rest = rest_pose.rest_joints()
     pos = np.empty(world.shape[:2] + (3,))
     pos[:, 0] = rest[0]
@@ -87,7 +87,7 @@ def smplx_world(q_local):
 
 def random_motion(frames=40, scale=0.4):
     aa = RNG.normal(size=(frames, 55, 3)) * scale
-    return rotations.axis_angle_to_quat(aa)
+    return quaternions.axis_angle_to_quat(aa)
 
 
 def test_on_an_smplx_shaped_rig_the_transfer_is_the_plain_bake():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import rest_pose
-from .rotations import axis_angle_to_matrix
+from .quaternions import axis_angle_to_matrix
 from .skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS
 
 FOOT_JOINTS = tuple(JOINT_NAMES.index(n) for n in ("left_ankle", "right_ankle", "left_foot", "right_foot"))

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import arkit, skeleton
 from .output import replacing
-from .rotations import axis_angle_to_matrix
+from .quaternions import axis_angle_to_matrix
 
 ANGLE_COLUMNS = ("HeadYaw", "HeadPitch", "HeadRoll", "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll",
                  "RightEyeYaw", "RightEyePitch", "RightEyeRoll")

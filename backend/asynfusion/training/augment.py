@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.rotations import axis_angle_to_quat, make_continuous, quat_to_axis_angle, slerp
+from ..core.quaternions import axis_angle_to_quat, make_continuous, quat_to_axis_angle, slerp
 from ..core.skeleton import MIRROR, NUM_JOINTS
 
 _AA_SIGN = np.array([1.0, -1.0, -1.0], np.float32)

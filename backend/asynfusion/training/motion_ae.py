@@ -29,7 +29,7 @@ from torch import nn
 from ..core.skeleton import NUM_JOINTS
 from ..errors import WeightsError
 from ..model.config import JSONConfig
-from ..rotations import axis_angle_to_rot6d
+from ..rot6d import axis_angle_to_rot6d
 from ..weights import CONFIG_FILE, WEIGHTS_FILE, check_state
 
 AE_FORMAT_VERSION = 1          # the autoencoder's own file format (the generator's is weights.py's)

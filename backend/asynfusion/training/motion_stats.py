@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import welch
 
-from ..core.rotations import axis_angle_to_matrix
+from ..core.quaternions import axis_angle_to_matrix
 from ..core.skeleton import HANDS
 
 FPS = 30

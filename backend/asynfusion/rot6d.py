@@ -1,4 +1,4 @@
-"""Torch rotation conversions between axis-angle, matrices and the 6D representation.
+"""Torch rotations for the network: axis-angle <-> matrix <-> the 6D representation.
 
 6D = the first two columns of the rotation matrix (Zhou et al., 2019), continuous
 and therefore easy for a network to regress; Gram-Schmidt maps any 6-vector back.

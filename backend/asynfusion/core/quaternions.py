@@ -1,4 +1,4 @@
-"""Numpy rotation helpers used where torch is absent (the Blender add-on, metrics).
+"""Numpy quaternion and axis-angle helpers, for where torch is absent (the Blender add-on, metrics).
 
 Quaternions are (w, x, y, z), the order Blender uses.
 """
