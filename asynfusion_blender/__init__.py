@@ -12,8 +12,11 @@ from __future__ import annotations
 import bpy
 
 from . import client, operators, preferences, properties, ui
+from .setup import operators as setup_operators
+from .setup.session import stop_setup
 
-_CLASSES = preferences.CLASSES + properties.CLASSES + operators.CLASSES + ui.CLASSES
+_CLASSES = (preferences.CLASSES + setup_operators.CLASSES + properties.CLASSES + operators.CLASSES
+            + ui.CLASSES)
 
 
 def register() -> None:
@@ -24,7 +27,7 @@ def register() -> None:
 
 
 def unregister() -> None:
-    preferences.stop_setup()
+    stop_setup()
     client.shutdown()
     ui.unregister()
     properties.unregister()

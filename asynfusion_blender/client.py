@@ -12,7 +12,6 @@ import collections
 import os
 import queue
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from collections.abc import Sequence
 
 from .core import protocol
 from .errors import AddonError
+from .setup.install import venv_python
 
 ADDON_DIR = os.path.dirname(os.path.abspath(__file__))
 ENV_PYTHON = "ASYNFUSION_BACKEND_PYTHON"
@@ -47,12 +47,9 @@ def bundled_weights_dir() -> str | None:
 
 def find_python(preference: str = "", user_venv: str | None = None) -> str | None:
     """The backend interpreter: preference > $ASYNFUSION_BACKEND_PYTHON > <repo>/.venv > extension venv."""
-    bin_dir = "Scripts" if sys.platform == "win32" else "bin"
-    exe = "python.exe" if sys.platform == "win32" else "python"
-    candidates = [preference, os.environ.get(ENV_PYTHON, ""),
-                  os.path.join(ADDON_DIR, "..", ".venv", bin_dir, exe)]
+    candidates = [preference, os.environ.get(ENV_PYTHON, ""), venv_python(os.path.join(ADDON_DIR, "..", ".venv"))]
     if user_venv:
-        candidates.append(os.path.join(user_venv, bin_dir, exe))
+        candidates.append(venv_python(user_venv))
     for path in candidates:
         if path and os.path.isfile(path) and os.access(path, os.X_OK):
             return os.path.normpath(path)

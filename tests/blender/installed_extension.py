@@ -71,8 +71,9 @@ def setup(out: dict, wheel_dir: str | None) -> None:
         _prefs().wheel_dir = wheel_dir
         _prefs().device = "cpu"     # the CPU build whether or not this machine has an NVIDIA GPU
         out["result"], out["report"] = _operator(bpy.ops.asynfusion.setup_backend)
-    out["error"], out["message"] = preferences.SETUP.error, preferences.SETUP.message
-    job = preferences.SETUP.job
+    session = sys.modules[PKG + ".setup.session"]
+    out["error"], out["message"] = session.SETUP.error, session.SETUP.message
+    job = session.SETUP.job
     out["fraction"] = job.fraction if job is not None else None
     out["venv_exists"] = os.path.exists(venv)
     out["user_folder"] = sorted(os.listdir(os.path.dirname(venv))) if os.path.isdir(os.path.dirname(venv)) else None
@@ -92,10 +93,11 @@ def generate_during_setup(out: dict, audio: str) -> None:
     bpy.context.scene.asynfusion.audio_file = audio
     preferences = sys.modules[PKG + ".preferences"]
     client = sys.modules[PKG + ".client"]
-    backend_setup = sys.modules[PKG + ".backend_setup"]
+    install = sys.modules[PKG + ".setup.install"]
+    session = sys.modules[PKG + ".setup.session"]
     venv = preferences.user_venv()
-    job = backend_setup.prepare(venv, client.backend_dir(), python=sys.executable, dependencies=False)
-    preferences.SETUP.job = job
+    job = install.prepare(venv, client.backend_dir(), python=sys.executable, dependencies=False)
+    session.SETUP.job = job
     job.start()
     python = os.path.join(venv, "bin", "python")
     deadline = time.monotonic() + 240

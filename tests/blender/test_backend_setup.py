@@ -1,6 +1,6 @@
 """Set up backend without Blender: the command line for each case, pip's output as progress,
 failures as one sentence, the backend wheel, and real venv + pip runs of SetupJob (offline).
-backend_setup.py imports no bpy; these tests call nothing of Blender."""
+setup/install.py imports no bpy; these tests call nothing of Blender."""
 
 import base64
 import hashlib
@@ -14,7 +14,7 @@ import zipfile
 import pytest
 
 from conftest import REPO
-from asynfusion_blender import backend_setup as bs
+from asynfusion_blender.setup import install as bs
 
 BACKEND = os.path.join(REPO, "backend")
 

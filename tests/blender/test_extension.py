@@ -88,7 +88,7 @@ def test_zip_holds_addon_core_backend_and_shipped_weights_only(built):
         assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and (i.external_attr >> 16) == 0o100644 for i in infos)
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.endswith("/")]
         # The add-on at the zip root, the symlinked core as real files.
-        for name in ("blender_manifest.toml", "__init__.py", "preferences.py", "backend_setup.py",
+        for name in ("blender_manifest.toml", "__init__.py", "preferences.py", "setup/install.py",
                      "data/ict_facekit/ict_head.npz", "data/ict_facekit/LICENSE",
                      "data/ict_facekit/CREDITS.md", "core/protocol.py", "core/skeleton.py"):
             assert name in names, name         # the ICT-FaceKit head travels with its MIT notice

@@ -1,0 +1,5 @@
+"""Set Up Backend: a venv with torch and the bundled backend, made from the preferences.
+
+``install`` is the plan and the job (no bpy), ``session`` the one setup of this Blender
+session and its box in the preferences, ``operators`` the buttons that start and stop it.
+"""
