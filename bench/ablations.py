@@ -4,7 +4,7 @@ Rows, all on the same held-out segments (``asynfusion eval``'s machinery), each 
 ``--seeds`` seeds (Fréchet distance: mean and spread over seeds):
 
 * baselines: a static mean pose, mismatched capture (another take's motion), plain audio
-  motion matching over the same training motion (training/baselines.py);
+  motion matching over the same training motion (evaluation/baselines.py);
 * teacher DDIM 50 from noise, and at the student's own default steps (with guidance, so twice
   the batch); the LCM student at its default (body: SDEdit from the motion-matched track),
   from noise at 4+2 (async) and 4+4 (sync), from the match at another start, 2+2, 1+1;
@@ -31,11 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from asynfusion.errors import UserError
+from asynfusion.evaluation.args import ablation_arguments
+from asynfusion.evaluation.baselines import Baselines
+from asynfusion.evaluation.evaluate import (Evaluation, describe_settings, evaluate_generator, other_voices, relative,
+                                           score)
 from asynfusion.generate import SMOOTH_SIGMA, Generator
-from asynfusion.training.args import ablation_arguments
-from asynfusion.training.baselines import Baselines
-from asynfusion.training.evaluate import (Evaluation, describe_settings, evaluate_generator, other_voices, relative,
-                                         score)
 from asynfusion.weights import default_weights_dir
 
 BODY = [  # (key, header, better); "/GT" columns are generated over captured

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import math
 import sys
 import time
@@ -103,15 +105,35 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--livelink", default=None, metavar="FILE.csv",
                      help="also write the face as a Live Link Face CSV (52 ARKit shapes, head and eye angles)")
     gen.set_defaults(run=_generate)
-    _add_training_commands(sub)
+    _add_lazy_commands(sub)
     return parser
 
 
-def _add_training_commands(sub) -> None:
-    """train / distill / eval: imported lazily so generate starts fast."""
-    from .training import cli as training_cli
+# Sub-commands whose modules import torch and the data loaders: (name, module with run(args),
+# module and function adding its arguments (torch-free), help). Imported only when run, so
+# generate starts fast.
+_LAZY_COMMANDS = (
+    ("train", "training.train", "training.args:train_arguments",
+     "train the DDIM teacher on BEAT2 (CPU, GPU or torchrun DDP)"),
+    ("distill", "training.distill", "training.args:distill_arguments",
+     "latent-consistency distillation of a teacher into the few-step student"),
+    ("eval", "evaluation.evaluate", "evaluation.args:eval_arguments",
+     "metrics on held-out BEAT2 takes (JSON + table)"),
+    ("train-ae", "evaluation.motion_ae", "evaluation.args:ae_arguments",
+     "train the motion autoencoder whose features the Frechet distance uses"),
+)
 
-    training_cli.add_commands(sub)
+
+def _run_lazily(module: str, args) -> int:
+    return importlib.import_module(f".{module}", __package__).run(args)
+
+
+def _add_lazy_commands(sub) -> None:
+    for name, module, arguments, help_text in _LAZY_COMMANDS:
+        p = sub.add_parser(name, help=help_text)
+        where, function = arguments.split(":")
+        getattr(importlib.import_module(f".{where}", __package__), function)(p)
+        p.set_defaults(run=functools.partial(_run_lazily, module))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from asynfusion.core.kinematics import FLOAT_TOLERANCE, floor_height, ground, lowest_foot
-from asynfusion.training import articulation as A
-from asynfusion.training import motion_stats as S
+from asynfusion.evaluation import articulation as A
+from asynfusion.evaluation import motion_stats as S
+from asynfusion.evaluation.baselines import Baselines
+from asynfusion.evaluation.metrics import face_params, forward_kinematics
 from asynfusion.training import phones as P
-from asynfusion.training.baselines import Baselines
 from asynfusion.training.data import load_split
-from asynfusion.training.metrics import face_params, forward_kinematics
 
 from .conftest import BEAT2
 

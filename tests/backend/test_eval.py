@@ -15,12 +15,12 @@ import torch
 
 from asynfusion.core import rest_pose, skeleton
 from asynfusion.errors import UserError
+from asynfusion.evaluation import motion_ae
+from asynfusion.evaluation.evaluate import METRIC_KEYS, TIMING_KEYS, Evaluation, cosync_disabled, resolve_settings
+from asynfusion.evaluation.metrics import forward_kinematics
 from asynfusion.generate import Generator
 from asynfusion.sampling import DEFAULTS
-from asynfusion.training import motion_ae
 from asynfusion.training.data import load_split
-from asynfusion.training.evaluate import METRIC_KEYS, TIMING_KEYS, Evaluation, cosync_disabled, resolve_settings
-from asynfusion.training.metrics import forward_kinematics
 
 from .conftest import BEAT2, PYTHON, REPO, cli_env
 

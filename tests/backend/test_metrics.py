@@ -10,8 +10,8 @@ import torch
 from asynfusion.core import rest_pose, skeleton
 from asynfusion.core.motion_file import read_motion
 from asynfusion.errors import WeightsError
-from asynfusion.training import metrics as M
-from asynfusion.training import motion_ae
+from asynfusion.evaluation import metrics as M
+from asynfusion.evaluation import motion_ae
 
 from .conftest import BEAT2, REPO
 

@@ -31,9 +31,8 @@ from ..core.motion_file import read_motion
 from ..representation import Normaliser, motion_to_branches, stage_centred
 from ..retrieval import MotionDatabase
 from . import phones as P
+from .args import DEFAULT_HOLDOUT
 from .augment import mirror_motion, resample_linear, resample_poses, stretch_positions
-
-DEFAULT_HOLDOUT = 0.15
 
 
 def _sample(frame: int) -> int:

@@ -30,12 +30,13 @@ from ..core.motion_file import read_motion
 from ..errors import UserError
 from ..generate import Generator
 from ..sampling import SamplerSettings
+from ..training.args import DEFAULT_HOLDOUT
+from ..training.data import Take, _pairs, load_split
 from ..weights import default_weights_dir
 from . import metrics as M
 from . import motion_stats as S
 from .articulation import (FaceProbe, balanced_accuracy, closure_depths, expression_amplitude, loudness,
                            loudness_correlation)
-from .data import Take, _pairs, load_split
 from .motion_ae import MotionAE, load_motion_ae
 
 AMP_GROUPS = tuple(S.GROUPS) + ("root", "heading")
@@ -98,7 +99,7 @@ def _weighted(values: list[float], weights: list[float]) -> float | None:
 class Evaluation:
     """The held-out segments, their ground-truth metrics, and the tools to score a generator."""
 
-    def __init__(self, data: str | os.PathLike, holdout: float = 0.15, cache: str | None = None,
+    def __init__(self, data: str | os.PathLike, holdout: float = DEFAULT_HOLDOUT, cache: str | None = None,
                  smplx_model: str | None = None, mean_vel: str | None = None,
                  fid_model: str | os.PathLike | None = None) -> None:
         self.data = Path(data)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import phones as P
+from ..training import phones as P
 
 RIDGE = 10.0
 LEAD = 9            # frames (0.3 s at 30 fps) before a closure that it is measured against

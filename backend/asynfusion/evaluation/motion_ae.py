@@ -165,7 +165,7 @@ def _windows(seqs: list[torch.Tensor], window: int, batch: int, gen: torch.Gener
 
 def train_motion_ae(pose_seqs: list[np.ndarray], cfg: AETrainConfig, log=None) -> tuple[MotionAE, list[list[float]]]:
     """Train on (N_i, 165) pose sequences of the training split -> (model, [[step, loss]])."""
-    from .augment import mirror_poses
+    from ..training.augment import mirror_poses
 
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -216,8 +216,8 @@ def run(args) -> int:
     """``asynfusion train-ae``: train on the training split of DATA, save to --out."""
     import sys
 
-    from .common import plot_losses
-    from .data import load_split
+    from ..training.common import plot_losses
+    from ..training.data import load_split
 
     if args.threads:
         torch.set_num_threads(args.threads)

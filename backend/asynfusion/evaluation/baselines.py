@@ -18,7 +18,7 @@ import torch
 
 from ..representation import FACE_DIM, Normaliser, decode
 from ..retrieval import MotionDatabase
-from .data import Take, fit_normaliser, motion_database, with_mirrors
+from ..training.data import Take, fit_normaliser, motion_database, with_mirrors
 
 
 class Baselines:
