@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .core.kinematics import ground
-from .core.motion_file import NUM_EXPRESSIONS, Motion
+from .core.motion_file import NUM_EXPRESSIONS
 from .core.skeleton import BODY_JOINTS, HANDS, JAW, NUM_JOINTS, ROOT
 from .rot6d import axis_angle_to_rot6d, rot6d_to_axis_angle
 
@@ -107,9 +107,3 @@ def decode(normaliser: Normaliser, face: torch.Tensor, body: torch.Tensor
     face, body = normaliser.denormalise(face.float(), body.float())
     poses, expressions, trans = (x.cpu().numpy().astype(np.float32) for x in branches_to_motion(face, body))
     return poses, expressions, ground(poses, trans).astype(np.float32)
-
-
-def motion_tensors(motion: Motion) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return (torch.from_numpy(np.asarray(motion.poses, np.float32)),
-            torch.from_numpy(np.asarray(motion.expressions, np.float32)),
-            torch.from_numpy(np.asarray(motion.trans, np.float32)))

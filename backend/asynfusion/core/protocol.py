@@ -12,6 +12,8 @@ Replies (worker -> add-on):
                                        large bake can be announced before it starts)
   {"type": "result", "id": str, "path": str, "frames": int, "seconds": float, "device": str, ...}
   {"type": "error", "id": str|None, "kind": str, "message": str}
+                                       kind, for the add-on to branch on: bad_request, audio,
+                                       weights, device, output, cancelled or internal
   {"type": "heartbeat"}                every HEARTBEAT_SECONDS from start-up to exit, busy or idle,
                                        so that a worker that stops talking (frozen, stopped) is seen
 The worker prints nothing else on stdout and exits 0 on end of input.
@@ -25,8 +27,6 @@ import math
 OPS = ("generate", "cancel", "ping")
 REPLY_TYPES = ("ready", "progress", "result", "error", "heartbeat")
 HEARTBEAT_SECONDS = 1.0
-# error kinds the add-on may branch on
-ERROR_KINDS = ("bad_request", "audio", "weights", "device", "output", "cancelled", "internal")
 
 _GENERATE_FIELDS = {
     "seed": int, "steps_face": int, "steps_body": int, "guidance": float, "speaker": int,

@@ -46,17 +46,6 @@ ONSET_HOP = 512         # librosa onset detection hop on 16 kHz audio (EMAGE)
 
 # --------------------------------------------------------------------------- joints
 
-def smplx_joints(model_path: str | os.PathLike, poses: np.ndarray, trans: np.ndarray,
-                 betas: np.ndarray | None = None, expressions: np.ndarray | None = None,
-                 chunk: int = 256) -> np.ndarray:
-    """(N, 55, 3) joints from the ``smplx`` package and an SMPL-X model file (needs torch).
-
-    Full-pose axis-angle (no hand PCA, flat hand mean), the motion's betas and expressions,
-    so shape-dependent bone lengths match the published metrics' skeleton.
-    """
-    return JointSource(model_path).joints(poses, trans, betas, expressions, chunk)
-
-
 class JointSource:
     """Where joint positions come from: template FK, or an SMPL-X model file via ``smplx``."""
 
@@ -75,6 +64,9 @@ class JointSource:
 
     def joints(self, poses: np.ndarray, trans: np.ndarray, betas: np.ndarray | None = None,
                expressions: np.ndarray | None = None, chunk: int = 256) -> np.ndarray:
+        """(N, 55, 3) joints. Through ``smplx``: full-pose axis-angle (no hand PCA, flat hand mean)
+        with the motion's betas and expressions, so shape-dependent bone lengths match the
+        published metrics' skeleton."""
         if self.model_path is None:
             return forward_kinematics(poses, trans)
         import torch

@@ -119,13 +119,11 @@ def load_checkpoint(folder: Path, model: AsynFusion, ema: EMA | None, opt: torch
     model.load_state_dict(load_file(str(folder / RAW_FILE)))
     tensors = load_file(str(folder / OPT_FILE))
     sd = opt.state_dict()
-    params = sd["param_groups"][0]["params"]
     for i in [p for g in sd["param_groups"] for p in g["params"]]:
         keys = [k for k in tensors if k.startswith(f"{i}.")]
         if keys:
             sd["state"][i] = {k.split(".", 1)[1]: (tensors[k].reshape(()) if k.endswith(".step") else tensors[k])
                               for k in keys}
-    del params
     opt.load_state_dict(sd)
     if ema is not None:
         for k in ema.shadow:
