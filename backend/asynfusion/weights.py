@@ -61,25 +61,20 @@ def save_weights(folder: str | os.PathLike, model: AsynFusion, kind: str, normal
     folder.mkdir(parents=True, exist_ok=True)
     if database is not None:
         database.save(folder)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format_version": str(FORMAT_VERSION)})
-    config = {
+    write_model(folder, model, {
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "architecture": model.cfg.to_dict(),
         "scheduler": scheduler.to_dict(),
         "normalisation": normaliser.to_dict(),
         "training": training or {},
-    }
-    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+    })
 
 
 def load_weights(folder: str | os.PathLike, device: str | torch.device = "cpu") -> Weights:
     """The model (in eval mode, on ``device``) with everything it samples with."""
     folder = Path(folder)
-    cfg_path, w_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
-    if not cfg_path.is_file() or not w_path.is_file():
-        raise WeightsError(f"No model weights found in {folder}; {HOW_TO_GET}.")
+    cfg_path, w_path = model_files(folder, "model weights", HOW_TO_GET)
     try:
         config = json.loads(cfg_path.read_text())
         version = config["format_version"]
@@ -108,13 +103,7 @@ def load_weights(folder: str | os.PathLike, device: str | torch.device = "cpu") 
                                f"or non-positive spreads; {HOW_TO_GET}.")
     if kind not in KINDS:
         raise WeightsError(f"{cfg_path} names an unknown model kind {kind!r}.")
-    try:
-        tensors = load_file(str(w_path))
-    except Exception:
-        raise WeightsError(f"{w_path} is not a readable safetensors file; {HOW_TO_GET}.") from None
-    model = AsynFusion(arch)
-    check_state(model, tensors, w_path)
-    model.load_state_dict(tensors)
+    model = read_state(AsynFusion(arch), w_path, HOW_TO_GET)
     database = None
     if arch.retrieval:
         try:
@@ -125,6 +114,32 @@ def load_weights(folder: str | os.PathLike, device: str | torch.device = "cpu") 
         if database.body.shape[1] != arch.body_dim or not np.all(np.isfinite(database.body)):
             raise WeightsError(f"The motion database {folder / DB_FILE} does not fit the model; {HOW_TO_GET}.")
     return Weights(model.to(device).eval(), kind, normaliser.to(device), scheduler, database, config)
+
+
+def write_model(folder: Path, model: torch.nn.Module, config: dict) -> None:
+    """model.safetensors (tensors only, never pickle) + config.json: how every model here is saved."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format_version": str(config["format_version"])})
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+
+
+def model_files(folder: Path, what: str, how: str) -> tuple[Path, Path]:
+    """(config.json, model.safetensors) of ``folder``; a WeightsError saying ``how`` to get them if absent."""
+    cfg_path, w_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    if not cfg_path.is_file() or not w_path.is_file():
+        raise WeightsError(f"No {what} found in {folder}; {how}.")
+    return cfg_path, w_path
+
+
+def read_state(model: torch.nn.Module, w_path: Path, how: str) -> torch.nn.Module:
+    """``model`` with the tensors of ``w_path``, checked against its architecture first."""
+    try:
+        tensors = load_file(str(w_path))
+    except Exception:
+        raise WeightsError(f"{w_path} is not a readable safetensors file; {how}.") from None
+    check_state(model, tensors, w_path)
+    model.load_state_dict(tensors)
+    return model
 
 
 def check_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source) -> None:

@@ -15,7 +15,6 @@ length into one latent vector per 4 frames (133 ms); those vectors are the FGD f
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -23,14 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..core.skeleton import NUM_JOINTS
 from ..errors import WeightsError
 from ..model.config import JSONConfig
 from ..rot6d import axis_angle_to_rot6d
-from ..weights import CONFIG_FILE, WEIGHTS_FILE, check_state
+from ..weights import model_files, read_state, write_model
 
 AE_FORMAT_VERSION = 1          # the autoencoder's own file format (the generator's is weights.py's)
 
@@ -110,19 +108,14 @@ def save_motion_ae(folder: str | os.PathLike, model: MotionAE, training: dict | 
     """model.safetensors + config.json, as the generator's weights (never pickle)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format_version": str(AE_FORMAT_VERSION)})
-    config = {"format_version": AE_FORMAT_VERSION, "kind": KIND, "architecture": model.cfg.to_dict(),
-              "training": training or {}}
-    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+    write_model(folder, model, {"format_version": AE_FORMAT_VERSION, "kind": KIND,
+                                "architecture": model.cfg.to_dict(), "training": training or {}})
 
 
 def load_motion_ae(folder: str | os.PathLike, device: str | torch.device = "cpu") -> MotionAE:
     folder = Path(folder)
-    cfg_path, w_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     how = "train one with 'asynfusion train-ae DATA -o FOLDER' or use the shipped weights/motion_ae"
-    if not cfg_path.is_file() or not w_path.is_file():
-        raise WeightsError(f"No motion autoencoder found in {folder}; {how}.")
+    cfg_path, w_path = model_files(folder, "motion autoencoder", how)
     try:
         config = json.loads(cfg_path.read_text())
         if config["kind"] != KIND:
@@ -132,11 +125,7 @@ def load_motion_ae(folder: str | os.PathLike, device: str | torch.device = "cpu"
         cfg = AEConfig.from_dict(config["architecture"])
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise WeightsError(f"{cfg_path} is not a motion autoencoder config ({err}); {how}.") from None
-    tensors = load_file(str(w_path))
-    model = MotionAE(cfg)
-    check_state(model, tensors, w_path)
-    model.load_state_dict(tensors)
-    return model.to(device).eval()
+    return read_state(MotionAE(cfg), w_path, how).to(device).eval()
 
 
 @dataclass
@@ -166,6 +155,7 @@ def _windows(seqs: list[torch.Tensor], window: int, batch: int, gen: torch.Gener
 def train_motion_ae(pose_seqs: list[np.ndarray], cfg: AETrainConfig, log=None) -> tuple[MotionAE, list[list[float]]]:
     """Train on (N_i, 165) pose sequences of the training split -> (model, [[step, loss]])."""
     from ..training.augment import mirror_poses
+    from ..training.common import cosine_lr
 
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -183,9 +173,8 @@ def train_motion_ae(pose_seqs: list[np.ndarray], cfg: AETrainConfig, log=None) -
     history: list[list[float]] = []
     t0 = time.monotonic()
     for step in range(1, cfg.steps + 1):
-        lr = cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / cfg.steps)))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = cosine_lr(step, cfg.steps, cfg.lr, warmup=0, floor=0.05)
         x = _windows(normed, cfg.window, cfg.batch, gen)
         noisy = x + cfg.noise * torch.randn(x.shape, generator=gen) if cfg.noise > 0 else None
         loss = reconstruction_loss(model, x, noisy)

@@ -87,11 +87,12 @@ class EMA:
         model.load_state_dict(self.shadow)
 
 
-def cosine_lr(step: int, total: int, base: float, warmup: int = 200) -> float:
+def cosine_lr(step: int, total: int, base: float, warmup: int = 200, floor: float = 0.1) -> float:
+    """Linear warm-up, then a half cosine from ``base`` down to ``floor`` * ``base``."""
     if step < warmup:
         return base * (step + 1) / warmup
     p = min(1.0, (step - warmup) / max(1, total - warmup))
-    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+    return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)))
 
 
 def save_checkpoint(folder: Path, model: AsynFusion, ema: EMA | None, opt: torch.optim.Optimizer,
