@@ -8,8 +8,22 @@ from dataclasses import dataclass, fields
 DEFAULT_HOLDOUT = 0.15
 
 
+@dataclass(kw_only=True)
+class RunOptions:
+    """What every training run takes alike: the split, checkpoints, seed, device, cache, threads.
+    Keyword-only, so the runs' own required fields (data, out) still come first."""
+
+    holdout: float = DEFAULT_HOLDOUT
+    save_every: int = 500
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+    cache: str | None = None
+    threads: int = 0
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(RunOptions):
     data: str
     out: str
     steps: int = 3000
@@ -35,17 +49,10 @@ class TrainConfig:
     mirror: bool = True
     retrieval: bool = True          # the body branch reads the motion-matched track
     cosync: bool = True             # False: CoSync gates held shut (the trained-without ablation)
-    holdout: float = DEFAULT_HOLDOUT
-    save_every: int = 500
-    seed: int = 0
-    device: str = "auto"
-    resume: bool = False
-    cache: str | None = None
-    threads: int = 0
 
 
 @dataclass
-class DistillConfig:
+class DistillConfig(RunOptions):
     data: str
     teacher: str
     out: str
@@ -62,21 +69,14 @@ class DistillConfig:
     stretch: float = 0.0            # as in training
     retrieval_drop: float = 0.15
     mirror: bool = True
-    holdout: float = DEFAULT_HOLDOUT
     stride: int = 5
-    save_every: int = 500
-    seed: int = 0
-    device: str = "auto"
-    resume: bool = False
-    cache: str | None = None
-    threads: int = 0
 
 
 _SKIP = ("data", "out", "teacher", "device", "resume", "cache", "mirror", "retrieval", "cosync")
 
 
 def _numbers(p: argparse.ArgumentParser, cls) -> None:
-    for f in fields(cls):
+    for f in sorted(fields(cls), key=lambda f: f.kw_only):   # the run's own options first, RunOptions' last
         if f.name in _SKIP:
             continue
         typ = {"int": int, "float": float}[f.type if isinstance(f.type, str) else f.type.__name__]
