@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import importlib.util
 import os
 import sys
 import tomllib
@@ -45,8 +46,16 @@ TRAINING_ONLY = ("raw.safetensors", "optimizer.safetensors", "train_state.json",
                  "*.log", "*.pt", "*.pth", "*.ckpt", "*.pkl", "events.out.tfevents*",
                  "/teacher/", "/motion_ae/")
 
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)       # the earliest time a zip can hold
-FILE_MODE = 0o644
+
+
+def _write_zip(path: str, entries: Iterable[tuple[str, bytes]]) -> None:
+    """The add-on's reproducible zip writer, loaded as a file: its package imports bpy."""
+    source = os.path.join(ADDON, "setup", "reproducible_zip.py")
+    spec = importlib.util.spec_from_file_location("asynfusion_reproducible_zip", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_zip(path, entries)
 
 
 def manifest(addon_dir: str = ADDON) -> dict:
@@ -107,6 +116,11 @@ def collect(addon_dir: str = ADDON, backend_dir: str = BACKEND, weights_dir: str
     return sorted(entries)
 
 
+def _read(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 def zip_name(addon_dir: str = ADDON) -> str:
     info = manifest(addon_dir)
     return f"{info['id']}-{info['version']}.zip"
@@ -119,15 +133,7 @@ def build(out_dir: str = os.path.join(REPO, "dist"), addon_dir: str = ADDON, bac
     os.makedirs(out_dir, exist_ok=True)
     target = os.path.join(out_dir, zip_name(addon_dir))
     partial = target + ".partial"
-    with zipfile.ZipFile(partial, "w") as zf:
-        for name, path in entries:
-            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
-            info.create_system = 3                          # unix, so the mode below is read
-            info.external_attr = (0o100000 | FILE_MODE) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with open(path, "rb") as fh:
-                data = fh.read()
-            zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    _write_zip(partial, ((name, _read(path)) for name, path in entries))
     os.replace(partial, target)
     return target
 

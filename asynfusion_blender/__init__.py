@@ -1,8 +1,9 @@
 """AsynFusion for Blender: speech in, face + body SMPL-X animation out.
 
 The add-on never imports torch. It drives the backend worker as a separate process
-(client.py), bakes the motion file the worker writes (bake_math.py in numpy, bake.py
-through bpy) and can bake motion files users already have (EMAGE, BEAT2, AMASS).
+(client.py), bakes the motion file the worker writes (bake/: numpy computes the keys, bpy
+only writes them) onto a rig (rig/: built or recognised) and can bake motion files users
+already have (EMAGE, BEAT2, AMASS). setup/ makes the backend's venv from the preferences.
 Inside the add-on every import is relative, so it works both as this package and as
 the extension ``bl_ext.<repo>.asynfusion_blender``.
 """

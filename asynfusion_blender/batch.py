@@ -39,7 +39,8 @@ if not __package__:
     __package__ = os.path.basename(_here)
     importlib.import_module(__package__)
 
-from . import bake, bake_math, client, jobs, preview  # noqa: E402
+from . import client, generation, preview, targets  # noqa: E402
+from .bake import bake, curve_math, rig_reader  # noqa: E402
 from .core.output import OutputError, check_output, replacing  # noqa: E402
 from .errors import USER_ERRORS, AddonError  # noqa: E402
 
@@ -62,7 +63,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--start-frame", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--parts", default=None,
-                        help="what to bake, comma-separated from: " + ", ".join(bake_math.PARTS)
+                        help="what to bake, comma-separated from: " + ", ".join(curve_math.PARTS)
                         + " (default: all; without a face mesh on a non-SMPL-X rig, all but face)")
     parser.add_argument("--python", default="", help="backend Python for --audio (default: found automatically)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -144,13 +145,13 @@ def publish_motion(staging: str, folder: str) -> None:
 
 def write_template(args: argparse.Namespace) -> str:
     """--write-bone-map: a template for the named (or the only) armature; the scene is not saved."""
-    armature = jobs.find_armature(bpy.context.scene, args.rig) if args.rig else None
+    armature = targets.find_armature(bpy.context.scene, args.rig) if args.rig else None
     if armature is None:
         armatures = [o for o in bpy.context.scene.objects if o.type == 'ARMATURE']
         if len(armatures) != 1:
             raise AddonError("Name the armature to write a bone map for with --rig.")
         armature = armatures[0]
-    return jobs.write_bone_map(armature, os.path.abspath(args.write_bone_map))
+    return targets.write_bone_map(armature, os.path.abspath(args.write_bone_map))
 
 
 def _announce(scene: bpy.types.Scene, seconds: float, face: bpy.types.Object | None, parts: frozenset[str]) -> None:
@@ -167,23 +168,23 @@ def run(args: argparse.Namespace) -> list[str]:
     open_scene(args.blend)
     if args.write_bone_map:
         return [write_template(args)]
-    parts = frozenset(p.strip() for p in (args.parts or ",".join(bake_math.PARTS)).split(",") if p.strip())
-    unknown = parts - set(bake_math.PARTS)
+    parts = frozenset(p.strip() for p in (args.parts or ",".join(curve_math.PARTS)).split(",") if p.strip())
+    unknown = parts - set(curve_math.PARTS)
     if unknown:
-        raise AddonError(f"Unknown part {sorted(unknown)[0]!r}; choose from {', '.join(bake_math.PARTS)}.")
-    files = inputs(args.audio or args.motion, jobs.AUDIO_EXTENSIONS if args.audio else (".npz",))
+        raise AddonError(f"Unknown part {sorted(unknown)[0]!r}; choose from {', '.join(curve_math.PARTS)}.")
+    files = inputs(args.audio or args.motion, generation.AUDIO_EXTENSIONS if args.audio else (".npz",))
     out = output_path(args, files)
     sheet = check_output(args.preview, files + [out]) if args.preview else ""
     context = bpy.context
     scene = context.scene
-    armature = jobs.find_armature(scene, args.rig)
+    armature = targets.find_armature(scene, args.rig)
     if armature is None:
-        armature, _ = jobs.create_builtin_rig(context)
+        armature, _ = targets.create_builtin_rig(context)
     face = None
     if "face" in parts:
-        face = jobs.find_face(scene, args.face) if args.face else bake.find_face_mesh(armature)
+        face = targets.find_face(scene, args.face) if args.face else rig_reader.find_face_mesh(armature)
     notes = []
-    match = bake.match_rig(armature, os.path.abspath(args.bone_map) if args.bone_map else None)
+    match = rig_reader.match_rig(armature, os.path.abspath(args.bone_map) if args.bone_map else None)
     if not match.is_smplx:
         notes.append(f"Rig {armature.name}: {match.profile} profile")
         if face is None and args.parts is None:     # a character without face shape keys: bake the rest
@@ -207,16 +208,16 @@ def run(args: argparse.Namespace) -> list[str]:
             name = os.path.splitext(os.path.basename(path))[0]
             device = None
             if worker is not None:
-                staged = os.path.join(staging, jobs.motion_name(path, args.seed))
-                reply = jobs.generate_blocking(worker, path, staged, args.seed,
+                staged = os.path.join(staging, generation.motion_name(path, args.seed))
+                reply = generation.generate_blocking(worker, path, staged, args.seed,
                                                on_audio=lambda s: _announce(scene, s, face, parts))
                 motion_path, audio, device = reply["path"], path, reply.get("device")
             else:
-                motion_path, audio = path, jobs.sibling_audio(path)
+                motion_path, audio = path, generation.sibling_audio(path)
             options = bake.BakeOptions(parts=parts, start_frame=args.start_frame, audio_path=audio, name=name,
                                        bone_map=os.path.abspath(args.bone_map) if args.bone_map else None)
-            summary = jobs.bake_motion_file(scene, motion_path, armature, face, options)
-            lines.append(f"{name}: {jobs.summary_text(summary, device)}")
+            summary = generation.bake_motion_file(scene, motion_path, armature, face, options)
+            lines.append(f"{name}: {generation.summary_text(summary, device)}")
             if summary.face:
                 lines.append(f"{name}: {summary.face}")
             lines.extend(f"{name}: warning: {warning}" for warning in summary.warnings)
@@ -225,7 +226,7 @@ def run(args: argparse.Namespace) -> list[str]:
             worker = None
         save(out)
         if os.path.isdir(staging):
-            publish_motion(staging, jobs.motion_folder(out))
+            publish_motion(staging, generation.motion_folder(out))
     finally:
         if worker is not None:
             worker.close(timeout=0.5)

@@ -3,25 +3,30 @@
 Generate is modal: a timer polls the worker so the UI stays responsive, the panel shows a
 progress bar, ESC or Cancel stops it. In background mode (``bpy.app.background``) or when
 called with EXEC_DEFAULT it runs synchronously. Every failure a person can cause is
-reported as one sentence in the UI; unexpected ones add the traceback to the console only.
+reported as one sentence in the UI; unexpected ones also log their traceback (``logging``,
+Blender's system console).
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from . import action_support, bake, client, jobs, preferences, rig_build, rig_smplx
+from . import client, generation, preferences, targets
+from .bake import action_support, bake, rig_reader
+from .rig import build, smplx_model
 from .core import motion_file
 from .errors import USER_ERRORS, AddonError
 
 
 Status = set[Literal['RUNNING_MODAL', 'CANCELLED', 'FINISHED', 'PASS_THROUGH', 'INTERFACE']]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,16 +61,11 @@ def _fail(op: bpy.types.Operator, message: str) -> Status:
     return {'CANCELLED'}
 
 
-def _unexpected(op: bpy.types.Operator, err: BaseException) -> Status:
-    traceback.print_exc()
-    return _fail(op, f"Unexpected error ({type(err).__name__}: {err}); details are in the system console.")
-
-
 def _forget_deleted_targets(context: bpy.types.Context) -> None:
     """Clear the panel's targets that are no longer in the scene (they would keep them alive)."""
     settings = _settings(context)
     for attr in ("armature", "face_mesh"):
-        if getattr(settings, attr) is not None and not jobs.in_scene(context.scene, getattr(settings, attr)):
+        if getattr(settings, attr) is not None and not targets.in_scene(context.scene, getattr(settings, attr)):
             setattr(settings, attr, None)
 
 
@@ -74,7 +74,7 @@ def _targets(context: bpy.types.Context) -> tuple[bpy.types.Object, bpy.types.Ob
     settings = _settings(context)
     _forget_deleted_targets(context)
     if settings.armature is None or settings.face_mesh is None:
-        armature, mesh = jobs.targets_from_selection(context)
+        armature, mesh = targets.targets_from_selection(context)
         if settings.armature is None and armature is not None:
             settings.armature = armature
         if settings.face_mesh is None and mesh is not None:
@@ -118,8 +118,8 @@ class GenerateRun:
         armature, face = _targets(context)
         audio, start, add_strip = _audio(context)
         self.worker = client.shared_client(preferences.worker_command(context), client.worker_env())
-        out = jobs.motion_output_path(audio, settings.seed)
-        self.request = jobs.generate_request(self.worker, audio, out, settings.seed,
+        out = generation.motion_output_path(audio, settings.seed)
+        self.request = generation.generate_request(self.worker, audio, out, settings.seed,
                                              settings.steps_face, settings.steps_body)
         options = bake.BakeOptions(parts=settings.parts(), start_frame=start,
                                    audio_path=audio if add_strip else None,
@@ -146,7 +146,7 @@ class GenerateRun:
         return None
 
     def wait(self) -> dict:
-        return self.worker.wait(self.request, jobs.GENERATE_TIMEOUT)
+        return self.worker.wait(self.request, generation.GENERATE_TIMEOUT)
 
     def cancel(self) -> dict:
         self.worker.cancel(self.request)
@@ -165,14 +165,14 @@ class GenerateRun:
             return _fail(op, reply["message"])
         armature, face, options = self.plan
         try:
-            if not all(jobs.in_scene(context.scene, obj) for obj in (armature, face) if obj is not None):
+            if not all(targets.in_scene(context.scene, obj) for obj in (armature, face) if obj is not None):
                 _forget_deleted_targets(context)
                 return _fail(op, "The target rig was deleted during generation, so nothing was baked; "
                                  "choose or create a rig and press Generate again.")
-            summary = jobs.bake_motion_file(context.scene, reply["path"], armature, face, options)
+            summary = generation.bake_motion_file(context.scene, reply["path"], armature, face, options)
         finally:
-            jobs.discard_temporary(reply["path"])
-        JOB.summary = jobs.summary_text(summary, reply.get("device"))
+            generation.discard_temporary(reply["path"])
+        JOB.summary = generation.summary_text(summary, reply.get("device"))
         for warning in summary.warnings:
             op.report({'WARNING'}, warning)
         op.report({'INFO'}, JOB.summary)
@@ -186,16 +186,23 @@ def _not_while_generating(cls: type[bpy.types.Operator], reason: str) -> bool:
     return not JOB.running
 
 
-def _guarded(op: bpy.types.Operator, action) -> Status:  # type: ignore[no-untyped-def]
-    """Run ``action``; a person's error becomes one sentence, anything else adds a console traceback."""
+def _guarded(op: bpy.types.Operator, action: Callable[[], Status]) -> Status:
+    """Run ``action``; a person's error becomes one sentence, anything else also logs its traceback."""
     try:
         return action()
     except USER_ERRORS as err:
-        JOB.running = False
         return _fail(op, str(err))
     except Exception as err:
+        log.exception("%s failed", op.bl_idname)
+        return _fail(op, f"Unexpected error ({type(err).__name__}: {err}); details are in the system console.")
+
+
+def _generating(op: bpy.types.Operator, action: Callable[[], Status]) -> Status:
+    """``_guarded`` for Generate: the job is over unless the operator still runs modally."""
+    result = _guarded(op, action)
+    if result != {'RUNNING_MODAL'}:
         JOB.running = False
-        return _unexpected(op, err)
+    return result
 
 
 class ASYNFUSION_OT_generate(bpy.types.Operator):
@@ -215,18 +222,21 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
         def run() -> Status:
             job = GenerateRun(context)
             return job.finish(context, job.wait(), self)
-        return _guarded(self, run)
+        return _generating(self, run)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
-        if bpy.app.background:
+        if bpy.app.background:          # no event loop would call modal(): run it through
             return self.execute(context)
+        return self.start_modal(context)
 
+    def start_modal(self, context: bpy.types.Context) -> Status:
+        """Send the request and leave the waiting to a timer whose ticks call ``modal``."""
         def start() -> Status:
             self._run = GenerateRun(context)
             self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
             context.window_manager.modal_handler_add(self)
             return {'RUNNING_MODAL'}
-        return _guarded(self, start)
+        return _generating(self, start)
 
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
         job = self._run
@@ -239,7 +249,7 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
         def tick() -> Status:
             reply = job.step()
             return {'RUNNING_MODAL'} if reply is None else job.finish(context, reply, self)
-        result = _guarded(self, tick)
+        result = _generating(self, tick)
         if result != {'RUNNING_MODAL'}:
             return self._end(context, result)
         _redraw(context)
@@ -292,22 +302,20 @@ class ASYNFUSION_OT_bake_motion(bpy.types.Operator):
         return {'RUNNING_MODAL'}
 
     def execute(self, context: bpy.types.Context) -> Status:
+        return _guarded(self, lambda: self._bake(context))
+
+    def _bake(self, context: bpy.types.Context) -> Status:
         settings = _settings(context)
         path = bpy.path.abspath(self.filepath or settings.motion_file)
-        try:
-            if not path:
-                raise AddonError("Choose a motion file (.npz) to bake.")
-            armature, face = _targets(context)
-            audio = jobs.sibling_audio(path)
-            options = bake.BakeOptions(parts=settings.parts(), start_frame=settings.start_frame,
-                                       audio_path=audio, name=os.path.splitext(os.path.basename(path))[0],
-                                       bone_map=_bone_map(context))
-            summary = jobs.bake_motion_file(context.scene, path, armature, face, options)
-        except USER_ERRORS as err:
-            return _fail(self, str(err))
-        except Exception as err:
-            return _unexpected(self, err)
-        JOB.summary, JOB.error = jobs.summary_text(summary), ""
+        if not path:
+            raise AddonError("Choose a motion file (.npz) to bake.")
+        armature, face = _targets(context)
+        audio = generation.sibling_audio(path)
+        options = bake.BakeOptions(parts=settings.parts(), start_frame=settings.start_frame,
+                                   audio_path=audio, name=os.path.splitext(os.path.basename(path))[0],
+                                   bone_map=_bone_map(context))
+        summary = generation.bake_motion_file(context.scene, path, armature, face, options)
+        JOB.summary, JOB.error = generation.summary_text(summary), ""
         for warning in summary.warnings:
             self.report({'WARNING'}, warning)
         self.report({'INFO'}, JOB.summary)
@@ -327,24 +335,22 @@ class ASYNFUSION_OT_create_rig(bpy.types.Operator):
                 "shaped by the betas of the panel's motion file when one is set")])
 
     def execute(self, context: bpy.types.Context) -> Status:
+        return _guarded(self, lambda: self._create(context))
+
+    def _create(self, context: bpy.types.Context) -> Status:
         settings = _settings(context)
-        try:
-            if self.source == "SMPLX":
-                if not settings.model_file:
-                    raise AddonError("Choose your SMPL-X model file (SMPLX_NEUTRAL*.npz) first.")
-                betas = (motion_file.read_motion(bpy.path.abspath(settings.motion_file)).betas
-                         if settings.motion_file else None)
-                rig = rig_smplx.load_smplx_model(bpy.path.abspath(settings.model_file), betas)
-                armature, body = rig_build.build_rig(context, rig)
-            else:
-                armature, body = jobs.create_builtin_rig(context)
-        except USER_ERRORS as err:
-            return _fail(self, str(err))
-        except Exception as err:
-            return _unexpected(self, err)
+        if self.source == "SMPLX":
+            if not settings.model_file:
+                raise AddonError("Choose your SMPL-X model file (SMPLX_NEUTRAL*.npz) first.")
+            betas = (motion_file.read_motion(bpy.path.abspath(settings.motion_file)).betas
+                     if settings.motion_file else None)
+            rig = smplx_model.load_smplx_model(bpy.path.abspath(settings.model_file), betas)
+            armature, body = build.build_rig(context, rig)
+        else:
+            armature, body = targets.create_builtin_rig(context)
         settings.armature, settings.face_mesh = armature, body
-        rig_build.frame_in_views(context)
-        self.report({'INFO'}, f"Created {armature.name} with {len(bake.armature_bones(armature))} bones.")
+        build.frame_in_views(context)
+        self.report({'INFO'}, f"Created {armature.name} with {len(rig_reader.armature_bones(armature))} bones.")
         return {'FINISHED'}
 
 
@@ -355,7 +361,7 @@ class ASYNFUSION_OT_use_selection(bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context: bpy.types.Context) -> Status:
-        armature, mesh = jobs.targets_from_selection(context)
+        armature, mesh = targets.targets_from_selection(context)
         if armature is None and mesh is None:
             return _fail(self, "Select an SMPL-X armature or its face mesh first.")
         settings = _settings(context)
@@ -385,15 +391,12 @@ class ASYNFUSION_OT_write_bone_map(bpy.types.Operator):
         return {'RUNNING_MODAL'}
 
     def execute(self, context: bpy.types.Context) -> Status:
-        try:
-            if not self.filepath:
-                raise AddonError("Choose where to write the bone map (.json).")
-            path = bpy.path.abspath(self.filepath)
-            message = jobs.write_bone_map(self._armature(context), path)
-        except USER_ERRORS as err:
-            return _fail(self, str(err))
-        except Exception as err:
-            return _unexpected(self, err)
+        return _guarded(self, lambda: self._write(context))
+
+    def _write(self, context: bpy.types.Context) -> Status:
+        if not self.filepath:
+            raise AddonError("Choose where to write the bone map (.json).")
+        message = targets.write_bone_map(self._armature(context), bpy.path.abspath(self.filepath))
         self.report({'INFO'}, message)
         return {'FINISHED'}
 

@@ -11,16 +11,18 @@ the .blend it was made from.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import Any, cast
 
 import bpy
 import numpy as np
 from mathutils import Vector
 
-from . import action_support, face_keys
+from .bake import action_support, face_keys
 from .core import arkit
 
 TILE = (240, 320)         # width, height of one frame in the sheet
@@ -128,13 +130,24 @@ def _remove(block: bpy.types.ID) -> None:
 def contact_sheet(scene: bpy.types.Scene, armature: bpy.types.Object, path: str, count: int = 6) -> str:
     """Render ``count`` frames of the scene's range (body row + face row) to the PNG at ``path``."""
     meshes = [c for c in armature.children if c.type == 'MESH'] or [armature]
-    saved_frame, saved_camera = scene.frame_current, scene.camera
+    saved_frame = scene.frame_current
+    try:
+        with _studio(scene) as camera:
+            _save_png(tile_images(_render_rows(scene, armature, meshes, camera, count)), path)
+    finally:
+        scene.frame_set(saved_frame)
+    return os.path.abspath(path)
+
+
+@contextlib.contextmanager
+def _studio(scene: bpy.types.Scene) -> Iterator[bpy.types.Object]:
+    """A camera, a sun, a plain world and Cycles settings for the sheet; all gone afterwards."""
     render = cast(Any, scene.render)    # the stubs know only one engine name
     saved = {k: getattr(render, k) for k in ("engine", "resolution_x", "resolution_y",
                                               "resolution_percentage", "filepath", "film_transparent")}
     saved_format = render.image_settings.file_format
     saved_samples = scene.cycles.samples
-    saved_world = scene.world
+    saved_camera, saved_world = scene.camera, scene.world
     made: list[bpy.types.ID] = []
     try:
         world = bpy.data.worlds.new("AsynFusion preview world")
@@ -158,48 +171,54 @@ def contact_sheet(scene: bpy.types.Scene, armature: bpy.types.Object, path: str,
         render.resolution_percentage = 100
         render.film_transparent = False
         render.image_settings.file_format = 'PNG'
-
-        scene.frame_set(scene.frame_start)
-        lo, hi = _bounds(meshes)
-        height = hi.z - lo.z
-        body_target = (lo + hi) / 2
-        frames = sheet_frames(scene.frame_start, scene.frame_end, count)
-        opening = _mouth_opening(meshes, scene.frame_start, scene.frame_end)
-        spacing = max(1, (scene.frame_end - scene.frame_start) // (4 * count))
-        face_frames = (frames if opening is None or len(opening) < count
-                       else mouth_frames(opening, scene.frame_start, count, spacing))
-        rows: list[list[np.ndarray]] = [[], []]
-        with tempfile.TemporaryDirectory() as tmp:
-            for i, frame in enumerate(frames):
-                scene.frame_set(frame)
-                pelvis = _bone_centre(armature, "pelvis", body_target)
-                camera_data.lens = 50.0
-                _aim(camera, Vector((pelvis.x, pelvis.y, body_target.z)), 1.7 * height + 0.2)
-                rows[0].append(_render(scene, frame, os.path.join(tmp, f"body{i}.png")))
-            for i, frame in enumerate(face_frames):
-                scene.frame_set(frame)
-                camera_data.lens = 85.0
-                face = _bone_centre(armature, "head", hi) - Vector((0.0, 0.0, 0.03))   # eyes to chin
-                _aim(camera, face, 0.42 * height, turn=0.3)
-                rows[1].append(_render(scene, frame, os.path.join(tmp, f"face{i}.png")))
-        sheet = tile_images(rows)
-        image = bpy.data.images.new("AsynFusion contact sheet", sheet.shape[1], sheet.shape[0], alpha=True)
-        try:
-            cast(Any, image.pixels).foreach_set(sheet.ravel())
-            image.filepath_raw = os.path.abspath(path)
-            image.file_format = 'PNG'
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            image.save()
-        finally:
-            bpy.data.images.remove(image)
+        yield camera
     finally:
         for key, value in saved.items():
             setattr(render, key, value)
         render.image_settings.file_format = saved_format
         scene.cycles.samples = saved_samples
-        scene.camera = saved_camera
-        scene.world = saved_world
+        scene.camera, scene.world = saved_camera, saved_world
         for block in made:
             _remove(block)
-        scene.frame_set(saved_frame)
-    return os.path.abspath(path)
+
+
+def _render_rows(scene: bpy.types.Scene, armature: bpy.types.Object, meshes: list[bpy.types.Object],
+                 camera: bpy.types.Object, count: int) -> list[list[np.ndarray]]:
+    """The body row (frames first to last) and the face row (most closed / most open mouths)."""
+    camera_data = cast(bpy.types.Camera, camera.data)
+    scene.frame_set(scene.frame_start)
+    lo, hi = _bounds(meshes)
+    height = hi.z - lo.z
+    body_target = (lo + hi) / 2
+    frames = sheet_frames(scene.frame_start, scene.frame_end, count)
+    opening = _mouth_opening(meshes, scene.frame_start, scene.frame_end)
+    spacing = max(1, (scene.frame_end - scene.frame_start) // (4 * count))
+    face_frames = (frames if opening is None or len(opening) < count
+                   else mouth_frames(opening, scene.frame_start, count, spacing))
+    rows: list[list[np.ndarray]] = [[], []]
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, frame in enumerate(frames):
+            scene.frame_set(frame)
+            pelvis = _bone_centre(armature, "pelvis", body_target)
+            camera_data.lens = 50.0
+            _aim(camera, Vector((pelvis.x, pelvis.y, body_target.z)), 1.7 * height + 0.2)
+            rows[0].append(_render(scene, frame, os.path.join(tmp, f"body{i}.png")))
+        for i, frame in enumerate(face_frames):
+            scene.frame_set(frame)
+            camera_data.lens = 85.0
+            face = _bone_centre(armature, "head", hi) - Vector((0.0, 0.0, 0.03))   # eyes to chin
+            _aim(camera, face, 0.42 * height, turn=0.3)
+            rows[1].append(_render(scene, frame, os.path.join(tmp, f"face{i}.png")))
+    return rows
+
+
+def _save_png(sheet: np.ndarray, path: str) -> None:
+    image = bpy.data.images.new("AsynFusion contact sheet", sheet.shape[1], sheet.shape[0], alpha=True)
+    try:
+        cast(Any, image.pixels).foreach_set(sheet.ravel())
+        image.filepath_raw = os.path.abspath(path)
+        image.file_format = 'PNG'
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        image.save()
+    finally:
+        bpy.data.images.remove(image)

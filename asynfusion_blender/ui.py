@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import bpy
 
-from . import jobs, operators, preferences
+from . import operators, preferences, targets
+from .bake import action_support
 
 
-class ASYNFUSION_PT_main(bpy.types.Panel):
+class _Sidebar(bpy.types.Panel):
+    """Where every panel of the add-on lives: 3D View > Sidebar > AsynFusion."""
     bl_space_type = 'VIEW_3D'
     bl_region_type = 'UI'
     bl_category = "AsynFusion"
+
+
+class _SubPanel(_Sidebar):
+    """A sub-panel under the main one, closed until opened."""
+    bl_parent_id = "ASYNFUSION_PT_main"
+    bl_options = {'DEFAULT_CLOSED'}
+
+
+class ASYNFUSION_PT_main(_Sidebar):
     bl_label = "AsynFusion"
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -27,7 +38,7 @@ class ASYNFUSION_PT_main(bpy.types.Panel):
         row.operator("asynfusion.use_selection", text="From Selection", icon='RESTRICT_SELECT_OFF')
         if settings.armature is None:
             row.operator("asynfusion.create_rig", text="Built-in", icon='ADD').source = "BUILTIN"
-        status = jobs.rig_status(settings.armature, settings.bone_map, settings.parts())
+        status = targets.rig_status(settings.armature, settings.bone_map, settings.parts())
         if status:
             col.label(text=status)
 
@@ -39,8 +50,7 @@ class ASYNFUSION_PT_main(bpy.types.Panel):
             col.prop(settings, "audio_file", text="Audio")
             col.prop(settings, "start_frame")
         elif editor is not None:
-            col.prop_search(settings, "sound_strip", editor,
-                            "strips_all" if hasattr(editor, "strips_all") else "sequences_all", text="Strip")
+            col.prop_search(settings, "sound_strip", editor, action_support.ALL_STRIPS, text="Strip")
         else:
             col.label(text="The scene has no sound strips.", icon='INFO')
 
@@ -72,13 +82,8 @@ class ASYNFUSION_PT_main(bpy.types.Panel):
             layout.label(text=job.summary, icon='CHECKMARK')
 
 
-class ASYNFUSION_PT_motion(bpy.types.Panel):
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "AsynFusion"
+class ASYNFUSION_PT_motion(_SubPanel):
     bl_label = "Motion File"
-    bl_parent_id = "ASYNFUSION_PT_main"
-    bl_options = {'DEFAULT_CLOSED'}
 
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.asynfusion  # type: ignore[attr-defined]
@@ -86,13 +91,8 @@ class ASYNFUSION_PT_motion(bpy.types.Panel):
         self.layout.operator("asynfusion.bake_motion", text="Bake Motion File", icon='ACTION')
 
 
-class ASYNFUSION_PT_rig(bpy.types.Panel):
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "AsynFusion"
+class ASYNFUSION_PT_rig(_SubPanel):
     bl_label = "Rigs"
-    bl_parent_id = "ASYNFUSION_PT_main"
-    bl_options = {'DEFAULT_CLOSED'}
 
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.asynfusion  # type: ignore[attr-defined]

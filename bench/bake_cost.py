@@ -5,7 +5,7 @@ Bakes a real BEAT2 take, repeated to several lengths, onto the built-in rig (55 
 process's peak memory over what it held before the bake (arrays and keyframes together: what
 must be free), and the size of the saved .blend. A straight line through
 the points (bytes per keyframe) is what the add-on uses to say what a long bake will cost
-before it starts (``asynfusion_blender/bake_cost.py``); ``--write`` stores it as data in
+before it starts (``asynfusion_blender/bake/cost_estimate.py``); ``--write`` stores it as data in
 ``asynfusion_blender/data/bake_cost.json``. Run with a Blender Python:
 
     .venv-blender-50/bin/python bench/bake_cost.py [--write]
@@ -27,7 +27,8 @@ sys.path.insert(0, REPO)
 
 import bpy  # noqa: E402
 
-from asynfusion_blender import bake, bake_cost, jobs  # noqa: E402
+from asynfusion_blender import targets  # noqa: E402
+from asynfusion_blender.bake import bake, cost_estimate  # noqa: E402
 from asynfusion_blender.core import motion_file  # noqa: E402
 
 TAKE = os.path.join(REPO, "..", "shared", "data", "beat2", "2_scott_0_1_1.npz")
@@ -55,7 +56,7 @@ def motion_of(minutes: float) -> motion_file.Motion:
 def one_bake(minutes: float, folder: str) -> dict:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.context.scene.render.fps = 30
-    armature, body = jobs.create_builtin_rig(bpy.context)
+    armature, body = targets.create_builtin_rig(bpy.context)
     motion = motion_of(minutes)
     before = max(rss_bytes(), peak_bytes())
     bake.bake_motion(bpy.context.scene, motion, armature, body, bake.BakeOptions())
@@ -77,7 +78,7 @@ def fit(rows: list[dict], what: str) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--write", action="store_true", help=f"store the fit in {bake_cost.DATA_FILE}")
+    p.add_argument("--write", action="store_true", help=f"store the fit in {cost_estimate.DATA_FILE}")
     p.add_argument("--one", type=float, default=None, help=argparse.SUPPRESS)   # child: one length
     p.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -99,10 +100,10 @@ def main() -> int:
     if args.write:
         record = dict(per_key, measured_with=f"Blender {bpy.app.version_string}, bench/bake_cost.py",
                       minutes=list(MINUTES))
-        with open(bake_cost.DATA_FILE, "w") as f:
+        with open(cost_estimate.DATA_FILE, "w") as f:
             json.dump(record, f, indent=1)
             f.write("\n")
-        print(f"written to {bake_cost.DATA_FILE}")
+        print(f"written to {cost_estimate.DATA_FILE}")
     return 0
 
 

@@ -17,7 +17,8 @@ sys.path.insert(0, REPO)
 
 import bpy  # noqa: E402
 
-from asynfusion_blender import bake, bake_math, jobs  # noqa: E402
+from asynfusion_blender import targets  # noqa: E402
+from asynfusion_blender.bake import bake, curve_math, rig_reader  # noqa: E402
 from asynfusion_blender.core import motion_file, quaternions  # noqa: E402
 
 TAKE = os.path.join(REPO, "..", "shared", "data", "beat2", "2_scott_0_1_1.npz")
@@ -28,7 +29,7 @@ RUNS = int(os.environ.get("RUNS", "5"))
 def fresh_scene():
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.context.scene.render.fps = 30
-    return jobs.create_builtin_rig(bpy.context)
+    return targets.create_builtin_rig(bpy.context)
 
 
 def sixty_seconds() -> motion_file.Motion:
@@ -51,12 +52,12 @@ def bulk(motion) -> tuple[float, int]:
 def per_key(motion) -> tuple[float, int]:
     """Same values, written with one keyframe_insert per key (numpy work excluded)."""
     armature, body = fresh_scene()
-    rig = bake.rig_frame(armature, list(range(55)), True)
-    i0, t = bake_math.resample_positions(motion.num_frames, motion.fps, 30.0)
+    rig = rig_reader.rig_frame(armature, list(range(55)), True)
+    i0, t = curve_math.resample_positions(motion.num_frames, motion.fps, 30.0)
     q = quaternions.axis_angle_to_quat(motion.joint_rotations())
-    curves = bake_math.body_curves(q, motion.trans, rig, list(range(55)), True, i0, t)
+    curves = curve_math.body_curves(q, motion.trans, rig, list(range(55)), True, i0, t)
     names = [kb.name for kb in body.data.shape_keys.key_blocks if kb.name.startswith("Exp")]
-    face = bake_math.expression_curves(motion.expressions, names, i0, t)
+    face = curve_math.expression_curves(motion.expressions, names, i0, t)
     armature.animation_data_create().action = bpy.data.actions.new("per-key body")
     body.data.shape_keys.animation_data_create().action = bpy.data.actions.new("per-key face")
     keys = 0

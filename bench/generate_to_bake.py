@@ -27,7 +27,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 BEAT2 = os.path.join(REPO, "..", "shared", "data", "beat2", "2_scott_0_2_2.wav")   # 16-bit PCM
 
-from asynfusion_blender import client, jobs, operators  # noqa: E402
+from asynfusion_blender import client, operators, targets  # noqa: E402
 
 
 def make_clip(seconds: int, folder: str) -> str:
@@ -74,7 +74,7 @@ def main() -> None:
     import asynfusion_blender
     bpy.ops.wm.read_factory_settings(use_empty=True)
     asynfusion_blender.register()
-    armature, body = jobs.create_builtin_rig(bpy.context)
+    armature, body = targets.create_builtin_rig(bpy.context)
     settings = bpy.context.scene.asynfusion
     settings.armature, settings.face_mesh = armature, body
     print(f"# generate_to_bake — Blender {bpy.app.version_string}, {platform.processor() or platform.machine()}, "

@@ -20,7 +20,8 @@ sys.path.insert(0, REPO)
 import bpy  # noqa: E402  (first: it puts Blender's own modules such as addon_utils on the path)
 import addon_utils  # noqa: E402
 
-from asynfusion_blender import bake, jobs  # noqa: E402
+from asynfusion_blender import targets  # noqa: E402
+from asynfusion_blender.bake import bake, retarget  # noqa: E402
 from bake_speed import sixty_seconds  # noqa: E402
 
 RUNS = int(os.environ.get("RUNS", "5"))
@@ -36,7 +37,7 @@ def scene_with_both_rigs() -> tuple[bpy.types.Object, bpy.types.Object]:
     bpy.ops.pose.rigify_generate()
     rigify = next(o for o in bpy.data.objects if o.type == 'ARMATURE' and o is not metarig)
     bpy.data.objects.remove(metarig)
-    builtin, _ = jobs.create_builtin_rig(bpy.context)
+    builtin, _ = targets.create_builtin_rig(bpy.context)
     return builtin, rigify
 
 

@@ -14,8 +14,7 @@ creates a venv in the extension's user folder and pip-installs into it, step by 
 Each step is a subprocess (never a shell); ``SetupJob.poll()`` reads their output without
 blocking, turns pip's lines into a stage text and a fraction, and on failure gives one
 sentence and removes the half-made venv (a venv that was there before is put back).
-This module does not import bpy (its tests run without Blender) and imports nothing
-relative, so it can also be loaded on its own.
+This module does not import bpy: its tests run without Blender.
 """
 
 from __future__ import annotations
@@ -34,17 +33,17 @@ import tempfile
 import threading
 import time
 import tomllib
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote
+
+from .reproducible_zip import write_zip
 
 MIN_PYTHON = (3, 11)
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # PyPI's Linux torch wheels are the CUDA build already; on Windows PyPI has only the CPU build.
 CUDA_INDEX_WINDOWS = "https://download.pytorch.org/whl/cu128"
 PIP_OPTIONS = ("--disable-pip-version-check", "--no-input", "--no-color", "--progress-bar", "off")
-ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 class SetupError(Exception):
@@ -179,7 +178,7 @@ def build_backend_wheel(backend_dir: str, out_dir: str) -> str:
         raise SetupError(f"The backend package was not found in {backend_dir}; reinstall the extension.")
     info = f"{dist}.dist-info"
     files[f"{info}/METADATA"] = _metadata(project).encode("utf-8")
-    files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: asynfusion_blender.backend_setup\n"
+    files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: asynfusion_blender.setup.install\n"
                               b"Root-Is-Purelib: true\nTag: py3-none-any\n")
     scripts = project.get("scripts", {})
     if scripts:
@@ -190,11 +189,7 @@ def build_backend_wheel(backend_dir: str, out_dir: str) -> str:
 
     os.makedirs(out_dir, exist_ok=True)
     wheel = os.path.join(out_dir, f"{dist}-py3-none-any.whl")
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for name, data in files.items():      # dist-info last, as the wheel format asks
-            entry_info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
-            entry_info.external_attr = 0o644 << 16
-            zf.writestr(entry_info, data, compress_type=zipfile.ZIP_DEFLATED)
+    write_zip(wheel, files.items())          # dist-info last, as the wheel format asks
     return wheel
 
 

@@ -28,6 +28,19 @@ def addon():
     asynfusion_blender.unregister()
 
 
+@pytest.fixture
+def scene(addon):
+    """Generate's targets: the built-in rig and the bundled speech; no worker running before or after."""
+    from asynfusion_blender import client, targets
+    armature, body = targets.create_builtin_rig(bpy.context)
+    settings = bpy.context.scene.asynfusion
+    settings.armature, settings.face_mesh = armature, body
+    settings.audio_file, settings.start_frame, settings.seed = SPEECH, 1, 3
+    client.shutdown()
+    yield armature, body
+    client.shutdown()
+
+
 @pytest.fixture(scope="session")
 def long_speech(tmp_path_factory):
     """Three minutes of real speech (a BEAT2 take, 16-bit PCM, three times over): long enough that
@@ -53,6 +66,7 @@ def scene_state() -> dict:
         "actions": sorted((a.name, a.use_fake_user) for a in bpy.data.actions),
         "objects": sorted(o.name for o in bpy.data.objects),
         "frame_end": scene.frame_end,
+        "sync_mode": scene.sync_mode,
         "sequence_editor": scene.sequence_editor is not None,
         "sounds": sorted(s.name for s in bpy.data.sounds),
     }

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from asynfusion_blender import rig_data, rig_profiles
+from asynfusion_blender.rig import blueprint, profiles
 from asynfusion_blender.core import rest_pose, skeleton
 
 LEGS = (1, 2, 4, 5, 7, 8, 10, 11)
@@ -51,7 +51,7 @@ def a_pose_joints(drop_deg=40.0, legs=1.08, arms=0.93, spine=1.05):
 
 def profile_names(profile_file, prefix=""):
     """Joint index -> bone name from a shipped profile (first spelling), with a namespace prefix."""
-    with open(os.path.join(rig_profiles.RIGS_DIR, profile_file), encoding="utf-8") as fh:
+    with open(os.path.join(profiles.RIGS_DIR, profile_file), encoding="utf-8") as fh:
         bones = json.load(fh)["bones"]
     index = {n: j for j, n in enumerate(skeleton.JOINT_NAMES)}
     return {index[k]: prefix + (v if isinstance(v, str) else v[0]) for k, v in bones.items()}
@@ -69,12 +69,12 @@ def build_rig(name, names, joints_m, *, y_up_data=False, centimetres=True, roll_
     import bpy
     from mathutils import Euler
 
-    from asynfusion_blender.bake_math import Z_UP_FROM_Y_UP
+    from asynfusion_blender.rig.blueprint import Z_UP_FROM_Y_UP
 
     unit = 100.0 if centimetres else 1.0
     to_data = (lambda p: p * unit) if y_up_data else (lambda p: (p @ Z_UP_FROM_Y_UP.T) * unit)
     heads = to_data(joints_m)
-    tails = to_data(rig_data.bone_tails(joints_m))
+    tails = to_data(blueprint.bone_tails(joints_m))
     data = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, data)
     bpy.context.scene.collection.objects.link(obj)

@@ -1,21 +1,25 @@
 """Baking real BEAT2 motion onto the built-in rig in real Blender (4.2 and 5.0)."""
 
+import logging
+
 import bpy
 import numpy as np
 import pytest
 from mathutils import Matrix, Quaternion
 
 from conftest import TAKE, TAKE_WAV, make_face, scene_state
-from asynfusion_blender import action_support, bake, bake_cost, bake_math, face_keys, jobs, rig_mapping
+from asynfusion_blender import generation, targets
+from asynfusion_blender.bake import action_support, bake, cost_estimate, face_keys, rig_reader
+from asynfusion_blender.rig import blueprint, smplx_names
 from asynfusion_blender.core import motion_file, skeleton
 from asynfusion_blender.errors import AddonError
 
-C = Matrix(bake_math.Z_UP_FROM_Y_UP.tolist())
+C = Matrix(blueprint.Z_UP_FROM_Y_UP.tolist())
 
 
 @pytest.fixture
 def rig(addon):
-    armature, body = jobs.create_builtin_rig(bpy.context)
+    armature, body = targets.create_builtin_rig(bpy.context)
     return armature, body
 
 
@@ -39,7 +43,7 @@ def test_keyframe_counts_and_frame_range(rig, take, fps, fps_base, frames):
     assert abs(summary.seconds - frames * fps_base / fps) < 1e-4     # fps_base is a float32
     body_curves = _curves(armature)
     face_curves = _curves(body.data.shape_keys)
-    assert len(body_curves) == 55 * 4 + 3 and len(face_curves) == len(bake.expression_keys(body)) == 53
+    assert len(body_curves) == 55 * 4 + 3 and len(face_curves) == len(rig_reader.expression_keys(body)) == 53
     for fc in body_curves + face_curves:
         assert len(fc.keyframe_points) == frames
         assert tuple(fc.range()) == (101.0, 100.0 + frames)
@@ -62,7 +66,7 @@ def test_fcurves_reproduce_the_file_rotations(rig, take):
     _bake(rig, take, start_frame=10)
     aa = take.joint_rotations()
     arkit = face_keys.arkit_track(take, 0)
-    rest_trans = np.array(armature[bake.REST_TRANS_PROP])
+    rest_trans = np.array(armature[blueprint.REST_TRANS_PROP])
     pelvis_rest = np.array(armature.data.bones["pelvis"].head_local)
     for k in (0, 137, 999, take.num_frames - 1):
         scene.frame_set(10 + k)
@@ -71,7 +75,7 @@ def test_fcurves_reproduce_the_file_rotations(rig, take):
             want = _expected_local(armature, j, aa[k, j].astype(np.float64))
             assert abs(abs(got.dot(want)) - 1.0) < 1e-5, (k, skeleton.JOINT_NAMES[j])
         head = np.array(armature.pose.bones["pelvis"].head)
-        want_head = pelvis_rest + bake_math.Z_UP_FROM_Y_UP @ (take.trans[k] - rest_trans)
+        want_head = pelvis_rest + blueprint.Z_UP_FROM_Y_UP @ (take.trans[k] - rest_trans)
         assert np.allclose(head, want_head, atol=1e-5)
         keys = body.data.shape_keys.key_blocks       # the built-in ICT head: ARKit-named keys
         for name in ("jawOpen", "mouthClose", "mouthPucker", "eyeBlink_L"):
@@ -108,7 +112,7 @@ def test_world_rotations_match_the_skeleton_chain(rig, take):
     world = np.zeros_like(local)
     for j, p in enumerate(skeleton.PARENTS):
         world[j] = local[j] if p < 0 else world[p] @ local[j]
-    conv = bake_math.Z_UP_FROM_Y_UP
+    conv = blueprint.Z_UP_FROM_Y_UP
     for j, name in enumerate(skeleton.JOINT_NAMES):
         pose = np.array(armature.pose.bones[name].matrix.to_3x3())
         rest = np.array(armature.data.bones[name].matrix_local.to_3x3())
@@ -164,7 +168,7 @@ def test_bad_motion_file_leaves_the_scene_unchanged(rig, tmp_path):
     bad.write_bytes(b"not a zip at all")
     before = scene_state()
     with pytest.raises(motion_file.MotionFileError) as err:
-        jobs.bake_motion_file(bpy.context.scene, str(bad), armature, body, bake.BakeOptions())
+        generation.bake_motion_file(bpy.context.scene, str(bad), armature, body, bake.BakeOptions())
     assert str(err.value).startswith("broken.npz is not a readable motion file")
     assert scene_state() == before
 
@@ -183,7 +187,7 @@ def test_a_start_frame_past_blenders_range_is_refused_and_nothing_changes(rig, t
 
 
 def test_a_bake_larger_than_free_memory_is_refused_and_nothing_changes(rig, take, monkeypatch):
-    monkeypatch.setattr(bake_cost, "free_memory", lambda: 1_000_000)      # as if 1 MB were left
+    monkeypatch.setattr(cost_estimate, "free_memory", lambda: 1_000_000)      # as if 1 MB were left
     before = scene_state()
     with pytest.raises(AddonError, match=r"needs about \d+ MB of memory and only 1 MB is free; split the audio"):
         _bake(rig, take)
@@ -192,7 +196,7 @@ def test_a_bake_larger_than_free_memory_is_refused_and_nothing_changes(rig, take
 
 def test_a_large_bake_says_what_it_costs(rig, take, monkeypatch):
     assert not any("keyframes: about" in w for w in _bake(rig, take).warnings)   # a minute is not large
-    monkeypatch.setattr(bake_cost, "LARGE_BYTES", 1)
+    monkeypatch.setattr(cost_estimate, "LARGE_BYTES", 1)
     summary = _bake(rig, take)
     assert [w for w in summary.warnings if w.startswith(f"Baking {summary.seconds:.0f} s of motion writes about")]
 
@@ -205,7 +209,7 @@ def test_missing_bones_are_named_and_nothing_changes(rig, take):
         armature.data.edit_bones.remove(armature.data.edit_bones[name])
     bpy.ops.object.mode_set(mode='OBJECT')
     before = scene_state()
-    with pytest.raises(rig_mapping.RigMappingError, match="lacks 2 SMPL-X bones needed for this bake: left_thumb3, right_thumb3"):
+    with pytest.raises(smplx_names.RigMappingError, match="lacks 2 SMPL-X bones needed for this bake: left_thumb3, right_thumb3"):
         _bake(rig, take)
     assert scene_state() == before
     _bake(rig, take, parts=frozenset({"body", "face"}))           # without hands it bakes
@@ -300,6 +304,29 @@ def test_a_deleted_rig_is_not_baked_onto_and_the_panel_forgets_it(rig):
         bpy.ops.asynfusion.bake_motion(filepath=TAKE)
     assert scene_state() == before and len(bpy.data.actions) == actions
     assert settings.armature is None and settings.face_mesh is None
+
+
+def test_an_unexpected_failure_is_one_sentence_and_its_traceback_goes_to_the_log(rig, monkeypatch, caplog):
+    """A fault injected where nothing fails on purpose: the user reads one sentence, the traceback
+    is logged (Blender's system console), the scene is unchanged and a running generation is not
+    declared over by another operator's failure."""
+    from asynfusion_blender import operators
+
+    def broken(*args):
+        raise ZeroDivisionError("boom")
+    monkeypatch.setattr(targets, "create_builtin_rig", broken)
+    before = scene_state()
+    operators.JOB.running = True
+    try:
+        with caplog.at_level(logging.ERROR, logger="asynfusion_blender"), pytest.raises(
+                RuntimeError, match=r"Unexpected error \(ZeroDivisionError: boom\); details are in the system console\."):
+            bpy.ops.asynfusion.create_rig()
+        assert operators.JOB.running
+    finally:
+        operators.JOB.running = False
+    assert scene_state() == before
+    [logged] = [r for r in caplog.records if r.exc_info]
+    assert logged.name.endswith("asynfusion_blender.operators") and logged.exc_info[0] is ZeroDivisionError
 
 
 def test_while_generating_generate_and_bake_are_greyed_out_and_only_then_cancel_is_not(addon):

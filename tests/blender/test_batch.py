@@ -17,7 +17,7 @@ from conftest import BEAT2, REPO, SPEECH
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from file_faults import full_folder, read_only_folder  # noqa: E402
 
-from asynfusion_blender.action_support import action_curves  # noqa: E402
+from asynfusion_blender.bake.action_support import action_curves  # noqa: E402
 
 SCRIPT = os.path.join(REPO, "asynfusion_blender", "batch.py")
 TAKES = ("2_scott_0_1_1", "2_scott_0_2_2")

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import REPO, TAKE
-from asynfusion_blender import action_support, bake, face_keys, ict_head, jobs, rig_builtin
+from asynfusion_blender import targets
+from asynfusion_blender.bake import action_support, bake, face_keys, rig_reader
+from asynfusion_blender.rig import builtin, ict_head
 from asynfusion_blender.core import skeleton
 
 DATA = os.path.join(REPO, "asynfusion_blender", "data", "ict_facekit")
@@ -44,7 +46,7 @@ def test_the_head_ships_small_with_its_mit_notice():
 
 
 def test_the_head_sits_on_the_smplx_head_at_real_size():
-    joints = rig_builtin.joint_positions()
+    joints = builtin.joint_positions()
     head = ict_head.ict_head(joints)
     names = skeleton.JOINT_NAMES
     for bone in ict_head.EYE_BONES:                 # eyeballs on their eye bones, turning about their centres
@@ -64,7 +66,7 @@ def test_the_head_sits_on_the_smplx_head_at_real_size():
 
 
 def test_joint_balls_close_the_body_at_every_joint():
-    rig = rig_builtin.builtin_rig()
+    rig = builtin.builtin_rig()
     for j, name in enumerate(skeleton.JOINT_NAMES):
         if name in ("head", "jaw", "left_eye_smplhf", "right_eye_smplhf"):
             continue
@@ -77,15 +79,15 @@ def test_joint_balls_close_the_body_at_every_joint():
 def baked(addon, take):
     scene = bpy.context.scene
     scene.render.fps = 30
-    armature, body = jobs.create_builtin_rig(bpy.context)
+    armature, body = targets.create_builtin_rig(bpy.context)
     summary = bake.bake_motion(scene, take, armature, body, bake.BakeOptions(start_frame=1))
     return armature, body, summary
 
 
 def test_the_builtin_rig_has_an_arkit_face_that_a_bake_animates(baked):
     armature, body, summary = baked
-    assert bake.find_face_mesh(armature) == body
-    face = bake.mesh_face_keys(body)
+    assert rig_reader.find_face_mesh(armature) == body
+    face = rig_reader.mesh_face_keys(body)
     assert face.kind == face_keys.ARKIT and len(face.columns) >= 50
     assert summary.face.startswith("Face 'AsynFusion body': 53 ARKit keys for 51 of the 52 ARKit shapes")
     key = body.data.shape_keys
@@ -128,7 +130,7 @@ def test_lips_close_at_bilabials_and_open_at_open_vowels(baked, take):
     frames >= 8 mm (89 % of open vowels reach it) on 4.2 and 5.0."""
     _, body, _ = baked
     scene = bpy.context.scene
-    lips = ict_head.ict_head(rig_builtin.joint_positions()).lip_vertices
+    lips = ict_head.ict_head(builtin.joint_positions()).lip_vertices
     phones = frame_phones(take.num_frames)
     _phones = _phones_module()
     closed = np.flatnonzero(np.isin(phones, BILABIALS))
@@ -144,7 +146,7 @@ def test_lips_close_at_bilabials_and_open_at_open_vowels(baked, take):
 
 def test_the_jaw_bone_moves_no_vertex_and_an_eye_bone_moves_its_eyeball(addon):
     """The jaw opens through jawOpen only, so turning the jaw bone moves nothing; an eye bone turns its eyeball."""
-    armature, body = jobs.create_builtin_rig(bpy.context)
+    armature, body = targets.create_builtin_rig(bpy.context)
     rest = evaluated_coords(body)
     armature.pose.bones["jaw"].rotation_quaternion = (0.9, 0.43, 0.0, 0.0)
     bpy.context.view_layer.update()

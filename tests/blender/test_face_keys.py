@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, TAKE, make_face, scene_state
-from asynfusion_blender import action_support, bake, face_keys, jobs
+from asynfusion_blender import targets
+from asynfusion_blender.bake import action_support, bake, face_keys
 from asynfusion_blender.core import arkit, motion_file
 from asynfusion_blender.errors import AddonError
 
@@ -32,7 +33,7 @@ def test_naming_is_detected_from_key_names():
 
 @pytest.fixture
 def rig(addon):
-    armature, _ = jobs.create_builtin_rig(bpy.context)
+    armature, _ = targets.create_builtin_rig(bpy.context)
     return armature
 
 

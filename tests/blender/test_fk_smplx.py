@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, TAKE
-from asynfusion_blender import bake, bake_math, rig_build, rig_smplx
+from asynfusion_blender.bake import bake
+from asynfusion_blender.rig import blueprint, build, smplx_model
 from asynfusion_blender.core import motion_file, rest_pose, skeleton
 from asynfusion_blender.errors import AddonError
 
@@ -45,8 +46,8 @@ def reference(model_file, tmp_path_factory):
 
 def test_baked_rig_matches_smplx_joints_within_a_millimetre(addon, model_file, reference):
     take = motion_file.read_motion(TAKE)
-    rig = rig_smplx.load_smplx_model(model_file, take.betas)
-    armature, body = rig_build.build_rig(bpy.context, rig)
+    rig = smplx_model.load_smplx_model(model_file, take.betas)
+    armature, body = build.build_rig(bpy.context, rig)
     assert len(body.data.vertices) == 10475
     names = [k.name for k in body.data.shape_keys.key_blocks]
     assert names[1:4] == ["Shape000", "Shape001", "Shape002"] and names[-1] == "Exp099"
@@ -58,7 +59,7 @@ def test_baked_rig_matches_smplx_joints_within_a_millimetre(addon, model_file, r
         scene.frame_set(1 + k)
         for j, name in enumerate(skeleton.JOINT_NAMES):
             got = np.array(armature.matrix_world @ armature.pose.bones[name].head)
-            want = bake_math.Z_UP_FROM_Y_UP @ reference[i, j]
+            want = blueprint.Z_UP_FROM_Y_UP @ reference[i, j]
             worst = max(worst, float(np.linalg.norm(got - want)))
     assert worst < 1e-3, f"worst joint error {worst * 1000:.3f} mm"
 
@@ -67,6 +68,6 @@ def test_model_file_errors_are_one_sentence(tmp_path):
     bad = tmp_path / "SMPLX_BAD.npz"
     np.savez(bad, v_template=np.zeros((10, 3)))
     with pytest.raises(AddonError, match=r"^SMPLX_BAD.npz is not a usable SMPL-X model file: it lacks "):
-        rig_smplx.load_smplx_model(str(bad))
+        smplx_model.load_smplx_model(str(bad))
     with pytest.raises(AddonError, match="does not exist"):
-        rig_smplx.load_smplx_model(str(tmp_path / "nope.npz"))
+        smplx_model.load_smplx_model(str(tmp_path / "nope.npz"))

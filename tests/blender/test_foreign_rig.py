@@ -11,7 +11,9 @@ import numpy as np
 from mathutils import Euler
 
 from conftest import TAKE
-from asynfusion_blender import bake, jobs, rig_builtin
+from asynfusion_blender import targets
+from asynfusion_blender.bake import bake, rig_reader
+from asynfusion_blender.rig import builtin
 from asynfusion_blender.core import motion_file, skeleton
 
 
@@ -20,7 +22,7 @@ def meshcapade_like_rig():
     obj = bpy.data.objects.new("SMPLX-neutral", data)
     bpy.context.scene.collection.objects.link(obj)
     bpy.context.view_layer.objects.active = obj
-    joints_cm = rig_builtin.joint_positions() * 100.0
+    joints_cm = builtin.joint_positions() * 100.0
     bpy.ops.object.mode_set(mode='EDIT')
     root = data.edit_bones.new("root")
     root.head, root.tail = (0, 0, 0), (0, 10, 0)
@@ -44,12 +46,12 @@ def test_y_up_centimetre_rig_moves_like_the_builtin_rig(addon):
     take = motion_file.read_motion(TAKE)
     scene = bpy.context.scene
     scene.render.fps = 30
-    ours, _ = jobs.create_builtin_rig(bpy.context)
+    ours, _ = targets.create_builtin_rig(bpy.context)
     theirs = meshcapade_like_rig()
     parts = frozenset({"body", "jaw", "hands", "root"})
     bake.bake_motion(scene, take, ours, None, bake.BakeOptions(parts=parts))
     bake.bake_motion(scene, take, theirs, None, bake.BakeOptions(parts=parts))
-    assert bake.rig_frame(theirs, list(range(55)), True).scale == 100.0
+    assert rig_reader.rig_frame(theirs, list(range(55)), True).scale == 100.0
     eyes = lambda n: n.replace("_smplhf", "")   # noqa: E731
     start = None
     for k in (0, 300, 1200):

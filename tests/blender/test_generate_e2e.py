@@ -12,18 +12,8 @@ import bpy
 import pytest
 
 from conftest import SPEECH, scene_state
-from asynfusion_blender import bake_cost, client, jobs, operators
-
-
-@pytest.fixture
-def scene(addon):
-    armature, body = jobs.create_builtin_rig(bpy.context)
-    settings = bpy.context.scene.asynfusion
-    settings.armature, settings.face_mesh = armature, body
-    settings.audio_file, settings.start_frame, settings.seed = SPEECH, 1, 3
-    client.shutdown()
-    yield armature, body
-    client.shutdown()
+from asynfusion_blender import client, operators, targets
+from asynfusion_blender.bake import cost_estimate
 
 
 class Reports:
@@ -82,7 +72,7 @@ def test_generate_through_the_timer_path_then_a_warm_second_run(scene, long_spee
     assert warm is not None and warm.alive
     pid = warm.pid
     assert operators.JOB.cost == []                  # three minutes is not a large bake
-    monkeypatch.setattr(bake_cost, "LARGE_BYTES", 1)
+    monkeypatch.setattr(cost_estimate, "LARGE_BYTES", 1)
     second = operators.GenerateRun(bpy.context)
     reply2, _ = drive(second)
     assert reply2["type"] == "result"
@@ -226,7 +216,7 @@ def test_no_gpu_names_the_device_preference_not_a_command_line_flag():
     client.shutdown()
     try:
         bpy.context.preferences.addons["asynfusion_blender"].preferences.device = "cuda"
-        armature, body = jobs.create_builtin_rig(bpy.context)
+        armature, body = targets.create_builtin_rig(bpy.context)
         settings = bpy.context.scene.asynfusion
         settings.armature, settings.face_mesh, settings.audio_file = armature, body, SPEECH
         before = scene_state()

@@ -4,7 +4,8 @@ import bpy
 import numpy as np
 
 from conftest import TAKE
-from asynfusion_blender import bake, jobs, preview
+from asynfusion_blender import generation, preview, targets
+from asynfusion_blender.bake import bake, curve_math
 
 
 def test_sheet_frames_spread_over_the_range():
@@ -24,9 +25,9 @@ def test_tile_images_puts_the_first_row_on_top():
 
 def test_contact_sheet_of_a_bake_changes_nothing(addon, tmp_path):
     scene = bpy.context.scene
-    armature, body = jobs.create_builtin_rig(bpy.context)
-    options = bake.BakeOptions(parts=frozenset(bake.bake_math.PARTS), start_frame=1, audio_path=None, name="take")
-    jobs.bake_motion_file(scene, TAKE, armature, body, options)
+    armature, body = targets.create_builtin_rig(bpy.context)
+    options = bake.BakeOptions(parts=frozenset(curve_math.PARTS), start_frame=1, audio_path=None, name="take")
+    generation.bake_motion_file(scene, TAKE, armature, body, options)
     scene.frame_current = 42
     before = (sorted(bpy.data.objects.keys()), len(bpy.data.cameras), len(bpy.data.lights), len(bpy.data.worlds),
               scene.render.engine, scene.render.resolution_x, scene.camera, scene.world, scene.frame_current)

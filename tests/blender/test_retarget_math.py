@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from foreign_rigs import a_pose_joints, descendants, profile_names
-from asynfusion_blender import bake_math, retarget, rig_data, rig_profiles
+from asynfusion_blender.bake import curve_math, retarget
+from asynfusion_blender.rig import blueprint, profiles
 from asynfusion_blender.core import rest_pose, quaternions, skeleton
 
 RNG = np.random.default_rng(3)
-C = bake_math.Z_UP_FROM_Y_UP
+C = blueprint.Z_UP_FROM_Y_UP
 
 
 def random_rotation():
@@ -42,7 +43,7 @@ def rig_arrays(joints_m, conv, units, rolls=True, names=None):
     names = names or {j: skeleton.JOINT_NAMES[j] for j in range(55)}
     heads = np.full((55, 3), np.nan)
     rest = np.tile(np.eye(3), (55, 1, 1))
-    tails = rig_data.bone_tails(joints_m)
+    tails = blueprint.bone_tails(joints_m)
     anchors = np.full(55, -1)
     for j in names:
         heads[j] = conv @ joints_m[j] * units
@@ -97,7 +98,7 @@ def test_on_an_smplx_shaped_rig_the_transfer_is_the_plain_bake():
     q = random_motion()
     order = list(range(55))
     got = retarget.bone_quats(retarget.world_quats(q), rig, order)
-    want = bake_math.bone_local_quats(q, rig.rest_rot, C)
+    want = curve_math.bone_local_quats(q, rig.rest_rot, C)
     assert np.allclose(np.abs(np.sum(got * want, axis=-1)), 1.0, atol=1e-9)
     assert np.allclose(rig.align, np.eye(3), atol=1e-12) and np.isclose(rig.scale, 1.0)
 
@@ -189,74 +190,74 @@ def test_a_rig_without_up_or_left_is_refused():
 
 def test_profiles_are_detected_from_bone_names():
     mixamo = list(profile_names("mixamo.json", "mixamorig:").values())
-    match = rig_profiles.detect(mixamo + ["mixamorig:HeadTop_End"])
+    match = profiles.detect(mixamo + ["mixamorig:HeadTop_End"])
     assert match.profile == "Mixamo" and match.mapping[0] == "mixamorig:Hips" and len(match.mapping) == 55 - 1
-    assert rig_profiles.detect(list(profile_names("mixamo.json").values())).profile == "Mixamo"
-    assert rig_profiles.detect(list(profile_names("vroid.json").values())).profile == "VRoid"
-    assert rig_profiles.detect(list(profile_names("rigify_metarig.json").values())).profile == "Rigify metarig"
+    assert profiles.detect(list(profile_names("mixamo.json").values())).profile == "Mixamo"
+    assert profiles.detect(list(profile_names("vroid.json").values())).profile == "VRoid"
+    assert profiles.detect(list(profile_names("rigify_metarig.json").values())).profile == "Rigify metarig"
     generated = list(profile_names("rigify.json").values()) + ["hips", "chest", "ORG-spine", "DEF-spine"]
-    assert rig_profiles.detect(generated).profile == "Rigify"
-    assert rig_profiles.detect(skeleton.JOINT_NAMES).is_smplx
-    assert rig_profiles.detect(["Bone", "Bone.001", "Bone.002"]) is None
+    assert profiles.detect(generated).profile == "Rigify"
+    assert profiles.detect(skeleton.JOINT_NAMES).is_smplx
+    assert profiles.detect(["Bone", "Bone.001", "Bone.002"]) is None
 
 
 def test_vrm_thumbs_in_both_spellings():
     v1 = ["hips", "spine", "chest", "neck", "head", "leftUpperLeg", "rightUpperLeg", "leftLowerLeg",
           "leftUpperArm", "leftThumbMetacarpal", "leftThumbProximal", "leftThumbDistal"]
-    m = rig_profiles.detect(v1)
+    m = profiles.detect(v1)
     assert m.profile == "VRM humanoid"
     thumbs = [m.mapping[skeleton.JOINT_NAMES.index(f"left_thumb{k}")] for k in (1, 2, 3)]
     assert thumbs == ["leftThumbMetacarpal", "leftThumbProximal", "leftThumbDistal"]
     v0 = v1[:9] + ["leftThumbProximal", "leftThumbIntermediate", "leftThumbDistal"]
-    m = rig_profiles.detect(v0)
+    m = profiles.detect(v0)
     thumbs = [m.mapping[skeleton.JOINT_NAMES.index(f"left_thumb{k}")] for k in (1, 2, 3)]
     assert thumbs == ["leftThumbProximal", "leftThumbIntermediate", "leftThumbDistal"]
 
 
 def test_skipped_joints_are_grouped_and_absorbed_ones_are_not_missing():
-    match = rig_profiles.detect(list(profile_names("rigify.json").values()))
+    match = profiles.detect(list(profile_names("rigify.json").values()))
     assert match.skipped(range(22)) == []                     # spine1 is carried by spine_fk.002
     no_hands = {j: n for j, n in profile_names("mixamo.json").items() if j < 25 and j != 12}
-    match = rig_profiles.detect(no_hands.values())
-    skipped = match.skipped(bake_math.baked_joints({"body", "hands", "jaw"}))
-    assert rig_profiles.describe_skipped(skipped) == "neck, jaw, left and right fingers"
-    assert rig_profiles.describe_skipped([skeleton.JOINT_NAMES.index("left_index1")]) == "left_index1"
+    match = profiles.detect(no_hands.values())
+    skipped = match.skipped(curve_math.baked_joints({"body", "hands", "jaw"}))
+    assert profiles.describe_skipped(skipped) == "neck, jaw, left and right fingers"
+    assert profiles.describe_skipped([skeleton.JOINT_NAMES.index("left_index1")]) == "left_index1"
 
 
 def test_user_bone_maps_are_checked_in_one_sentence(tmp_path):
     good = tmp_path / "map.json"
     good.write_text(json.dumps({"bones": {"pelvis": "Root", "left_hip": "Thigh_L", "neck": ""}}))
-    profile = rig_profiles.load_profile(str(good))
-    match = rig_profiles.match_user_map(profile, ["Root", "Thigh_L", "Other"], "Rig", "map.json")
+    profile = profiles.load_profile(str(good))
+    match = profiles.match_user_map(profile, ["Root", "Thigh_L", "Other"], "Rig", "map.json")
     assert match.mapping == {0: "Root", 1: "Thigh_L"}
-    with pytest.raises(rig_profiles.BoneMapError, match=r"^Bone map map.json names 1 bone that armature 'Rig' lacks: Thigh_L\.$"):
-        rig_profiles.match_user_map(profile, ["Root"], "Rig", "map.json")
+    with pytest.raises(profiles.BoneMapError, match=r"^Bone map map.json names 1 bone that armature 'Rig' lacks: Thigh_L\.$"):
+        profiles.match_user_map(profile, ["Root"], "Rig", "map.json")
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"bones": {"hips": "Root"}}))
-    with pytest.raises(rig_profiles.BoneMapError, match="names 'hips', which is not an SMPL-X joint"):
-        rig_profiles.load_profile(str(bad))
+    with pytest.raises(profiles.BoneMapError, match="names 'hips', which is not an SMPL-X joint"):
+        profiles.load_profile(str(bad))
     bad.write_text("{not json")
-    with pytest.raises(rig_profiles.BoneMapError, match=r"^Bone map bad.json is not readable JSON\.$"):
-        rig_profiles.load_profile(str(bad))
-    with pytest.raises(rig_profiles.BoneMapError, match="does not exist"):
-        rig_profiles.load_profile(str(tmp_path / "none.json"))
+    with pytest.raises(profiles.BoneMapError, match=r"^Bone map bad.json is not readable JSON\.$"):
+        profiles.load_profile(str(bad))
+    with pytest.raises(profiles.BoneMapError, match="does not exist"):
+        profiles.load_profile(str(tmp_path / "none.json"))
     no_root = tmp_path / "noroot.json"
     no_root.write_text(json.dumps({"bones": {"left_hip": "Thigh_L"}}))
-    with pytest.raises(rig_profiles.BoneMapError, match="no bone for 'pelvis'"):
-        rig_profiles.match_user_map(rig_profiles.load_profile(str(no_root)), ["Thigh_L"], "Rig", "noroot.json")
+    with pytest.raises(profiles.BoneMapError, match="no bone for 'pelvis'"):
+        profiles.match_user_map(profiles.load_profile(str(no_root)), ["Thigh_L"], "Rig", "noroot.json")
 
 
 def test_a_template_lists_every_joint_and_reads_back_as_a_bone_map(tmp_path):
     names = list(profile_names("vroid.json").values()) + ["J_Sec_Hair1"]
-    data = rig_profiles.template(names, "Avatar")
+    data = profiles.template(names, "Avatar")
     assert list(data["bones"]) == list(skeleton.JOINT_NAMES)
     assert data["bones"]["pelvis"] == "J_Bip_C_Hips" and data["_matched_profile"] == "VRoid"
     assert "J_Sec_Hair1" in data["_armature_bones"]
     path = tmp_path / "avatar.json"
     path.write_text(json.dumps(data))
-    match = rig_profiles.match_user_map(rig_profiles.load_profile(str(path)), names, "Avatar", "avatar.json")
-    assert match.mapping == rig_profiles.detect(names).mapping
-    blank = rig_profiles.template(["Bone", "Bone.001"], "Thing")
+    match = profiles.match_user_map(profiles.load_profile(str(path)), names, "Avatar", "avatar.json")
+    assert match.mapping == profiles.detect(names).mapping
+    blank = profiles.template(["Bone", "Bone.001"], "Thing")
     assert set(blank["bones"].values()) == {""} and blank["_matched_profile"] is None
 
 

@@ -12,7 +12,9 @@ import pytest
 
 from conftest import TAKE, scene_state
 from foreign_rigs import a_pose_joints, build_rig, profile_names
-from asynfusion_blender import bake, jobs, rig_mapping, rig_profiles
+from asynfusion_blender import targets
+from asynfusion_blender.bake import bake
+from asynfusion_blender.rig import profiles, smplx_names
 from asynfusion_blender.core import skeleton
 
 PARTS = frozenset({"body", "hands", "root", "jaw"})
@@ -74,7 +76,7 @@ def compare_with_builtin(theirs, joint_bone, head_bone, parts=PARTS, bone_map=No
     take = motion_file.read_motion(TAKE)
     scene = bpy.context.scene
     scene.render.fps = 30
-    ours, _ = jobs.create_builtin_rig(bpy.context)
+    ours, _ = targets.create_builtin_rig(bpy.context)
     bake.bake_motion(scene, take, ours, None, bake.BakeOptions(parts=parts))
     summary = bake.bake_motion(scene, take, theirs, None, bake.BakeOptions(parts=parts, bone_map=bone_map))
     ref, ref_rise = track(ours, {n: n for n in skeleton.JOINT_NAMES}, "head")
@@ -90,7 +92,7 @@ def assert_follows(medians, foot_error, limit=10.0):
 
 
 def mapped_bones(obj):
-    match = rig_profiles.detect(b.name for b in obj.data.bones)
+    match = profiles.detect(b.name for b in obj.data.bones)
     return {skeleton.JOINT_NAMES[j]: name for j, name in match.mapping.items()}
 
 
@@ -172,7 +174,7 @@ def test_an_armature_with_unknown_names_gets_one_sentence_and_nothing_changes(ad
         bone.head, bone.tail = (0, 0, k), (0, 0, k + 1)
     bpy.ops.object.mode_set(mode='OBJECT')
     before = scene_state()
-    with pytest.raises(rig_mapping.RigMappingError) as err:
+    with pytest.raises(smplx_names.RigMappingError) as err:
         bake.bake_motion(bpy.context.scene, take, obj, None, bake.BakeOptions(parts=PARTS))
     message = str(err.value)
     assert message.count(".") <= 2 and "--bone-map" in message and message.startswith("Armature 'Thing' has no bones")
@@ -193,8 +195,8 @@ def test_any_rig_through_a_template_bone_map(addon, tmp_path):
     data["bones"].update({skeleton.JOINT_NAMES[j]: n for j, n in custom.items()})
     data["bones"]["jaw"] = ""
     path.write_text(json.dumps(data))
-    assert jobs.rig_status(rig, "", PARTS).startswith("Armature 'Custom' has no bones named like")
-    assert jobs.rig_status(rig, str(path), PARTS) == "Rig profile: Custom bone map; no target for jaw"
+    assert targets.rig_status(rig, "", PARTS).startswith("Armature 'Custom' has no bones named like")
+    assert targets.rig_status(rig, str(path), PARTS) == "Rig profile: Custom bone map; no target for jaw"
     settings.bone_map = str(path)
     settings.bake_face = False
     assert bpy.ops.asynfusion.bake_motion(filepath=TAKE) == {'FINISHED'}
@@ -210,10 +212,10 @@ def test_a_bad_bone_map_is_one_sentence_and_nothing_changes(addon, take, tmp_pat
     before = scene_state()
     bad = tmp_path / "map.json"
     bad.write_text(json.dumps({"bones": {"pelvis": "B0", "left_hip": "NoSuchBone"}}))
-    with pytest.raises(rig_profiles.BoneMapError, match=r"^Bone map map.json names 1 bone that armature 'Custom' lacks: NoSuchBone\.$"):
+    with pytest.raises(profiles.BoneMapError, match=r"^Bone map map.json names 1 bone that armature 'Custom' lacks: NoSuchBone\.$"):
         bake.bake_motion(bpy.context.scene, take, rig, None, bake.BakeOptions(parts=PARTS, bone_map=str(bad)))
     bad.write_text("[1, 2")
-    with pytest.raises(rig_profiles.BoneMapError, match=r"^Bone map map.json is not readable JSON\.$"):
+    with pytest.raises(profiles.BoneMapError, match=r"^Bone map map.json is not readable JSON\.$"):
         bake.bake_motion(bpy.context.scene, take, rig, None, bake.BakeOptions(parts=PARTS, bone_map=str(bad)))
     assert scene_state() == before
     bpy.context.view_layer.objects.active = None

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bake_math import Curve, expression_curves, resample_linear
-from .core import arkit
-from .core.face_track import arkit_track
-from .core.motion_file import Motion
+from .curve_math import Curve, expression_curves, resample_linear
+from ..core import arkit
+from ..core.face_track import arkit_track
+from ..core.motion_file import Motion
 
 FLAME, ARKIT = "FLAME", "ARKit"
 EXP_PREFIX = "Exp"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .core import skeleton
-from .errors import AddonError
+from ..core import skeleton
+from ..errors import AddonError
 
 # Alternative names a rig may use for a joint, tried after the SMPL-X name.
 ALIASES: dict[str, tuple[str, ...]] = {

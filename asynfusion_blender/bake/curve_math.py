@@ -6,7 +6,7 @@ without Blender, and the bpy layer only copies finished arrays into curves.
 
 Conventions: quaternions are (w, x, y, z) like Blender. ``conv`` is the 3x3 rotation that
 takes SMPL-X's Y-up frame into the armature's data space (Rx(+90 deg) for a Z-up rig built
-by this add-on, identity for rigs that keep Y-up data under a rotated object).
+by this add-on: ``rig.blueprint.Z_UP_FROM_Y_UP``; identity for rigs that keep Y-up data under a rotated object).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core import quaternions, skeleton
+from ..core import quaternions, skeleton
 
 # What a user can choose to bake, and the joints each choice drives.
 PART_JOINTS: dict[str, tuple[int, ...]] = {
@@ -25,8 +25,6 @@ PART_JOINTS: dict[str, tuple[int, ...]] = {
     "hands": skeleton.HANDS,
 }
 PARTS = ("face", "jaw", "body", "hands", "root")
-
-Z_UP_FROM_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 
 def baked_joints(parts: set[str] | frozenset[str]) -> list[int]:

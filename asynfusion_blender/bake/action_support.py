@@ -16,6 +16,10 @@ import bpy
 import numpy as np
 
 SLOTTED = hasattr(bpy.types, "ActionSlot")
+# The sequence editor's collections: every strip, and the top-level ones new strips go into.
+_STRIPS_5 = "strips" in bpy.types.SequenceEditor.bl_rna.properties
+ALL_STRIPS = "strips_all" if _STRIPS_5 else "sequences_all"
+TOP_STRIPS = "strips" if _STRIPS_5 else "sequences"
 _LINEAR = 1     # Keyframe.interpolation enum index of 'LINEAR'
 Animated = Union[bpy.types.Object, bpy.types.Key]     # the IDs a bake animates
 
@@ -89,11 +93,11 @@ def action_curves(action: bpy.types.Action, owner: Animated | None = None) -> li
 def sound_strips(scene: bpy.types.Scene) -> Any:
     """The scene's top-level strips (``sequences`` before 5.0, ``strips`` since; typed Any for that)."""
     editor = scene.sequence_editor or scene.sequence_editor_create()
-    return editor.strips if hasattr(editor, "strips") else editor.sequences
+    return getattr(editor, TOP_STRIPS)
 
 
 def all_strips(scene: bpy.types.Scene) -> list[Any]:
     editor = scene.sequence_editor
     if editor is None:
         return []
-    return list(editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all)
+    return list(getattr(editor, ALL_STRIPS))

@@ -14,9 +14,9 @@ import os
 
 import numpy as np
 
-from .core import skeleton
-from .errors import AddonError
-from .rig_data import RigData
+from ..core import skeleton
+from ..errors import AddonError
+from .blueprint import RigData
 
 NUM_SHAPE_KEYS = 10
 SHAPE_SPACE = 300

@@ -8,7 +8,7 @@ Profiles are data (``data/rigs/*.json``), not code paths, so a new skeleton is o
      "properties": {"torso": {"neck_follow": 1.0}}}   # switches set for the bake (Rigify FK)
 
 A user's ``--bone-map`` file has the same layout (only ``bones`` is needed). The rig's own
-SMPL-X names (rig_mapping) come first; otherwise the profile whose root bone is present and
+SMPL-X names (smplx_names) come first; otherwise the profile whose root bone is present and
 that names the most body joints wins. No bpy here: names in, names out.
 """
 
@@ -19,11 +19,11 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from . import rig_mapping
-from .core import skeleton
-from .errors import AddonError
+from . import smplx_names
+from ..core import skeleton
+from ..errors import AddonError
 
-RIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "rigs")
+RIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "rigs")
 SMPLX = "SMPL-X"
 MIN_BODY_JOINTS = 6          # fewer recognised body joints than this is not a match
 _JOINT_INDEX = {n: j for j, n in enumerate(skeleton.JOINT_NAMES)}
@@ -125,7 +125,7 @@ def apply_profile(profile: Profile, bone_names: Iterable[str]) -> dict[int, str]
 
 
 def _smplx_match(names: list[str]) -> RigMatch | None:
-    mapping = rig_mapping.map_bones(names)
+    mapping = smplx_names.map_bones(names)
     if 0 in mapping and sum(j in mapping for j in _BODY) >= len(_BODY) - 4:
         return RigMatch(SMPLX, mapping)
     return None
@@ -148,7 +148,7 @@ def detect(bone_names: Iterable[str], profiles: list[Profile] | None = None) -> 
         if 0 in mapping and score >= MIN_BODY_JOINTS and (best is None or score > best[0]):
             best = (score, profile, mapping)
     if best is None:
-        mapping = rig_mapping.map_bones(names)
+        mapping = smplx_names.map_bones(names)
         return RigMatch(SMPLX, mapping) if 0 in mapping else None
     return RigMatch(best[1].name, best[2], best[1].absorbed, best[1].properties)
 

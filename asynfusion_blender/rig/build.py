@@ -14,10 +14,8 @@ from typing import cast
 import bpy
 import numpy as np
 
-from .bake import REST_TRANS_PROP
-from .bake_math import Z_UP_FROM_Y_UP
-from .core import skeleton
-from .rig_data import RigData, bone_tails
+from ..core import skeleton
+from .blueprint import REST_TRANS_PROP, Z_UP_FROM_Y_UP, RigData, bone_tails
 
 SLIDER_RANGE = 10.0     # the widest shape-key range Blender allows; FLAME values reach +-6
 

@@ -1,7 +1,7 @@
 """A rig as plain arrays, before it becomes Blender data.
 
 Both rig sources (the built-in body and the user's SMPL-X model file) produce a
-``RigData``; ``rig_build`` turns any RigData into an armature and a skinned mesh. All
+``RigData``; ``rig.build`` turns any RigData into an armature and a skinned mesh. All
 positions are in SMPL-X's Y-up frame, metres: x to the body's left, y up, z forward.
 """
 
@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .core import skeleton
+from ..core import skeleton
+
+# Rigs this add-on builds: Z-up data (SMPL-X's Y-up turned +90 deg about X), and the SMPL-X
+# translation their rest pose stands at, stored on the armature for the bake to read.
+Z_UP_FROM_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+REST_TRANS_PROP = "asynfusion_rest_trans"
 
 # When a joint has several children, the bone points at this one.
 _PREFERRED_CHILD = {"pelvis": "spine1", "spine3": "neck", "neck": "head",

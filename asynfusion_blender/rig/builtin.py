@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import skeleton
-from .core.rest_pose import SMPLX_MEAN_PELVIS, rest_joints
+from ..core import skeleton
+from ..core.rest_pose import SMPLX_MEAN_PELVIS, rest_joints
 from .ict_head import ict_head
-from .rig_data import RigData, bone_tails
+from .blueprint import RigData, bone_tails
 
 _RADII = {"pelvis": 0.13, "spine1": 0.13, "spine2": 0.14, "spine3": 0.15, "neck": 0.05,
           "collar": 0.05, "shoulder": 0.045, "elbow": 0.04, "wrist": 0.035, "hip": 0.075,

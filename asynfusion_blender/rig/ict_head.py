@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core import skeleton
+from ..core import skeleton
 
-PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ict_facekit", "ict_head.npz")
+PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "ict_facekit",
+                    "ict_head.npz")
 CM = 0.01
 # Where the skin turns from head to neck: a jaw line that runs from under the chin (deep below the
 # eyes at the front) up to behind the jaw angle, then a band of this width (metres).

@@ -11,7 +11,7 @@ or copy-transforms) under its nearest mapped "anchor" ``a``, so its pose-bone ro
 translation scaled by leg length; its height is then set so that the feet rise off their
 rest height exactly as much as SMPL-X's feet do (scaled), which keeps them on the floor.
 
-Conventions as in bake_math: quaternions (w, x, y, z), armature data space, no bpy here.
+Conventions as in curve_math: quaternions (w, x, y, z), armature data space, no bpy here.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import bake_math, rig_data
-from .core import rest_pose, quaternions, skeleton
+from ..rig import blueprint
+from . import curve_math
+from ..core import rest_pose, quaternions, skeleton
 
 LEGS = ((1, 4, 7), (2, 5, 8))            # hip, knee, ankle of each side
 FEET = (7, 8, 10, 11)                    # ankles and balls of the feet: what touches the floor
@@ -40,11 +41,11 @@ def _children() -> list[list[int]]:
 
 
 _CHILDREN = _children()
-_TAILS = rig_data.bone_tails(_TEMPLATE)
+_TAILS = blueprint.bone_tails(_TEMPLATE)
 
 
 def preferred_child(j: int) -> int | None:
-    """The SMPL-X child a joint's bone points at (rig_data's choice); None when the bone has a
+    """The SMPL-X child a joint's bone points at (the blueprint's choice); None when the bone has a
     fixed direction instead (leaves, the head)."""
     return next((k for k in _CHILDREN[j] if np.allclose(_TAILS[j], _TEMPLATE[k])), None)
 
@@ -182,7 +183,7 @@ def smplx_foot_rise(world: np.ndarray, trans: np.ndarray) -> np.ndarray:
 
 
 def _quat(m: np.ndarray) -> np.ndarray:
-    return bake_math.matrix_to_quat(m)
+    return curve_math.matrix_to_quat(m)
 
 
 def bone_quats(world: np.ndarray, rig: TargetRig, joints: list[int]) -> np.ndarray:
@@ -246,26 +247,26 @@ def root_heads(world: np.ndarray, trans: np.ndarray, rig: TargetRig) -> np.ndarr
 
 
 def retarget_curves(q_src: np.ndarray, trans: np.ndarray, rig: TargetRig, joints: list[int],
-                    with_root: bool, i0: np.ndarray, t: np.ndarray) -> list[bake_math.Curve]:
-    """Pose-bone curves for a retargeted rig, like bake_math.body_curves for SMPL-X rigs.
+                    with_root: bool, i0: np.ndarray, t: np.ndarray) -> list[curve_math.Curve]:
+    """Pose-bone curves for a retargeted rig, like curve_math.body_curves for SMPL-X rigs.
 
     ``q_src`` is (N, 55, 4) SMPL-X local quaternions at the source rate; ``joints`` are the
     mapped joints to key (the root's rotation among them when the body is baked).
     """
-    world = world_quats(bake_math.resample_quats(q_src, i0, t))
-    curves: list[bake_math.Curve] = []
+    world = world_quats(curve_math.resample_quats(q_src, i0, t))
+    curves: list[curve_math.Curve] = []
     if joints:
         q = bone_quats(world, rig, joints)
         for k, j in enumerate(joints):
             name = rig.bone_names[j]
             path = f'pose.bones["{name}"].rotation_quaternion'
-            curves.extend(bake_math.Curve(path, c, name, q[:, k, c]) for c in range(4))
+            curves.extend(curve_math.Curve(path, c, name, q[:, k, c]) for c in range(4))
     if with_root:
         name = rig.bone_names[skeleton.ROOT]
-        heads = root_heads(world, bake_math.resample_linear(trans, i0, t), rig)
+        heads = root_heads(world, curve_math.resample_linear(trans, i0, t), rig)
         loc = (heads - rig.heads[0]) @ rig.rest_rot[skeleton.ROOT]
         path = f'pose.bones["{name}"].location'
-        curves.extend(bake_math.Curve(path, c, name, loc[:, c]) for c in range(3))
+        curves.extend(curve_math.Curve(path, c, name, loc[:, c]) for c in range(3))
     return curves
 
 
@@ -276,7 +277,7 @@ def target_rig(bone_names: dict[int, str], rest_rot: np.ndarray, heads: np.ndarr
     Raises ValueError (the bpy layer words it for a person) if the rest pose has no up/left.
     """
     up, left = body_axes(heads)
-    conv = bake_math.detect_conversion(up, left)
+    conv = curve_math.detect_conversion(up, left)
     mine, theirs = leg_length(heads), leg_length(_TEMPLATE)
     if mine is None or theirs is None:     # no legs mapped: compare the torsos instead
         j = next(j for j in UP_JOINTS if np.all(np.isfinite(heads[j])))

@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass
 
-DATA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "bake_cost.json")
+DATA_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "bake_cost.json")
 LARGE_BYTES = 1_000_000_000        # a bake above this (memory or .blend) is announced first
 HEADROOM = 1.25                    # refuse unless the estimate fits in the free memory with this margin
 

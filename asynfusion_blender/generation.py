@@ -1,0 +1,97 @@
+"""Generate and bake as the sidebar and the headless script both do it: where the motion file
+goes, the request to the worker, baking a motion file, the summary line.
+
+Kept free of operator plumbing so that ``batch.py`` runs exactly the same steps as the
+sidebar buttons.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+
+import bpy
+
+from . import client
+from .bake import bake
+from .core import motion_file
+from .errors import AddonError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+GENERATE_TIMEOUT = 3600.0
+
+
+def sibling_audio(motion_path: str) -> str | None:
+    """The recording that sits beside a motion file with the same name (BEAT2 ships take.npz + take.wav)."""
+    stem = os.path.splitext(motion_path)[0]
+    return next((stem + ext for ext in AUDIO_EXTENSIONS if os.path.isfile(stem + ext)), None)
+
+
+def bake_motion_file(scene: bpy.types.Scene, path: str, armature: bpy.types.Object,
+                     face_mesh: bpy.types.Object | None, options: bake.BakeOptions) -> bake.BakeSummary:
+    motion = motion_file.read_motion(path)
+    return bake.bake_motion(scene, motion, armature, face_mesh, options)
+
+
+def motion_folder(blend_path: str = "") -> str:
+    """Where generated motion goes: //asynfusion/ beside the .blend (the one being written, else
+    the open one), else a folder in the temp folder (emptied after each bake: see discard_temporary)."""
+    blend = blend_path or bpy.data.filepath
+    return os.path.join(os.path.dirname(os.path.abspath(blend)), "asynfusion") if blend else _temporary_folder()
+
+
+def _temporary_folder() -> str:
+    return os.path.join(tempfile.gettempdir(), "asynfusion")
+
+
+def motion_name(audio_path: str, seed: int) -> str:
+    return f"{os.path.splitext(os.path.basename(audio_path))[0]}-seed{seed}.npz"
+
+
+def motion_output_path(audio_path: str, seed: int, blend_path: str = "") -> str:
+    folder = motion_folder(blend_path)
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, motion_name(audio_path, seed))
+
+
+def discard_temporary(motion_path: str) -> None:
+    """Remove a motion file Generate wrote to the temp folder (an unsaved .blend has no folder of
+    its own); motion beside a saved .blend is kept."""
+    if os.path.dirname(os.path.abspath(motion_path)) == _temporary_folder():
+        try:
+            os.unlink(motion_path)
+        except FileNotFoundError:
+            pass
+
+
+def generate_request(worker: client.WorkerClient, audio: str, out: str, seed: int,
+                     steps_face: int | None, steps_body: int | None) -> str:
+    if not os.path.isfile(audio):
+        raise AddonError(f"Audio file {os.path.basename(audio) or '(none)'} does not exist; choose a recording.")
+    return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body)
+
+
+def generate_blocking(worker: client.WorkerClient, audio: str, out: str, seed: int,
+                      steps_face: int | None = None, steps_body: int | None = None,
+                      on_audio: Callable[[float], None] | None = None) -> dict:
+    """Generate synchronously (background mode); returns the result reply or raises AddonError.
+    Steps left as None are the weights' own defaults.
+    ``on_audio`` hears the clip's length as soon as the worker has read it."""
+    req_id = generate_request(worker, audio, out, seed, steps_face, steps_body)
+
+    def heard(reply: dict) -> None:
+        if on_audio is not None and reply.get("id") == req_id and "audio_seconds" in reply:
+            on_audio(float(reply["audio_seconds"]))
+    reply = worker.wait(req_id, GENERATE_TIMEOUT, on_reply=heard)
+    if reply["type"] == "error":
+        raise AddonError(reply["message"])
+    return reply
+
+
+def summary_text(summary: bake.BakeSummary, device: str | None = None) -> str:
+    text = (f"Baked {summary.frames} frames ({summary.seconds:.1f} s), "
+            f"frames {summary.first_frame}-{summary.last_frame}")
+    if device:
+        text += f" on {device}"
+    return text + "."

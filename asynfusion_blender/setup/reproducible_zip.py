@@ -1,0 +1,25 @@
+"""Zips that are the same bytes whenever their files are: one fixed timestamp, fixed permissions,
+fixed compression, entries in the order given. The extension (build_addon.py) and the backend wheel
+(install.py) are both written here.
+
+Standard library only and no relative imports: build_addon.py loads this file on its own, without
+the add-on's package (which imports bpy).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterable
+
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)       # the earliest time a zip can hold
+FILE_MODE = 0o644
+
+
+def write_zip(path: str, entries: Iterable[tuple[str, bytes]]) -> None:
+    """Write ``(archive name, data)`` entries, in that order, to the zip at ``path``."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in entries:
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+            info.create_system = 3                          # unix, so the mode below is read
+            info.external_attr = (0o100000 | FILE_MODE) << 16
+            zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
