@@ -21,7 +21,7 @@ import bpy  # noqa: E402  (first: it puts Blender's own modules such as addon_ut
 import addon_utils  # noqa: E402
 
 from asynfusion_blender import targets  # noqa: E402
-from asynfusion_blender.bake import bake, retarget  # noqa: E402
+from asynfusion_blender.bake import bake  # noqa: E402
 from bake_speed import sixty_seconds  # noqa: E402
 
 RUNS = int(os.environ.get("RUNS", "5"))
