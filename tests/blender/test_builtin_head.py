@@ -1,15 +1,16 @@
 """The built-in character's ICT-FaceKit head: placed and skinned on the SMPL-X skeleton, with ARKit
 keys that a bake animates, and lips that close at /p b m/ and open at open vowels in real Blender."""
 
-import importlib.util
+import json
 import os
+import subprocess
 
 import bpy
 import numpy as np
 import pytest
 
 from conftest import REPO, TAKE
-from asynfusion_blender import targets
+from asynfusion_blender import client, targets
 from asynfusion_blender.bake import action_support, bake, face_keys, rig_reader
 from asynfusion_blender.rig import builtin, ict_head
 from asynfusion_blender.core import skeleton
@@ -19,20 +20,23 @@ TEXTGRID = TAKE.replace(".npz", ".TextGrid")
 BILABIALS = ("P", "B", "M")
 
 
-def _phones_module():
-    """The backend's own TextGrid reader, loaded from its file (it needs only numpy)."""
-    path = os.path.join(REPO, "backend", "asynfusion", "training", "phones.py")
-    spec = importlib.util.spec_from_file_location("asynfusion_phones", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def backend_phones(path):
+    """The backend's own TextGrid reader and viseme classes, run in the backend's Python (they import
+    what Blender's Python has not): ([(start, end, phone)], the open-vowel phones)."""
+    python = client.find_python()
+    assert python, "no backend Python (set ASYNFUSION_BACKEND_PYTHON or make setup-backend)"
+    code = ("import json, sys; from asynfusion.training import phones; "
+            "print(json.dumps([phones.read_phones(sys.argv[1]), phones.VISEMES['open']]))")
+    done = subprocess.run([python, "-c", code, path], capture_output=True, text=True, env=client.worker_env())
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
 
 
-def frame_phones(frames: int, fps: float = 30.0) -> np.ndarray:
+def frame_phones(intervals, frames: int, fps: float = 30.0) -> np.ndarray:
     """The phone at each motion frame's centre ('' where none)."""
     labels = np.full(frames, "", object)
     centres = (np.arange(frames) + 0.5) / fps
-    for start, end, phone in _phones_module().read_phones(TEXTGRID):
+    for start, end, phone in intervals:
         labels[(centres >= start) & (centres < end)] = phone
     return labels
 
@@ -131,10 +135,10 @@ def test_lips_close_at_bilabials_and_open_at_open_vowels(baked, take):
     _, body, _ = baked
     scene = bpy.context.scene
     lips = ict_head.ict_head(builtin.joint_positions()).lip_vertices
-    phones = frame_phones(take.num_frames)
-    _phones = _phones_module()
+    intervals, open_vowels = backend_phones(TEXTGRID)
+    phones = frame_phones(intervals, take.num_frames)
     closed = np.flatnonzero(np.isin(phones, BILABIALS))
-    opened = np.flatnonzero(np.isin(phones, _phones.VISEMES["open"]))
+    opened = np.flatnonzero(np.isin(phones, open_vowels))
     assert len(closed) > 100 and len(opened) > 250
     shut, wide = lip_gaps_mm(scene, body, closed, lips), lip_gaps_mm(scene, body, opened, lips)
     assert np.all(np.isfinite(shut)) and np.all(np.isfinite(wide))
