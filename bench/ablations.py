@@ -28,26 +28,25 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
+from asynfusion.audio import MOTION_FPS
 from asynfusion.errors import UserError
 from asynfusion.evaluation.args import ablation_arguments
 from asynfusion.evaluation.baselines import Baselines
-from asynfusion.evaluation.evaluate import (Evaluation, describe_settings, evaluate_generator, other_voices, relative,
-                                           score)
+from asynfusion.evaluation.evaluate import (Evaluation, describe_settings, evaluate_generator, finite, json_ready,
+                                           other_voices, relative, score)
 from asynfusion.generate import SMOOTH_SIGMA, Generator
 from asynfusion.weights import default_weights_dir
+
+
+def _amplitudes(*groups: str) -> list[tuple[str, str, str]]:
+    """Columns of per-group motion amplitude, each read against the capture's."""
+    return [(f"amp_{g}", g, "/GT≈1") for g in groups]
+
 
 BODY = [  # (key, header, better); "/GT" columns are generated over captured
     ("fgd", "FGD", "↓"),
     ("fgd_std", "± seeds", ""),
-    ("amp_root", "root", "/GT≈1"),
-    ("amp_legs", "legs", "/GT≈1"),
-    ("amp_spine", "spine", "/GT≈1"),
-    ("amp_head", "head", "/GT≈1"),
-    ("amp_arms", "arms", "/GT≈1"),
-    ("amp_hands", "hands", "/GT≈1"),
-    ("amp_heading", "heading", "/GT≈1"),
+    *_amplitudes("root", "legs", "spine", "head", "arms", "hands", "heading"),
     ("wrist_slow", "wrist 1–2 Hz", "/GT≈1"),
     ("wrist_tremor", "wrist 3–6 Hz", "/GT≤1.5"),
     ("jitter", "jitter m/s³", "≈GT"),
@@ -60,10 +59,7 @@ BODY = [  # (key, header, better); "/GT" columns are generated over captured
 VOICES = [
     ("body_mean", "body amplitude, mean of groups", "/GT≈1"),
     ("body_min", "body amplitude, lowest group", "/GT≥0.8"),
-    ("amp_arms", "arms", "/GT≈1"),
-    ("amp_hands", "hands", "/GT≈1"),
-    ("amp_head", "head", "/GT≈1"),
-    ("amp_root", "root", "/GT≈1"),
+    *_amplitudes("arms", "hands", "head", "root"),
     ("expr_amp", "expression amplitude", "/GT≈1"),
 ]
 FACE = [
@@ -136,7 +132,7 @@ def _generated(gen: Generator, settings, retrieval: bool):
 
 
 def _cell(v) -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+    if finite(v) is None:
         return "n/a"
     if abs(v) >= 1000:
         return f"{v:.0f}"
@@ -231,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             row["voices"] = other_voices(ev, _generated(gen, settings, retrieval), clips, truth, args.seeds)
         rows.append(row)
     header = {"data": args.data, "split": ev.description, "segments": len(ev.segments),
-              "seconds": sum(s.frames for s in ev.segments) / 30.0, "seeds": args.seeds,
+              "seconds": sum(s.frames for s in ev.segments) / MOTION_FPS, "seeds": args.seeds,
               "joints": ev.joints.label, "fid_model": str(ev.ae_dir), "device": student.device_name,
               "student": str(student.weights_dir), "teacher": str(teacher.weights_dir),
               "voices": ", ".join(p.name for p in clips)}
@@ -240,10 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).write_text(text)
     print(text)
     if args.json:
-        clean = lambda d: {k: (None if isinstance(v, float) and not np.isfinite(v) else v)  # noqa: E731
-                           for k, v in d.items() if not isinstance(v, np.ndarray)}
-        Path(args.json).write_text(json.dumps({"header": header, "ground_truth": clean(truth),
-                                               "rows": [dict(r, metrics=clean(r["metrics"])) for r in rows]},
+        Path(args.json).write_text(json.dumps({"header": header, "ground_truth": json_ready(truth),
+                                               "rows": [dict(r, metrics=json_ready(r["metrics"])) for r in rows]},
                                               indent=1) + "\n")
     return 0
 

@@ -36,11 +36,13 @@ def make_clip(seconds: int, folder: Path) -> Path:
     import numpy as np
     import soundfile
 
+    from asynfusion.audio import SAMPLE_RATE
+
     parts = [soundfile.read(BEAT2 / f"2_scott_0_{k}.wav", dtype="float32")[0] for k in ("1_1", "2_2")]
     reps = seconds // 120 + 1
-    wave = np.concatenate(parts * reps)[: seconds * 16000]
+    wave = np.concatenate(parts * reps)[: seconds * SAMPLE_RATE]
     path = folder / f"speech_{seconds}s.wav"
-    soundfile.write(path, wave, 16000)
+    soundfile.write(path, wave, SAMPLE_RATE)
     return path
 
 

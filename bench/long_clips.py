@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from asynfusion.audio import MOTION_FPS, SAMPLE_RATE
 from asynfusion.core.kinematics import floor_height, forward_kinematics, lowest_foot
 from asynfusion.core.motion_file import read_motion
 from asynfusion.generate import Generator
@@ -31,10 +32,11 @@ def speech(minutes: float) -> np.ndarray:
     parts = []
     for p in sorted((SHARED / "beat2").glob("*.wav")) + sorted((SHARED / "speech").glob("*.ogg")):
         wave, rate = soundfile.read(p, dtype="float32", always_2d=True)
-        parts.append(soxr.resample(wave.mean(1), rate, 16000).astype(np.float32) if rate != 16000 else wave.mean(1))
+        mono = wave.mean(1)
+        parts.append(soxr.resample(mono, rate, SAMPLE_RATE).astype(np.float32) if rate != SAMPLE_RATE else mono)
     one = np.concatenate(parts)
-    reps = int(np.ceil(minutes * 60 * 16000 / len(one)))
-    return np.tile(one, reps)[: int(minutes * 60 * 16000)]
+    reps = int(np.ceil(minutes * 60 * SAMPLE_RATE / len(one)))
+    return np.tile(one, reps)[: int(minutes * 60 * SAMPLE_RATE)]
 
 
 def describe(poses: np.ndarray, trans: np.ndarray) -> dict:
@@ -59,13 +61,14 @@ def main() -> None:
         m = read_motion(take)
         trans = np.asarray(m.trans, np.float64)
         trans[:, [0, 2]] -= np.median(trans[:, [0, 2]], 0)     # the capture, placed as generated motion is
-        rows.append((f"capture {take.stem}", m.num_frames / 30, None, describe(np.asarray(m.poses), trans)))
+        rows.append((f"capture {take.stem}", m.num_frames / MOTION_FPS, None, describe(np.asarray(m.poses), trans)))
     with tempfile.TemporaryDirectory() as tmp:
-        clips = {f"silence {args.silence_minutes:g} min": np.zeros(int(args.silence_minutes * 60 * 16000), np.float32),
+        silence = np.zeros(int(args.silence_minutes * 60 * SAMPLE_RATE), np.float32)
+        clips = {f"silence {args.silence_minutes:g} min": silence,
                  f"speech {args.minutes:g} min": speech(args.minutes)}
         for name, wave in clips.items():
             wav, out = Path(tmp) / "clip.wav", Path(tmp) / "clip.npz"
-            soundfile.write(wav, wave, 16000, subtype="PCM_16")
+            soundfile.write(wav, wave, SAMPLE_RATE, subtype="PCM_16")
             t0 = time.perf_counter()
             res = gen.generate(wav, out)
             seconds = time.perf_counter() - t0

@@ -7,34 +7,21 @@ import functools
 import importlib
 import math
 import sys
-import time
 
 from .core.motion_file import MotionFileError
 from .core.output import OutputError, check_output
 from .errors import UserError
+from .progress import ProgressLine
 
 
-class ProgressBar:
-    """A one-line bar on a terminal; silent when stderr is a file or a pipe."""
+class ProgressBar(ProgressLine):
+    """Generation's bar: fraction and stage on a terminal, silent when stderr is a file or a pipe."""
 
-    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
-        self.stream, self.width = stream, width
-        self.enabled = stream.isatty()
-        self.last = 0.0
+    def __init__(self) -> None:
+        super().__init__(interval=0.1, keep=False)
 
     def __call__(self, fraction: float, stage: str) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.last < 0.1 and fraction < 1):
-            return
-        self.last = now
-        filled = int(self.width * fraction)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} {stage:<9}")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * (self.width + 20) + "\r")
-            self.stream.flush()
+        self.update(fraction, f"{fraction:4.0%} {stage:<9}")
 
 
 def _finite(text: str) -> float:

@@ -27,7 +27,7 @@ from asynfusion.rot6d import axis_angle_to_matrix
 from asynfusion.sampling import SamplerSettings, sample
 from asynfusion.schedule import Scheduler
 from asynfusion.training import common
-from asynfusion.training.args import DistillConfig, TrainConfig
+from asynfusion.training.args import DEFAULT_HOLDOUT, DistillConfig, TrainConfig
 from asynfusion.training.data import Windows, fit_normaliser, load_split, load_take
 from asynfusion.training.distill import distill
 from asynfusion.training.train import Denoiser, train
@@ -35,7 +35,6 @@ from asynfusion.weights import load_weights
 
 from .conftest import BEAT2, PYTHON, cli_env
 
-HOLDOUT = 0.15
 WINDOW = 60
 TAKES = sorted(p.stem for p in BEAT2.glob("*.npz") if p.with_suffix(".wav").is_file())
 JOINT = {name: i for i, name in enumerate(JOINT_NAMES)}
@@ -50,7 +49,7 @@ def feature_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def split(feature_cache):
-    return load_split(BEAT2, HOLDOUT, cache=feature_cache)
+    return load_split(BEAT2, DEFAULT_HOLDOUT, cache=feature_cache)
 
 
 @pytest.fixture(scope="session")
@@ -90,11 +89,11 @@ def test_loader_reads_both_real_takes_and_holds_out_the_last_15_percent_of_each(
     for tr, te in zip(split.train, split.test):
         m = read_motion(BEAT2 / f"{tr.name}.npz")
         total = m.num_frames
-        cut = int(round(total * (1 - HOLDOUT)))
+        cut = int(round(total * (1 - DEFAULT_HOLDOUT)))
         assert tr.frames + te.frames == total               # the audio covers the whole take
         assert (tr.start, tr.frames) == (0, cut)
         assert te.start == cut and tr.start + tr.frames <= te.start   # no training frame is held out
-        assert abs(te.frames / total - HOLDOUT) < 1 / total
+        assert abs(te.frames / total - DEFAULT_HOLDOUT) < 1 / total
         for field in ("poses", "expressions", "trans"):
             full = np.asarray(getattr(m, field), np.float32)
             np.testing.assert_array_equal(getattr(tr, field), full[:cut])

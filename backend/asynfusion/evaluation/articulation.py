@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..audio import MOTION_FPS, SAMPLE_RATE
 from ..training import phones as P
 
 RIDGE = 10.0
@@ -85,7 +86,7 @@ def closure_depths(openness: np.ndarray, visemes: np.ndarray, lead: int = LEAD) 
     return np.array([openness[s - lead] - openness[s:e].min() for s, e in zip(starts, ends) if s >= lead])
 
 
-def loudness(wave: np.ndarray, frames: int, sr: int = 16000, fps: float = 30.0) -> np.ndarray:
+def loudness(wave: np.ndarray, frames: int, sr: int = SAMPLE_RATE, fps: float = MOTION_FPS) -> np.ndarray:
     """(frames,) log RMS of the audio under each motion frame."""
     hop = sr / fps
     edges = (np.arange(frames + 1) * hop).astype(int)

@@ -26,6 +26,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .. import audio
+from ..audio import MOTION_FPS
 from ..core.motion_file import read_motion
 from ..errors import UserError
 from ..generate import Generator
@@ -168,7 +170,7 @@ class Evaluation:
     def aggregate(self, per_seg: list[list[dict]], reference: np.ndarray | None) -> dict:
         """per_seg[s][k]: metrics of sample k on segment s -> one value per metric key."""
         res: dict[str, float | None] = {k: None for k in METRIC_KEYS}
-        trim = int(round(M.BC_TRIM * M.FPS))
+        trim = int(round(M.BC_TRIM * MOTION_FPS))
         lengths, bc_w, acc_w = [], [], []
         vals: dict[str, list[float]] = {k: [] for k in METRIC_KEYS}
         for seg, samples in zip(self.segments, per_seg):
@@ -276,7 +278,7 @@ def evaluate_generator(ev: Evaluation, gen: Generator, settings: SamplerSettings
     def motion(seg: Segment, seed: int):
         out, dt = _sample_segment(gen, seg, settings, seed, retrieval)
         timing["seconds"] += dt
-        timing["motion"] += seg.frames / M.FPS
+        timing["motion"] += seg.frames / MOTION_FPS
         return out
 
     with ctx:
@@ -291,8 +293,6 @@ def evaluate_generator(ev: Evaluation, gen: Generator, settings: SamplerSettings
 
 def voice_features(path: str | os.PathLike) -> np.ndarray:
     """A recording's speaker-normalised model features, as generation computes them."""
-    from .. import audio
-
     wave = audio.normalise_loudness(audio.load_audio(path))
     return audio.speaker_normalise(audio.audio_features(wave))[0].numpy()
 
@@ -345,8 +345,18 @@ def describe_settings(gen: Generator, s: SamplerSettings, cosync: bool = True) -
             "cosync": cosync, "device": gen.device_name}
 
 
+def finite(v):
+    """``v``, or None where it is missing, NaN or infinite (JSON has no NaN; tables print n/a)."""
+    return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else v
+
+
+def json_ready(d: dict) -> dict:
+    """A metrics dict for JSON: NaN and infinities as null, arrays (per-seed features) left out."""
+    return {k: finite(v) for k, v in d.items() if not isinstance(v, np.ndarray)}
+
+
 def _fmt(v) -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+    if finite(v) is None:
         return "n/a"
     return f"{v:.4g}" if abs(v) < 1000 else f"{v:.1f}"
 
@@ -362,10 +372,6 @@ def table(generated: dict, truth: dict) -> str:
     return "\n".join(rows)
 
 
-def _clean(d: dict) -> dict:
-    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in d.items()}
-
-
 def run(args) -> int:
     if getattr(args, "threads", 0):
         torch.set_num_threads(args.threads)
@@ -377,7 +383,7 @@ def run(args) -> int:
     cosync = not getattr(args, "no_cosync", False)
     ev = Evaluation(args.data, args.holdout, args.cache, args.smplx_model, args.mean_vel, args.fid_model)
     log(f"held out: {ev.description}; {len(ev.segments)} segments, "
-        f"{sum(s.frames for s in ev.segments) / M.FPS:.1f} s; joints: {ev.joints.label}")
+        f"{sum(s.frames for s in ev.segments) / MOTION_FPS:.1f} s; joints: {ev.joints.label}")
     truth = ev.ground_truth()
     generated = evaluate_generator(ev, gen, settings, args.seeds, cosync, log=log)
     result = {
@@ -388,8 +394,8 @@ def run(args) -> int:
         "fid_model": str(ev.ae_dir),
         "seeds": args.seeds,
         "settings": describe_settings(gen, settings, cosync),
-        "generated": _clean(generated),
-        "ground_truth": _clean(truth),
+        "generated": json_ready(generated),
+        "ground_truth": json_ready(truth),
     }
     print(f"joints: {ev.joints.label}; {args.seeds} seed(s); {settings.mode} "
           f"{settings.steps_face}+{settings.steps_body} steps{'' if cosync else ', CoSync off'}")

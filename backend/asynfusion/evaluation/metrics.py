@@ -1,4 +1,4 @@
-"""Evaluation metrics for co-speech face + body motion (numpy; torch only for the smplx path).
+"""Evaluation metrics for co-speech face + body motion (numpy arrays in, numbers out).
 
 What each metric is for:
 
@@ -31,12 +31,11 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import argrelextrema, find_peaks
 
+from ..audio import MOTION_FPS, SAMPLE_RATE
 from ..core.motion_file import NUM_EXPRESSIONS
 from ..core.kinematics import forward_kinematics
 from ..core.skeleton import JAW, NUM_JOINTS, UPPER_BODY
 
-FPS = 30
-SAMPLE_RATE = 16000
 BC_SIGMA = 0.3          # seconds: tolerance of the beat match (EMAGE)
 BC_TRIM = 2.0           # seconds trimmed at each end before BC (EMAGE's align_mask of 60 frames)
 BC_ORDER = 7            # frames each side a speed minimum must undercut (EMAGE)
@@ -108,7 +107,7 @@ def face_params(poses: np.ndarray, expressions: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(expressions)[:, :NUM_EXPRESSIONS], jaw], 1).astype(np.float64)
 
 
-def joint_speed(joints: np.ndarray, fps: float = FPS) -> np.ndarray:
+def joint_speed(joints: np.ndarray, fps: float = MOTION_FPS) -> np.ndarray:
     """(N, J, 3) -> (N, J) speed in m/s: central differences inside, one-sided at the ends (EMAGE)."""
     v = np.gradient(np.asarray(joints, np.float64), 1.0 / fps, axis=0)
     return np.linalg.norm(v, axis=-1)
@@ -161,7 +160,7 @@ def beat_alignment(onsets: np.ndarray, beat_times: list[np.ndarray], sigma: floa
     return float(np.mean(scores))
 
 
-def beat_consistency(joints: np.ndarray, wave: np.ndarray | None, mean_vel: np.ndarray, fps: float = FPS,
+def beat_consistency(joints: np.ndarray, wave: np.ndarray | None, mean_vel: np.ndarray, fps: float = MOTION_FPS,
                      sr: int = SAMPLE_RATE, sigma: float = BC_SIGMA, trim: float = BC_TRIM,
                      onsets: np.ndarray | None = None) -> float:
     """BC of one sequence: joints (N, 55, 3) and the 16 kHz audio that starts with frame 0.
@@ -183,7 +182,7 @@ def beat_consistency(joints: np.ndarray, wave: np.ndarray | None, mean_vel: np.n
     return beat_alignment(onsets, [x / fps for x in beats], sigma)
 
 
-def trimmed_onsets(wave: np.ndarray, frames: int, fps: float = FPS, sr: int = SAMPLE_RATE,
+def trimmed_onsets(wave: np.ndarray, frames: int, fps: float = MOTION_FPS, sr: int = SAMPLE_RATE,
                    trim: float = BC_TRIM) -> np.ndarray:
     """Audio onsets (s) of the part of ``wave`` that BC scores for a ``frames``-long motion,
     measured from the start of that part."""
@@ -225,7 +224,7 @@ def lvd(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(np.abs(dp - dt)))
 
 
-def jitter(joints: np.ndarray, fps: float = FPS) -> float:
+def jitter(joints: np.ndarray, fps: float = MOTION_FPS) -> float:
     """Mean jerk magnitude (m/s^3) over frames and joints: third finite difference * fps^3."""
     x = np.asarray(joints, np.float64)
     if len(x) < 4:
@@ -268,18 +267,18 @@ SYNC_MAX_LAG = 0.5       # seconds: cross-correlation lags searched
 SYNC_SHIFTS = 20         # circular shifts that estimate the chance level
 
 
-def mouth_activity(face: np.ndarray, fps: float = FPS) -> np.ndarray:
+def mouth_activity(face: np.ndarray, fps: float = MOTION_FPS) -> np.ndarray:
     """(N, 103) face parameters -> (N,) their speed (parameter units per second)."""
     return np.linalg.norm(np.gradient(np.asarray(face, np.float64), 1.0 / fps, axis=0), axis=-1)
 
 
-def gesture_activity(joints: np.ndarray, mean_vel: np.ndarray, fps: float = FPS) -> np.ndarray:
+def gesture_activity(joints: np.ndarray, mean_vel: np.ndarray, fps: float = MOTION_FPS) -> np.ndarray:
     """(N, 55, 3) joints -> (N,) mean normalised speed of the 13 upper-body joints (as BC)."""
     speed = joint_speed(joints, fps) / np.asarray(mean_vel, np.float64)[None, :]
     return speed[:, list(UPPER_BODY)].mean(1)
 
 
-def accents(activity: np.ndarray, fps: float = FPS) -> np.ndarray:
+def accents(activity: np.ndarray, fps: float = MOTION_FPS) -> np.ndarray:
     """Frames of accents: prominent peaks of the smoothed activity, at least SYNC_MIN_GAP apart.
     Prominence is measured in the curve's own standard deviations, so the detector does not
     depend on units or on how much a given model moves overall."""
@@ -300,7 +299,7 @@ def _hit_rate(gesture: np.ndarray, mouth: np.ndarray, tol: float) -> float:
     return float(np.mean(d <= tol + 1e-9))
 
 
-def face_body_sync(face: np.ndarray, joints: np.ndarray, mean_vel: np.ndarray, fps: float = FPS) -> dict:
+def face_body_sync(face: np.ndarray, joints: np.ndarray, mean_vel: np.ndarray, fps: float = MOTION_FPS) -> dict:
     """Do mouth accents and gesture accents coincide? Our measure; report it for generated
     motion *and* the ground truth, and read the generated value against the ground truth's.
 

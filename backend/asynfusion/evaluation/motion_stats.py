@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import welch
 
+from ..audio import MOTION_FPS
 from ..core.quaternions import axis_angle_to_matrix
 from ..core.skeleton import HANDS
 
-FPS = 30
 GROUPS: dict[str, tuple[int, ...]] = {
     "legs": (1, 2, 4, 5, 7, 8, 10, 11),
     "spine": (3, 6, 9),
@@ -44,7 +44,7 @@ def heading_range(poses: np.ndarray) -> float:
     return float(np.degrees(angle.max() - angle.min()))
 
 
-def wrist_band_power(joints: np.ndarray, fps: float = FPS) -> dict[str, float]:
+def wrist_band_power(joints: np.ndarray, fps: float = MOTION_FPS) -> dict[str, float]:
     """Power of the wrists' speed in the gesture band and the tremor band (Welch)."""
     speed = np.linalg.norm(np.diff(joints[:, list(WRISTS)], axis=0), axis=-1) * fps   # (N-1, 2)
     n = min(128, len(speed))

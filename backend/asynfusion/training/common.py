@@ -15,6 +15,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 
 from ..model import AsynFusion
+from ..progress import ProgressLine
 from ..representation import Normaliser
 from ..retrieval import MotionDatabase
 from ..schedule import Scheduler
@@ -132,28 +133,19 @@ def load_checkpoint(folder: Path, model: AsynFusion, ema: EMA | None, opt: torch
     return json.loads((folder / STATE_FILE).read_text())
 
 
-class Progress:
-    """A progress line on stderr: redrawn in place on a terminal, every ``every`` steps in a log."""
+class Progress(ProgressLine):
+    """A training run's line: step, loss, speed and time left; every ``every`` steps in a log."""
 
-    def __init__(self, total: int, start: int = 0, every: int = 50, stream=sys.stderr) -> None:
-        self.total, self.start, self.every, self.stream = total, start, every, stream
+    def __init__(self, total: int, start: int = 0, every: int = 50, stream=None) -> None:
+        super().__init__(stream, log_every=every)
+        self.total, self.start = total, start
         self.t0 = time.monotonic()
-        self.tty = stream.isatty()
 
     def __call__(self, step: int, loss: float) -> None:
-        if not (self.tty or step % self.every == 0 or step == self.total):
-            return
-        done = step - self.start
-        rate = done / max(time.monotonic() - self.t0, 1e-9)
+        rate = (step - self.start) / max(time.monotonic() - self.t0, 1e-9)
         eta = (self.total - step) / max(rate, 1e-9)
-        bar = "#" * int(30 * step / self.total)
-        line = f"[{bar:<30}] {step}/{self.total} loss {loss:.4f} {rate:.1f} it/s eta {eta / 60:.1f} min"
-        self.stream.write(("\r" + line) if self.tty else line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
+        self.update(step / self.total, f"{step}/{self.total} loss {loss:.4f} {rate:.1f} it/s eta {eta / 60:.1f} min",
+                    step)
 
 
 def plot_losses(history: list[list[float]], path: Path, title: str) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio import MOTION_FPS
+
 # Mouth-shape classes an animator can check by eye; ARPAbet without stress digits.
 VISEMES: dict[str, tuple[str, ...]] = {
     "closed": ("P", "B", "M"),                    # lips pressed together
@@ -38,7 +40,7 @@ def read_phones(path: str | Path) -> list[tuple[float, float, str]]:
     return [(float(a), float(b), re.sub(r"\d", "", t).strip().upper()) for a, b, t in _INTERVAL.findall(tier.group(1))]
 
 
-def frame_visemes(phones: list[tuple[float, float, str]], frames: int, fps: float = 30.0) -> np.ndarray:
+def frame_visemes(phones: list[tuple[float, float, str]], frames: int, fps: float = MOTION_FPS) -> np.ndarray:
     """(frames,) int8 viseme class per motion frame (NONE where no class applies)."""
     lookup = {p: i for i, name in enumerate(VISEME_NAMES) for p in VISEMES[name]}
     out = np.full(frames, NONE, np.int8)

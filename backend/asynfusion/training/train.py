@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from ..audio import N_MELS
+from ..audio import MOTION_FPS, N_MELS
 from ..model import BRANCHES, AsynFusion, ModelConfig
 from ..schedule import Scheduler
 from . import common
@@ -120,7 +120,7 @@ def train(cfg: TrainConfig) -> Path:
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + d.rank + 7919 * state["step"])
     data = batches(ds, cfg.batch // d.world or 1, gen, d.device)
     training = {
-        "data": f"{cfg.data}: {len(split.train)} takes, {sum(t.frames for t in split.train) / 30:.1f} s "
+        "data": f"{cfg.data}: {len(split.train)} takes, {sum(t.frames for t in split.train) / MOTION_FPS:.1f} s "
                 f"for training ({split.description}); mirror augmentation {'on' if cfg.mirror else 'off'}",
         "licence": "CC BY-NC 4.0 (BEAT2): non-commercial use only",
         "config": {k: v for k, v in vars(cfg).items() if k not in ("device", "resume", "cache")},
