@@ -82,61 +82,103 @@ def sample(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, setting
     ``pad_features`` (1, audio_dim): what fills clips shorter than one window (silence).
     ``retrieved`` (T, body_dim): the motion-matched body track a retrieval model reads.
     """
-    device, cfg = feats.device, model.cfg
-    win = _Windows(feats.shape[0], cfg.window, settings, device)
+    device = feats.device
+    win = _Windows(feats.shape[0], model.cfg.window, settings, device)
     feats = win.pad(feats, pad_features)
     if retrieved is not None:
         retrieved = win.pad(retrieved.to(device), retrieved[-1:].to(device))
-    guided = settings.mode == "ddim" and settings.guidance != 1.0
-    autocast = (torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None
-                else torch.autocast(device.type, enabled=False))
-
-    def doubled(x: torch.Tensor) -> torch.Tensor:   # conditional and unconditional halves in one batch
-        return torch.cat([x, x]) if guided else x
-
-    ctx, cond = [], []
-    with autocast:
-        for sl in win.chunks:
-            a = win.split(feats, sl)
-            drop = torch.arange(2 * len(a), device=device) >= len(a) if guided else None
-            ctx.append(model.encode_audio(doubled(a), drop))
-            cond.append(None if retrieved is None else _retrieved_input(win.split(retrieved, sl), guided))
-    gen = torch.Generator().manual_seed(int(seed))
-    dims = {"face": cfg.face_dim, "body": cfg.body_dim}
-    x = {b: scheduler.noise(b, (win.length, dims[b]), gen).to(device) for b in BRANCHES}
+    denoiser = _Denoiser(model, win, feats, retrieved, settings, speaker, autocast_dtype)
     plan = settings.plan(scheduler)
+    gen = torch.Generator().manual_seed(int(seed))
+    x = _start(scheduler, model, win.length, plan, settings, retrieved, gen, device)
+    ticks = _Ticks(sum(len(ev) for ev in plan) * len(win.chunks), progress)
+    for event in plan:
+        for b, x0 in denoiser.predict(x, event, ticks).items():
+            x[b] = _step(scheduler, settings.mode, b, x[b], x0, *event[b], gen)
+    sigma = {"face": settings.smooth_face, "body": settings.smooth_body}
+    return {b: smooth(x[b][:win.frames], sigma[b]) for b in BRANCHES}
+
+
+def _start(scheduler: Scheduler, model: AsynFusion, length: int, plan: list, settings: SamplerSettings,
+           retrieved: torch.Tensor | None, gen: torch.Generator, device) -> dict[str, torch.Tensor]:
+    """Each branch's starting point: pure noise, or for an SDEdit body start the retrieved
+    track noised to the plan's first body timestep (a guess refined, not motion from nothing)."""
+    dims = {"face": model.cfg.face_dim, "body": model.cfg.body_dim}
+    x = {b: scheduler.noise(b, (length, dims[b]), gen).to(device) for b in BRANCHES}
     if settings.body_start is not None:
         if retrieved is None:
             raise ValueError("an SDEdit body start needs the retrieved track")
         x["body"] = scheduler.add_noise(retrieved, x["body"], plan[0]["body"][0])
-    caches: list[dict] = [{} for _ in win.chunks]
-    total, done = sum(len(ev) for ev in plan) * len(win.chunks), 0
-    for event in plan:
+    return x
+
+
+def _step(scheduler: Scheduler, mode: str, branch: str, x_t: torch.Tensor, x0: torch.Tensor, t: int,
+          t_next: int, gen: torch.Generator) -> torch.Tensor:
+    """The step rule: LCM re-noises the clean estimate with fresh noise (what consistency
+    sampling is), DDIM keeps the noise it implies; the last step returns the estimate."""
+    renoise = mode == "lcm" and t_next >= 0
+    fresh = scheduler.noise(branch, tuple(x_t.shape), gen).to(x_t.device) if renoise else None
+    return scheduler.step(x_t, x0, t, t_next, fresh, kind=mode)
+
+
+class _Ticks:
+    """Progress as the fraction of (branch, chunk) model evaluations done: the unit of cost."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+
+    def __call__(self, evaluations: int) -> None:
+        self.done += evaluations
+        if self.progress is not None:
+            self.progress(self.done / self.total)
+
+
+class _Denoiser:
+    """The model over a clip's windows, a chunk at a time: the audio (and retrieved track) is
+    encoded once, each chunk's CoSync keys/values are kept between events so a branch that
+    does not step is not evaluated, and classifier-free guidance runs both halves in one batch."""
+
+    def __init__(self, model: AsynFusion, win: _Windows, feats: torch.Tensor, retrieved: torch.Tensor | None,
+                 settings: SamplerSettings, speaker: int | None, autocast_dtype: torch.dtype | None) -> None:
+        self.model, self.win, self.settings, self.speaker = model, win, settings, speaker
+        self.device = feats.device
+        self.guided = settings.mode == "ddim" and settings.guidance != 1.0
+        self.autocast = (torch.autocast(self.device.type, dtype=autocast_dtype) if autocast_dtype is not None
+                         else torch.autocast(self.device.type, enabled=False))
+        self.ctx, self.cond = [], []
+        with self.autocast:
+            for sl in win.chunks:
+                a = win.split(feats, sl)
+                drop = torch.arange(2 * len(a), device=self.device) >= len(a) if self.guided else None
+                self.ctx.append(model.encode_audio(self.doubled(a), drop))
+                self.cond.append(None if retrieved is None else _retrieved_input(win.split(retrieved, sl), self.guided))
+        self.caches: list[dict] = [{} for _ in win.chunks]
+
+    def doubled(self, x: torch.Tensor) -> torch.Tensor:
+        """Conditional and unconditional halves in one batch when guiding."""
+        return torch.cat([x, x]) if self.guided else x
+
+    def predict(self, x: dict[str, torch.Tensor], event: dict[str, tuple[int, int]], ticks: _Ticks
+                ) -> dict[str, torch.Tensor]:
+        """The clean estimate x0 of each branch stepping in ``event``, windows fused over the clip."""
+        win, settings, device = self.win, self.settings, self.device
         stepping = [b for b in BRANCHES if b in event]
         pred: dict[str, list[torch.Tensor]] = {b: [] for b in stepping}
         for ci, sl in enumerate(win.chunks):
             n = len(win.starts[sl])
-            xin = {b: doubled(win.split(x[b], sl)) for b in stepping}
+            xin = {b: self.doubled(win.split(x[b], sl)) for b in stepping}
             tin = {b: torch.full((len(xin[b]),), event[b][0], device=device, dtype=torch.long) for b in stepping}
-            spk = None if speaker is None else torch.full((len(ctx[ci]),), speaker, device=device)
-            g = torch.full((len(ctx[ci]),), settings.guidance, device=device) if cfg.guidance_embed else None
-            with autocast:
-                out, caches[ci] = model(xin, tin, ctx[ci], caches[ci], speaker=spk, guidance=g,
-                                        retrieved=cond[ci])
+            batch = len(self.ctx[ci])
+            spk = None if self.speaker is None else torch.full((batch,), self.speaker, device=device)
+            g = torch.full((batch,), settings.guidance, device=device) if self.model.cfg.guidance_embed else None
+            with self.autocast:
+                out, self.caches[ci] = self.model(xin, tin, self.ctx[ci], self.caches[ci], speaker=spk, guidance=g,
+                                                  retrieved=self.cond[ci])
             for b in stepping:
                 o = out[b].float()
-                pred[b].append(o[n:] + settings.guidance * (o[:n] - o[n:]) if guided else o)
-            done += len(stepping)
-            if progress is not None:
-                progress(done / total)
-        for b in stepping:
-            x0 = win.merge(torch.cat(pred[b]))
-            t, t_next = event[b]
-            renoise = settings.mode == "lcm" and t_next >= 0
-            fresh = scheduler.noise(b, tuple(x[b].shape), gen).to(device) if renoise else None
-            x[b] = scheduler.step(x[b], x0, t, t_next, fresh, kind=settings.mode)
-    sigma = {"face": settings.smooth_face, "body": settings.smooth_body}
-    return {b: smooth(x[b][:win.frames], sigma[b]) for b in BRANCHES}
+                pred[b].append(o[n:] + settings.guidance * (o[:n] - o[n:]) if self.guided else o)
+            ticks(len(stepping))
+        return {b: win.merge(torch.cat(pred[b])) for b in stepping}
 
 
 def _retrieved_input(track: torch.Tensor, guided: bool) -> torch.Tensor:
