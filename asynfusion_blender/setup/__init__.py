@@ -1,5 +1,6 @@
 """Set Up Backend: a venv with torch and the bundled backend, made from the preferences.
 
-``install`` is the plan and the job (no bpy), ``session`` the one setup of this Blender
-session and its box in the preferences, ``operators`` the buttons that start and stop it.
+``install`` is the plan and the job and ``wheel`` packages the bundled backend (neither imports
+bpy), ``session`` is the one setup of this Blender session and its box in the preferences,
+``operators`` the buttons that start and stop it.
 """

@@ -7,8 +7,8 @@ creates a venv in the extension's user folder and pip-installs into it, step by 
 2. torch: the CUDA build where an NVIDIA GPU is found (``nvidia-smi``), the CPU build
    otherwise (https://download.pytorch.org/whl/cpu), or from a local wheel folder
    (``--no-index --find-links DIR``) when the user gives one (offline)
-3. the backend: a wheel made here from the bundled ``backend/`` sources (pure Python, so no
-   build tools and no writes into the installed extension), with its dependencies
+3. the backend: a wheel made from the bundled ``backend/`` sources (``wheel.py``: pure Python,
+   so no build tools and no writes into the installed extension), with its dependencies
 4. a check that the new interpreter imports torch and the backend
 
 Each step is a subprocess (never a shell); ``SetupJob.poll()`` reads their output without
@@ -19,9 +19,7 @@ This module does not import bpy: its tests run without Blender.
 
 from __future__ import annotations
 
-import base64
 import collections
-import hashlib
 import os
 import queue
 import re
@@ -37,7 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from .reproducible_zip import write_zip
+from . import wheel
 
 MIN_PYTHON = (3, 11)
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -110,87 +108,6 @@ def torch_source(build: str, platform: str = sys.platform, wheel_dir: str = "") 
     if build == "cuda" and platform == "win32":
         return ["--index-url", CUDA_INDEX_WINDOWS]
     return []
-
-
-# ----------------------------------------------------------------------------- the backend wheel
-
-
-def read_pyproject(backend_dir: str) -> dict:
-    with open(os.path.join(backend_dir, "pyproject.toml"), "rb") as fh:
-        return tomllib.load(fh)
-
-
-def torch_requirement(project: Mapping) -> str:
-    """The backend's own torch requirement (e.g. 'torch>=2.2')."""
-    for requirement in project.get("dependencies", []):
-        if re.match(r"torch\b(?![-_.\w])", requirement.strip()):
-            return requirement.strip()
-    return "torch"
-
-
-def _record_hash(data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode("ascii")
-    return f"sha256={digest}"
-
-
-def _metadata(project: Mapping) -> str:
-    lines = ["Metadata-Version: 2.1", f"Name: {project['name']}", f"Version: {project['version']}"]
-    if project.get("description"):
-        lines.append(f"Summary: {project['description']}")
-    license_ = project.get("license")
-    if isinstance(license_, Mapping) and license_.get("text"):
-        lines.append(f"License: {license_['text']}")
-    if project.get("requires-python"):
-        lines.append(f"Requires-Python: {project['requires-python']}")
-    lines += [f"Requires-Dist: {req}" for req in project.get("dependencies", [])]
-    for extra, requirements in sorted(project.get("optional-dependencies", {}).items()):
-        lines.append(f"Provides-Extra: {extra}")
-        for req in requirements:
-            name, _, marker = req.partition(";")
-            condition = f'({marker.strip()}) and extra == "{extra}"' if marker.strip() else f'extra == "{extra}"'
-            lines.append(f"Requires-Dist: {name.strip()}; {condition}")
-    return "\n".join(lines) + "\n"
-
-
-def build_backend_wheel(backend_dir: str, out_dir: str) -> str:
-    """A pure-Python wheel of the backend package (no setuptools needed), written to out_dir."""
-    config = read_pyproject(backend_dir)
-    project = config["project"]
-    dist = f"{re.sub(r'[-_.]+', '_', project['name'])}-{project['version']}"
-    include = config.get("tool", {}).get("setuptools", {}).get("packages", {}).get("find", {}).get(
-        "include", [project["name"] + "*"])
-    files: dict[str, bytes] = {}
-    for top in sorted(os.listdir(backend_dir)):
-        path = os.path.join(backend_dir, top)
-        if not (os.path.isfile(os.path.join(path, "__init__.py"))
-                and any(re.fullmatch(p.replace(".", r"\.").replace("*", ".*"), top) for p in include)):
-            continue
-        for folder, dirs, names in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
-            for name in sorted(names):
-                if name.endswith((".pyc", ".pyo")) or name.startswith("."):
-                    continue
-                full = os.path.join(folder, name)
-                arcname = os.path.relpath(full, backend_dir).replace(os.sep, "/")
-                with open(full, "rb") as fh:
-                    files[arcname] = fh.read()
-    if not files:
-        raise SetupError(f"The backend package was not found in {backend_dir}; reinstall the extension.")
-    info = f"{dist}.dist-info"
-    files[f"{info}/METADATA"] = _metadata(project).encode("utf-8")
-    files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: asynfusion_blender.setup.install\n"
-                              b"Root-Is-Purelib: true\nTag: py3-none-any\n")
-    scripts = project.get("scripts", {})
-    if scripts:
-        entry = "[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in sorted(scripts.items()))
-        files[f"{info}/entry_points.txt"] = entry.encode("utf-8")
-    record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in sorted(files.items()))
-    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode("utf-8")
-
-    os.makedirs(out_dir, exist_ok=True)
-    wheel = os.path.join(out_dir, f"{dist}-py3-none-any.whl")
-    write_zip(wheel, files.items())          # dist-info last, as the wheel format asks
-    return wheel
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -496,15 +413,15 @@ def prepare(venv_dir: str, backend_dir: str, *, python: str, device: str = "auto
         raise SetupError(f"The bundled backend was not found in {backend_dir}; reinstall the extension.")
     temp = tempfile.mkdtemp(prefix="asynfusion-wheel-")
     try:
-        wheel = build_backend_wheel(backend_dir, temp)
-        torch_req = torch_requirement(read_pyproject(backend_dir)["project"])
+        backend_wheel = wheel.build_backend_wheel(backend_dir, temp)
+        torch_req = wheel.torch_requirement(wheel.read_pyproject(backend_dir)["project"])
     except (OSError, KeyError, tomllib.TOMLDecodeError) as err:
         shutil.rmtree(temp, ignore_errors=True)
         raise SetupError(f"The bundled backend in {backend_dir} cannot be packaged: {err}.") from None
-    except SetupError:
+    except wheel.WheelError as err:
         shutil.rmtree(temp, ignore_errors=True)
-        raise
+        raise SetupError(str(err)) from None
     build = torch_build(device, nvidia_smi, platform)
-    steps = plan(venv_dir, python, wheel, build=build, wheel_dir=wheel_dir, torch_req=torch_req,
+    steps = plan(venv_dir, python, backend_wheel, build=build, wheel_dir=wheel_dir, torch_req=torch_req,
                  dependencies=dependencies, platform=platform)
     return SetupJob(steps, venv_dir, wheel_dir=wheel_dir, temp_dirs=[temp])

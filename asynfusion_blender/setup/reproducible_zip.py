@@ -1,6 +1,6 @@
 """Zips that are the same bytes whenever their files are: one fixed timestamp, fixed permissions,
 fixed compression, entries in the order given. The extension (build_addon.py) and the backend wheel
-(install.py) are both written here.
+(wheel.py) are both written here.
 
 Standard library only and no relative imports: build_addon.py loads this file on its own, without
 the add-on's package (which imports bpy).

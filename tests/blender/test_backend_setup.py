@@ -1,6 +1,6 @@
 """Set up backend without Blender: the command line for each case, pip's output as progress,
 failures as one sentence, the backend wheel, and real venv + pip runs of SetupJob (offline).
-setup/install.py imports no bpy; these tests call nothing of Blender."""
+setup/install.py and setup/wheel.py import no bpy; these tests call nothing of Blender."""
 
 import base64
 import hashlib
@@ -16,6 +16,7 @@ import pytest
 
 from conftest import REPO
 from asynfusion_blender.setup import install as bs
+from asynfusion_blender.setup import wheel
 
 BACKEND = os.path.join(REPO, "backend")
 
@@ -82,10 +83,10 @@ def test_plan_backend_only_is_offline_and_without_dependencies():
 
 
 def test_torch_requirement_comes_from_the_backend():
-    project = bs.read_pyproject(BACKEND)["project"]
-    assert bs.torch_requirement(project) == next(d for d in project["dependencies"] if d.startswith("torch"))
-    assert bs.torch_requirement({"dependencies": ["torchaudio>=2", "torch >=2.1"]}) == "torch >=2.1"
-    assert bs.torch_requirement({"dependencies": []}) == "torch"
+    project = wheel.read_pyproject(BACKEND)["project"]
+    assert wheel.torch_requirement(project) == next(d for d in project["dependencies"] if d.startswith("torch"))
+    assert wheel.torch_requirement({"dependencies": ["torchaudio>=2", "torch >=2.1"]}) == "torch >=2.1"
+    assert wheel.torch_requirement({"dependencies": []}) == "torch"
 
 
 def test_subprocess_env_drops_what_points_elsewhere():
@@ -173,8 +174,8 @@ def test_failures_become_one_sentence():
 
 
 def test_backend_wheel_is_complete_reproducible_and_recorded(tmp_path):
-    first = bs.build_backend_wheel(BACKEND, str(tmp_path / "a"))
-    second = bs.build_backend_wheel(BACKEND, str(tmp_path / "b"))
+    first = wheel.build_backend_wheel(BACKEND, str(tmp_path / "a"))
+    second = wheel.build_backend_wheel(BACKEND, str(tmp_path / "b"))
     assert os.path.basename(first) == "asynfusion-0.1.0-py3-none-any.whl"
     with open(first, "rb") as a, open(second, "rb") as b:
         assert a.read() == b.read()
