@@ -20,18 +20,23 @@ and 4, against 0.5-1.1 between two seeds).
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from ..model import BRANCHES, AsynFusion
+from ..representation import Normaliser
+from ..retrieval import MotionDatabase
 from ..schedule import Scheduler
 from ..weights import load_weights
 from . import common
 from .args import DistillConfig
 from .data import Windows, load_split
 from .train import Denoiser, batches, noised, warp_voice, withheld_retrieval
+
+TARGET_FILE = "target.safetensors"   # the consistency target's weights, for resuming
 
 
 def make_student(teacher: AsynFusion, guidance_input: bool = True) -> AsynFusion:
@@ -66,19 +71,42 @@ def teacher_step(teacher: AsynFusion, scheduler: Scheduler, x_t, t, t_prev, feat
     return x_prev
 
 
+@torch.no_grad()
+def consistency_target(target: AsynFusion, x_prev, t_prev, feats, w, retrieved) -> dict[str, torch.Tensor]:
+    """What the student must output at x_t: the EMA target network's clean estimate at the
+    teacher's next point; where that point is already clean (t_prev < 0), the point itself
+    (the consistency boundary condition)."""
+    tgt, _ = target(x_prev, {b: t_prev[b].clamp(min=0) for b in BRANCHES},
+                    target.encode_audio(feats), guidance=w, retrieved=retrieved)
+    return {b: torch.where((t_prev[b] < 0)[:, None, None], x_prev[b], tgt[b]) for b in BRANCHES}
+
+
 def pseudo_huber(a: torch.Tensor, b: torch.Tensor, c: float) -> torch.Tensor:
     return (torch.sqrt((a - b) ** 2 + c * c) - c).mean()
 
 
-def distill(cfg: DistillConfig) -> Path:
-    d = common.setup_dist(cfg.device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
+@dataclass
+class _Run:
+    """Everything a distillation run holds between steps."""
+
+    teacher: AsynFusion
+    student: AsynFusion
+    target: AsynFusion                  # the consistency target: an EMA of the student
+    target_ema: common.EMA
+    scheduler: Scheduler                # the student's: kind "lcm" on the teacher's grid every ``skip`` steps
+    opt: torch.optim.Optimizer
+    normaliser: Normaliser
+    database: MotionDatabase | None
+    training: dict                      # the teacher's training notes, with this distillation's added
+    state: dict
+
+
+def _prepare(cfg: DistillConfig, d: common.Dist, out: Path) -> tuple[_Run, Windows]:
+    """Teacher (frozen), student and target (copies of it), their data, and a resumed state."""
     tw = load_weights(cfg.teacher, d.device)
     if tw.kind != "teacher":
         raise SystemExit(f"{cfg.teacher} holds a {tw.kind} model; distil a teacher")
-    teacher, normaliser, tconfig, database = tw.model, tw.normaliser, tw.config, tw.database
+    teacher, normaliser, database = tw.model, tw.normaliser, tw.database
     teacher.requires_grad_(False)
     scheduler = replace(tw.scheduler, kind="lcm", origin_steps=tw.scheduler.num_train_steps // cfg.skip)
     split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
@@ -94,62 +122,76 @@ def distill(cfg: DistillConfig) -> Path:
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=0.0)
     state = {"step": 0, "history": []}
     if cfg.resume and (out / common.STATE_FILE).is_file():
-        from safetensors.torch import load_file
         state = common.load_checkpoint(out, student, None, opt)
-        target_ema.shadow = load_file(str(out / "target.safetensors"), device=str(d.device))
+        target_ema.shadow = load_file(str(out / TARGET_FILE), device=str(d.device))
         target_ema.copy_to(target)
-    net: torch.nn.Module = Denoiser(student)
+    training = dict(tw.config.get("training", {}))
+    training["distillation"] = {k: v for k, v in vars(cfg).items() if k not in ("device", "resume", "cache")}
+    return _Run(teacher, student, target, target_ema, scheduler, opt, normaliser, database, training, state), ds
+
+
+def _step(run: _Run, net: torch.nn.Module, batch: dict, cfg: DistillConfig, gen: torch.Generator, device
+          ) -> torch.Tensor:
+    """One consistency-distillation step on a batch; returns the loss."""
+    n = batch["face"].shape[0]
+    sch = run.scheduler
+    tf, tb = sch.training_timesteps(n, cfg.decoupled, gen, on_grid=True)
+    t = {"face": tf.to(device), "body": tb.to(device)}
+    t_prev = {b: t[b] - sch.skip for b in BRANCHES}
+    w = (cfg.w_min + (cfg.w_max - cfg.w_min) * torch.rand(n, generator=gen)).to(device)
+    x_t = noised({b: batch[b] for b in BRANCHES}, t, sch, gen)
+    feats = warp_voice(batch["audio"], cfg.vtlp, gen)
+    retrieved = withheld_retrieval(batch, cfg.retrieval_drop, gen)
+    x_prev = teacher_step(run.teacher, sch, x_t, t, t_prev, feats, w, retrieved)
+    tgt = consistency_target(run.target, x_prev, t_prev, feats, w, retrieved)
+    pred = net(x_t, t, feats, None, guidance=w, retrieved=retrieved)
+    loss = sum(pseudo_huber(pred[b], tgt[b], cfg.huber_c) for b in BRANCHES)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.student.parameters(), 1.0)
+    run.opt.step()
+    return loss.detach()
+
+
+def _save(run: _Run, out: Path, steps: int, seconds: float) -> None:
+    """Ship the student itself; its EMA, the consistency target, is kept beside it for resuming."""
+    run.training["distill_steps"] = steps
+    run.training["distill_seconds"] = round(seconds, 1)
+    common.save_checkpoint(out, run.student, None, run.opt, "lcm", run.normaliser.to("cpu"), run.scheduler,
+                           run.database, run.state, run.training)
+    save_file({k: v.cpu().contiguous() for k, v in run.target_ema.shadow.items()}, str(out / TARGET_FILE))
+    common.plot_losses(run.state["history"], out / "loss.png", "consistency distillation loss")
+
+
+def distill(cfg: DistillConfig) -> Path:
+    d = common.setup_dist(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    run, ds = _prepare(cfg, d, out)
+    net: torch.nn.Module = Denoiser(run.student)
     if d.world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         net = DDP(net)
-    gen = torch.Generator().manual_seed(cfg.seed * 1000 + d.rank + 7919 * state["step"])
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + d.rank + 7919 * run.state["step"])
     data = batches(ds, max(1, cfg.batch // d.world), gen, d.device)
-    training = dict(tconfig.get("training", {}))
-    training["distillation"] = {k: v for k, v in vars(cfg).items() if k not in ("device", "resume", "cache")}
-    bar = common.Progress(cfg.steps, state["step"]) if d.main else None
+    bar = common.Progress(cfg.steps, run.state["step"]) if d.main else None
     t0 = time.monotonic()
-    student.train()
-    for step in range(state["step"], cfg.steps):
-        for g in opt.param_groups:
+    run.student.train()
+    for step in range(run.state["step"], cfg.steps):
+        for g in run.opt.param_groups:
             g["lr"] = common.cosine_lr(step, cfg.steps, cfg.lr, warmup=100)
-        batch = next(data)
-        n = batch["face"].shape[0]
-        tf, tb = scheduler.training_timesteps(n, cfg.decoupled, gen, on_grid=True)
-        t = {"face": tf.to(d.device), "body": tb.to(d.device)}
-        t_prev = {b: t[b] - scheduler.skip for b in BRANCHES}
-        w = (cfg.w_min + (cfg.w_max - cfg.w_min) * torch.rand(n, generator=gen)).to(d.device)
-        x0 = {b: batch[b] for b in BRANCHES}
-        x_t = noised(x0, t, scheduler, gen)
-        feats = warp_voice(batch["audio"], cfg.vtlp, gen)
-        retrieved = withheld_retrieval(batch, cfg.retrieval_drop, gen)
-        x_prev = teacher_step(teacher, scheduler, x_t, t, t_prev, feats, w, retrieved)
-        with torch.no_grad():
-            tgt, _ = target(x_prev, {b: t_prev[b].clamp(min=0) for b in BRANCHES},
-                            target.encode_audio(feats), guidance=w, retrieved=retrieved)
-            tgt = {b: torch.where((t_prev[b] < 0)[:, None, None], x_prev[b], tgt[b]) for b in BRANCHES}
-        pred = net(x_t, t, feats, None, guidance=w, retrieved=retrieved)
-        loss = sum(pseudo_huber(pred[b], tgt[b], cfg.huber_c) for b in BRANCHES)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        opt.step()
-        target_ema.update(student, step, warmup=False)
-        target_ema.copy_to(target)
-        lv = common.all_mean(float(loss.detach()), d)
-        state["step"] = step + 1
-        state["history"].append([step + 1, lv])
+        loss = _step(run, net, next(data), cfg, gen, d.device)
+        run.target_ema.update(run.student, step, warmup=False)
+        run.target_ema.copy_to(run.target)
+        lv = common.all_mean(float(loss), d)
+        run.state["step"] = step + 1
+        run.state["history"].append([step + 1, lv])
         if bar:
             bar(step + 1, lv)
         if d.main and ((step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps):
-            training["distill_steps"] = step + 1
-            training["distill_seconds"] = round(time.monotonic() - t0, 1)
-            # ship the student itself (its EMA is the consistency target, kept for resuming)
-            common.save_checkpoint(out, student, None, opt, "lcm", normaliser.to("cpu"), scheduler, database,
-                                   state, training)
-            from safetensors.torch import save_file
-            save_file({k: v.cpu().contiguous() for k, v in target_ema.shadow.items()}, str(out / "target.safetensors"))
-            common.plot_losses(state["history"], out / "loss.png", "consistency distillation loss")
+            _save(run, out, step + 1, time.monotonic() - t0)
     if bar:
         bar.close()
     common.cleanup_dist()
