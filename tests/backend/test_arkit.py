@@ -48,6 +48,7 @@ def takes():
     return {t: F.load_take(str(SHARED), t) for t in F.TAKES}
 
 
+@pytest.mark.shared_data("beat2", "ict_facekit")
 def test_held_out_take_bilabials_close_and_open_vowels_open(takes):
     """Fit on one take, read the other: /p b m/ above /aa ae ah/ on mouthClose in >= 85 % of frame
     pairs, and the ICT head's lips within 2 mm at most closures, 8 mm apart at open vowels."""
@@ -65,6 +66,7 @@ def test_held_out_take_bilabials_close_and_open_vowels_open(takes):
         assert shuffled["mouthClose_pbm_over_open_pairs"] < 0.7
 
 
+@pytest.mark.shared_data("beat2")
 def test_readout_range_and_the_jaw_never_below_mouth_close(takes):
     x, _ = takes[F.TAKES[0]]
     w = arkit.flame_to_arkit(x[:, :100], x[:, 100:])
@@ -76,6 +78,7 @@ def test_readout_range_and_the_jaw_never_below_mouth_close(takes):
     assert np.all(np.isfinite(neutral))
 
 
+@pytest.mark.shared_data("beat2", "ict_facekit")
 def test_the_fit_script_reproduces_the_shipped_file(tmp_path):
     out = tmp_path / "fit.npz"
     assert F.main(["--data", str(SHARED), "--out", str(out), "--plot", str(tmp_path / "p.png")]) == 0
@@ -89,6 +92,7 @@ def _blinks(curve: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edges[::2], (edges[1::2] - edges[::2]) / 30.0
 
 
+@pytest.mark.shared_data("beat2")
 def test_blinks_saccades_and_brows_like_a_speaker_and_the_same_for_a_seed(takes):
     from asynfusion.core import face_motion as FM
     x, _ = takes[F.TAKES[1]]

@@ -16,6 +16,8 @@ from asynfusion.training.data import load_split
 
 from .conftest import BEAT2
 
+pytestmark = pytest.mark.shared_data("beat2")
+
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):

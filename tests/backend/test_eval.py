@@ -52,6 +52,7 @@ def run(args, timeout=400):
                           timeout=timeout, cwd=REPO)
 
 
+@pytest.mark.shared_data("beat2")
 def test_random_weights_eval_end_to_end_writes_every_metric(random_weights, tiny_ae, cache, tmp_path):
     out = tmp_path / "eval.json"
     r = run(["-m", "asynfusion.cli", "eval", BEAT2, "--weights", random_weights, "--fid-model", tiny_ae,
@@ -104,6 +105,7 @@ def test_random_weights_cosync_off_zeroes_the_gates_and_restores_them(random_wei
     assert all(torch.equal(a, b) for a, b in zip(before, gen.model.cosync_gates()))
 
 
+@pytest.mark.shared_data("beat2")
 def test_random_weights_ablation_table(random_weights, random_teacher_weights, tiny_ae, cache, tmp_path):
     md, js = tmp_path / "ablations.md", tmp_path / "ablations.json"
     r = run([REPO / "bench" / "ablations.py", BEAT2, "-o", md, "--json", js, "--weights", random_weights,
@@ -143,6 +145,7 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
     assert all(row["metrics"]["gen_seconds"] > 0 for row in data["rows"] if row["settings"])
 
 
+@pytest.mark.shared_data("beat2")
 def test_evaluation_labels_smplx_joints_and_uses_the_takes_betas(tiny_ae, cache, tmp_path):
     model = tmp_path / "SMPLX_NEUTRAL_synthetic.npz"
     write_synthetic_model(str(model), rest_pose.smplx_rest_joints(), skeleton.PARENTS)
@@ -154,6 +157,7 @@ def test_evaluation_labels_smplx_joints_and_uses_the_takes_betas(tiny_ae, cache,
     assert 1e-3 < np.abs(seg.joints - fk).max() < 0.05       # close skeletons, not the same one
 
 
+@pytest.mark.shared_data("beat2")
 def test_eval_without_the_speed_normaliser_says_what_to_pass(random_weights, tiny_ae, cache, tmp_path):
     r = run(["-m", "asynfusion.cli", "eval", BEAT2, "--weights", random_weights, "--fid-model", tiny_ae,
              "--mean-vel", tmp_path / "nope.npy", "--cache", cache, "--seeds", "1"])

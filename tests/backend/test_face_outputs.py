@@ -34,6 +34,7 @@ def take() -> Motion:
     return Motion(m.poses[:300], m.expressions[:300], m.trans[:300], meta={"seed": 4})
 
 
+@pytest.mark.shared_data("beat2")
 def test_old_files_read_without_arkit_and_new_ones_round_trip(take, tmp_path):
     assert read_motion(BEAT2 / "2_scott_0_1_1.npz").arkit is None
     write_motion(tmp_path / "plain.npz", take)
@@ -49,6 +50,7 @@ def test_old_files_read_without_arkit_and_new_ones_round_trip(take, tmp_path):
         assert d["arkit"].shape == (300, 52) and list(d["arkit_names"]) == list(arkit.ARKIT_NAMES)
 
 
+@pytest.mark.shared_data("beat2")
 def test_a_bad_arkit_array_is_one_sentence(take, tmp_path):
     arrays = {"poses": take.poses, "arkit": np.zeros((300, 52), np.float32), "arkit_names": np.array(["jawOpen"])}
     np.savez(tmp_path / "bad.npz", **arrays)
@@ -61,6 +63,7 @@ def test_a_bad_arkit_array_is_one_sentence(take, tmp_path):
     assert not (tmp_path / "nan.npz").exists()
 
 
+@pytest.mark.shared_data("beat2")
 def test_livelink_csv_has_the_apps_columns_and_timecodes(take, tmp_path):
     weights = face_track.arkit_track(take)
     path = tmp_path / "face.csv"

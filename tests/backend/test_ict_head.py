@@ -4,6 +4,7 @@ ICT-FaceKit data, and the trimmed head keeps what the add-on relies on."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from asynfusion.tools import make_ict_head as M
 
@@ -12,12 +13,14 @@ from .conftest import REPO, SHARED
 SHIPPED = REPO / "asynfusion_blender" / "data" / "ict_facekit"
 
 
+@pytest.mark.shared_data("ict_facekit")
 def test_the_script_reproduces_the_shipped_head_and_its_licence(tmp_path):
     assert M.main(["--data", str(SHARED), "--out", str(tmp_path)]) == 0
     for name in (M.FILE, "LICENSE", "CREDITS.md"):
         assert (tmp_path / name).read_bytes() == (SHIPPED / name).read_bytes(), name
 
 
+@pytest.mark.shared_data("ict_facekit")
 def test_the_trimmed_head_keeps_the_lips_eyes_and_shapes():
     with np.load(SHIPPED / M.FILE, allow_pickle=False) as d:
         head = {k: d[k] for k in d.files}

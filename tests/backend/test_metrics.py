@@ -72,6 +72,7 @@ def test_motion_beats_on_the_audio_onsets_score_higher_than_shifted_ones():
     assert len(beats) == 13 and all(np.array_equal(b, expected) for b in beats)
 
 
+@pytest.mark.shared_data("beat2")
 def test_beat_consistency_of_real_capture_is_in_the_published_range():
     m = read_motion(TAKE)
     wave = __import__("asynfusion.audio", fromlist=["load_audio"]).load_audio(BEAT2 / "2_scott_0_1_1.wav")
@@ -231,6 +232,7 @@ def real_poses():
     return np.asarray(m.poses, np.float32)
 
 
+@pytest.mark.shared_data("beat2")
 def test_motion_ae_round_trips_shapes_and_its_files(real_poses, tmp_path):
     model = motion_ae.MotionAE(motion_ae.AEConfig(hidden=32, latent=8))
     x = model.normalise(motion_ae.motion_features(real_poses[:64]))[None]
@@ -249,6 +251,7 @@ def test_motion_ae_round_trips_shapes_and_its_files(real_poses, tmp_path):
         motion_ae.load_motion_ae(tmp_path / "missing")
 
 
+@pytest.mark.shared_data("beat2")
 def test_motion_ae_short_training_lowers_its_loss(real_poses):
     torch.set_num_threads(1)
     train = [real_poses[:1500]]
@@ -261,6 +264,7 @@ def test_motion_ae_short_training_lowers_its_loss(real_poses):
     assert after < 0.9 * before
 
 
+@pytest.mark.shared_data("beat2")
 def test_shipped_motion_ae_is_small_and_tells_motion_from_noisy_motion(real_poses):
     from asynfusion.weights import default_weights_dir
 

@@ -16,12 +16,14 @@ sys.path.insert(0, str(REPO / "tests"))
 from file_faults import full_folder, read_only_folder, unreadable_file  # noqa: E402
 
 
+@pytest.mark.shared_data("beat2")
 def test_real_beat2_take_reads_with_full_layout():
     m = read_motion(BEAT2 / "2_scott_0_1_1.npz")
     assert m.poses.shape == (1906, 165) and m.expressions.shape == (1906, 100)
     assert m.fps == 30 and m.betas.shape == (300,) and m.gender == "neutral"
 
 
+@pytest.mark.shared_data("beat2")
 def test_round_trip_and_reproducible_bytes(tmp_path):
     src = read_motion(BEAT2 / "2_scott_0_2_2.npz")
     src.meta = {"seed": 3}
@@ -124,6 +126,7 @@ write_motion(sys.argv[1], Motion(poses=np.zeros((5, 165), np.float32),
 """
 
 
+@pytest.mark.shared_data("beat2")
 def test_a_write_killed_midway_leaves_the_old_file_and_the_next_write_clears_its_debris(tmp_path):
     target = tmp_path / "out.npz"
     target.write_bytes(b"previous")
@@ -145,6 +148,7 @@ def test_a_read_only_folder_is_a_sentence(tmp_path):
         assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.shared_data("beat2")
 def test_a_full_disk_is_a_sentence_and_leaves_nothing(tmp_path):
     from asynfusion.core.output import OutputError
 
@@ -156,6 +160,7 @@ def test_a_full_disk_is_a_sentence_and_leaves_nothing(tmp_path):
         assert os.listdir(folder) == []
 
 
+@pytest.mark.shared_data("beat2")
 def test_an_unreadable_motion_file_says_permission():
     with unreadable_file((BEAT2 / "2_scott_0_2_2.npz").read_bytes(), "locked.npz") as path:
         with pytest.raises(MotionFileError, match=r"^Motion file locked.npz cannot be read \(permission denied\)"):

@@ -13,6 +13,8 @@ from asynfusion.training.data import SELF_EXCLUSION, Windows, fit_normaliser, lo
 
 from .conftest import BEAT2
 
+pytestmark = pytest.mark.shared_data("beat2")
+
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):

@@ -35,6 +35,8 @@ from asynfusion.weights import load_weights
 
 from .conftest import BEAT2, PYTHON, cli_env
 
+pytestmark = pytest.mark.shared_data("beat2")
+
 WINDOW = 60
 TAKES = sorted(p.stem for p in BEAT2.glob("*.npz") if p.with_suffix(".wav").is_file())
 JOINT = {name: i for i, name in enumerate(JOINT_NAMES)}

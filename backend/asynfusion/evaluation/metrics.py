@@ -35,6 +35,7 @@ from ..audio import MOTION_FPS, SAMPLE_RATE
 from ..core.motion_file import NUM_EXPRESSIONS
 from ..core.kinematics import forward_kinematics
 from ..core.skeleton import JAW, NUM_JOINTS, UPPER_BODY
+from ..errors import UserError
 
 BC_SIGMA = 0.3          # seconds: tolerance of the beat match (EMAGE)
 BC_TRIM = 2.0           # seconds trimmed at each end before BC (EMAGE's align_mask of 60 frames)
@@ -90,7 +91,10 @@ class JointSource:
 
     def _load(self, betas):
         if self._model is None:
-            import smplx
+            try:
+                import smplx
+            except ImportError:
+                raise UserError("--smplx-model needs the smplx package: pip install 'asynfusion[eval]'.") from None
 
             with np.load(self.model_path) as d:
                 available = d["shapedirs"].shape[-1] - NUM_EXPRESSIONS

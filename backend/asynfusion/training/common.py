@@ -155,7 +155,7 @@ def plot_losses(history: list[list[float]], path: Path, title: str) -> None:
     try:
         import matplotlib
     except ImportError:   # the plot is a convenience: training goes on without it
-        print("(no loss plot: install matplotlib, e.g. pip install './backend[train]')", file=sys.stderr)
+        print("(no loss plot: matplotlib is not installed; pip install 'asynfusion[train]' adds it)", file=sys.stderr)
         return
 
     matplotlib.use("Agg")
