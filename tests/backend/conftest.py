@@ -2,7 +2,7 @@
 
 Tests that read the shared data beside the repository (``../shared/data``: the BEAT2 takes,
 the ICT-FaceKit source) say so with ``@pytest.mark.shared_data("beat2")``; a test using the
-``long_speech`` fixture is marked by itself. Where that folder is missing they are skipped with
+``long_speech`` or ``split`` fixture is marked by itself. Where that folder is missing they are skipped with
 a reason naming it, except where ``ASYNFUSION_REQUIRE_SHARED_DATA`` is set (CI): there a
 missing folder fails them, so CI can never pass by skipping.
 """
@@ -32,7 +32,7 @@ def pytest_configure(config) -> None:
 
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
-        if "long_speech" in getattr(item, "fixturenames", ()):
+        if {"long_speech", "split"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.shared_data("beat2"))
 
 
@@ -68,6 +68,15 @@ def random_teacher_weights(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("random_teacher")
     save_random_weights(folder, kind="teacher", seed=1, width=64, depth=2, heads=2)
     return folder
+
+
+@pytest.fixture(scope="session")
+def split(tmp_path_factory):
+    """The BEAT2 takes, split into training and held-out parts (audio features computed once)."""
+    from asynfusion.training.args import DEFAULT_HOLDOUT
+    from asynfusion.training.data import load_split
+
+    return load_split(BEAT2, DEFAULT_HOLDOUT, cache=tmp_path_factory.mktemp("beat2_cache"))
 
 
 @pytest.fixture(scope="session")

@@ -11,17 +11,10 @@ from asynfusion.evaluation import motion_stats as S
 from asynfusion.evaluation.baselines import Baselines
 from asynfusion.evaluation.metrics import face_params, forward_kinematics
 from asynfusion.training import phones as P
-from asynfusion.training.args import DEFAULT_HOLDOUT
-from asynfusion.training.data import load_split
 
 from .conftest import BEAT2
 
 pytestmark = pytest.mark.shared_data("beat2")
-
-
-@pytest.fixture(scope="module")
-def split(tmp_path_factory):
-    return load_split(BEAT2, DEFAULT_HOLDOUT, cache=tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,9 @@ import torch
 
 from asynfusion.core.quaternions import axis_angle_to_matrix
 from asynfusion.retrieval import HOP, SEGMENT, MotionDatabase
-from asynfusion.training.args import DEFAULT_HOLDOUT
-from asynfusion.training.data import SELF_EXCLUSION, Windows, fit_normaliser, load_split, motion_database
-
-from .conftest import BEAT2
+from asynfusion.training.data import SELF_EXCLUSION, Windows, fit_normaliser, motion_database
 
 pytestmark = pytest.mark.shared_data("beat2")
-
-
-@pytest.fixture(scope="module")
-def split(tmp_path_factory):
-    return load_split(BEAT2, DEFAULT_HOLDOUT, cache=tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="module")
