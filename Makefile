@@ -62,8 +62,9 @@ bench-e2e: setup-backend $(B50)/.done
 	ASYNFUSION_BACKEND_PYTHON=$(CURDIR)/$(VENV)/bin/python $(B50)/bin/python bench/generate_to_bake.py
 
 # The installable Blender extension: dist/asynfusion_blender-<version>.zip (add-on, backend, weights/).
-build: setup-backend
-	$(VENV)/bin/python build_addon.py
+# build_addon.py needs only Python 3.11 (tomllib), not the development environment.
+build:
+	$(PY) build_addon.py
 
 clean:
 	rm -rf $(VENV) $(B42) $(B50) dist out

@@ -6,6 +6,7 @@ The zip is what Preferences > Get Extensions > Install from Disk (or
 ``blender --command extension install-file``) takes:
 
     blender_manifest.toml, __init__.py, ...   the add-on, at the zip root
+    LICENSE                                   the code's MIT licence (the manifest says the same)
     core/...                                  the shared torch-free contracts (a symlink in the
                                               checkout, real files here)
     backend/pyproject.toml, backend/asynfusion/...
@@ -34,6 +35,7 @@ ADDON = os.path.join(REPO, "asynfusion_blender")
 BACKEND = os.path.join(REPO, "backend")
 WEIGHTS = os.path.join(REPO, "weights")
 MANIFEST = "blender_manifest.toml"
+LICENSE = os.path.join(REPO, "LICENSE")
 
 # Never shipped from anywhere: caches, editor and OS litter.
 ALWAYS_SKIP_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".git"}
@@ -105,6 +107,7 @@ def collect(addon_dir: str = ADDON, backend_dir: str = BACKEND, weights_dir: str
     """Every (archive name, source file) of the extension, sorted by archive name."""
     excludes = manifest(addon_dir).get("build", {}).get("paths_exclude_pattern", [])
     entries = list(_walk(addon_dir, "", excludes))
+    entries.append(("LICENSE", LICENSE))            # MIT: the notice travels with every copy
     entries.append(("backend/pyproject.toml", os.path.join(backend_dir, "pyproject.toml")))
     entries += _walk(os.path.join(backend_dir, "asynfusion"), "backend/asynfusion/")
     if weights_dir and os.path.isdir(weights_dir):

@@ -10,9 +10,20 @@ the extension ``bl_ext.<repo>.asynfusion_blender``.
 
 from __future__ import annotations
 
+import sys
+
 import bpy
 
-from . import client, operators, preferences, properties, ui
+try:
+    import numpy  # noqa: F401  (every bake computes in numpy; some Linux distribution builds of Blender lack it)
+except ImportError:
+    raise ImportError(
+        "AsynFusion needs numpy, which the Python of this Blender build (Python "
+        f"{sys.version_info[0]}.{sys.version_info[1]}) does not have: install it for that Python (e.g. your "
+        "distribution's python3-numpy package) or use Blender from blender.org, which includes it."
+    ) from None
+
+from . import client, operators, preferences, properties, ui  # noqa: E402
 from .setup import operators as setup_operators
 from .setup.session import stop_setup
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from .core import protocol
 from .errors import AddonError
-from .setup.install import venv_python
+from .setup.install import is_ready, venv_python
 
 ADDON_DIR = os.path.dirname(os.path.abspath(__file__))
 ENV_PYTHON = "ASYNFUSION_BACKEND_PYTHON"
@@ -46,9 +46,10 @@ def bundled_weights_dir() -> str | None:
 
 
 def find_python(preference: str = "", user_venv: str | None = None) -> str | None:
-    """The backend interpreter: preference > $ASYNFUSION_BACKEND_PYTHON > <repo>/.venv > extension venv."""
+    """The backend interpreter: preference > $ASYNFUSION_BACKEND_PYTHON > <repo>/.venv > extension venv
+    (only once Set Up Backend finished it: a venv left half-made by a quit Blender is never used)."""
     candidates = [preference, os.environ.get(ENV_PYTHON, ""), venv_python(os.path.join(ADDON_DIR, "..", ".venv"))]
-    if user_venv:
+    if user_venv and is_ready(user_venv):
         candidates.append(venv_python(user_venv))
     for path in candidates:
         if path and os.path.isfile(path) and os.access(path, os.X_OK):

@@ -8,13 +8,18 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from . import client
-from .setup.session import SETUP, draw_setup
+from .setup.session import SETUP, draw_setup, setup_note
 
 DEVICES = [
     ("auto", "Auto", "CUDA when the backend sees a GPU, else CPU"),
     ("cuda", "CUDA", "NVIDIA GPU"),
     ("cpu", "CPU", "Processor only (slower, always available)"),
 ]
+
+
+# The listing says the same (blender_manifest.toml: license, copyright); README.md, Licences.
+LICENCE_NOTE = ("The shipped weights are trained on BEAT2: CC BY-NC 4.0, non-commercial use only. "
+                "The add-on's code is MIT.")
 
 
 def user_venv() -> str | None:
@@ -51,10 +56,11 @@ class AsynFusionPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "backend_python")
         text, icon = python_status(self)
         layout.label(text=text, icon=icon)
-        draw_setup(layout, self)
+        draw_setup(layout, self, setup_note(self.device, self.wheel_dir))
         layout.prop(self, "device")
         layout.prop(self, "weights_dir")
         layout.label(text=worker_status())
+        layout.label(text=LICENCE_NOTE, icon='INFO')
 
 
 def get_preferences(context: bpy.types.Context) -> AsynFusionPreferences | None:
@@ -85,7 +91,7 @@ def python_status(prefs: AsynFusionPreferences | None) -> tuple[str, Literal['CH
     if found:
         return f"Using: {found}", 'CHECKMARK'
     if SETUP.running:
-        return "The backend is being set up; Generate can start once it is ready.", 'TIME'
+        return "Installing the backend...; Generate can start once it is ready.", 'TIME'
     return "No backend Python found; set one above or set up the backend.", 'ERROR'
 
 

@@ -42,6 +42,15 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # PyPI's Linux torch wheels are the CUDA build already; on Windows PyPI has only the CPU build.
 CUDA_INDEX_WINDOWS = "https://download.pytorch.org/whl/cu128"
 PIP_OPTIONS = ("--disable-pip-version-check", "--no-input", "--no-color", "--progress-bar", "off")
+# What an online setup downloads, in MB, so the preferences can say it before it starts. Measured for
+# Linux x86-64 and Python 3.11 (November 2026): torch 2.13.0+cpu is 191 MB with 9 MB of its own
+# dependencies; the backend's (numpy, scipy, librosa with numba and llvmlite, scikit-learn, soxr,
+# soundfile, safetensors) 130 MB. PyPI's CUDA torch with its nvidia-* libraries is about 2.5 GB
+# (not measured: no GPU index reachable here). Other platforms and versions differ a little.
+DOWNLOAD_MB = {"cpu": 200 + 130, "cuda": 2500 + 130}
+ESTIMATE_MBIT_S = 50            # the connection the time estimate assumes
+# Written into the venv once its check passed: a venv without it is half-made and never used.
+READY_FILE = "asynfusion-ready"
 
 
 class SetupError(Exception):
@@ -97,6 +106,23 @@ def package_source(wheel_dir: str = "") -> list[str]:
     """pip options that keep it to the local wheel folder (offline), ignoring any other pip
     configuration; none means the package index (and the user's pip configuration)."""
     return ["--isolated", "--no-index", "--find-links", wheel_dir] if wheel_dir else []
+
+
+def download_note(build: str, wheel_dir: str = "", dependencies: bool = True) -> str:
+    """What Set Up Backend will download and roughly how long it takes; empty when it downloads nothing."""
+    if wheel_dir or not dependencies:
+        return ""
+    megabytes = DOWNLOAD_MB[build]
+    size = f"{megabytes / 1000:.1f} GB" if megabytes >= 1000 else f"{megabytes} MB"
+    minutes = max(1, round(megabytes * 8 / ESTIMATE_MBIT_S / 60))
+    label = "CUDA" if build == "cuda" else "CPU"
+    return (f"Downloads about {size} (PyTorch {label} build and the backend's packages): about {minutes} "
+            f"min at {ESTIMATE_MBIT_S} Mbit/s, then a minute or two to install.")
+
+
+def is_ready(venv_dir: str) -> bool:
+    """Whether a setup finished this venv (its check passed), so the add-on may use it."""
+    return os.path.isfile(os.path.join(venv_dir, READY_FILE))
 
 
 def torch_source(build: str, platform: str = sys.platform, wheel_dir: str = "") -> list[str]:
@@ -385,6 +411,12 @@ class SetupJob:
 
     def _finish(self, error: str = "") -> None:
         self.done = True
+        if not error:
+            try:
+                with open(os.path.join(self.venv_dir, READY_FILE), "w", encoding="utf-8") as fh:
+                    fh.write(self.message + "\n")
+            except OSError as err:
+                error = _sentence(f"Cannot finish {self.venv_dir}: {err.strerror or err}")
         self.error = error
         if error:
             shutil.rmtree(self.venv_dir, ignore_errors=True)       # no half-made venv

@@ -12,11 +12,11 @@ from bpy.props import BoolProperty
 from .. import client, preferences
 from ..operators import Status
 from . import install
-from .session import SETUP, setup_tick
+from .session import SETUP, offline_reason, setup_note, setup_tick
 
 
 class ASYNFUSION_OT_setup_backend(bpy.types.Operator):
-    """Create a Python environment for the backend in the add-on's user folder and install PyTorch (CUDA where an NVIDIA GPU is found, else CPU) and the bundled backend into it"""
+    """Create a Python environment for the backend in the add-on's user folder and install PyTorch (CUDA where an NVIDIA GPU is found, else CPU) and the bundled backend into it; it says how much it downloads first"""
     bl_idname = "asynfusion.setup_backend"
     bl_label = "AsynFusion: Set Up Backend"
 
@@ -24,6 +24,17 @@ class ASYNFUSION_OT_setup_backend(bpy.types.Operator):
         name="With Dependencies", default=True, options={'HIDDEN', 'SKIP_SAVE'},
         description="Install torch and the backend's dependencies (off: only the backend package, offline)",
     )
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
+        """Say what will be downloaded, and roughly how long it takes, before anything starts."""
+        if SETUP.running:
+            return self.execute(context)
+        prefs = preferences.get_preferences(context)
+        note, problem = setup_note(prefs.device if prefs else "auto", prefs.wheel_dir if prefs else "")
+        if problem:
+            return self.execute(context)        # it refuses with the same sentence
+        return context.window_manager.invoke_confirm(self, event, title="Set Up Backend", message=note,
+                                                     confirm_text="Set Up")
 
     def execute(self, context: bpy.types.Context) -> Status:
         if SETUP.running:
@@ -58,6 +69,9 @@ class ASYNFUSION_OT_setup_backend(bpy.types.Operator):
                                     "run 'make setup-backend' and point Backend Python to .venv.")
         prefs = preferences.get_preferences(context)
         wheel_dir = os.path.normpath(bpy.path.abspath(prefs.wheel_dir)) if prefs and prefs.wheel_dir else ""
+        reason = offline_reason(wheel_dir, self.dependencies)
+        if reason:                          # before anything is made or downloaded
+            raise install.SetupError(reason)
         python = install.base_python(sys.executable, sys.version_info[:2])
         return install.prepare(
             venv, backend, python=python, device=prefs.device if prefs else "auto", wheel_dir=wheel_dir,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import textwrap
 from dataclasses import dataclass
+from typing import Literal
 
 import bpy
 
@@ -29,7 +30,39 @@ class SetupState:
 SETUP = SetupState()
 
 
-def draw_setup(layout: bpy.types.UILayout, prefs: bpy.types.AddonPreferences) -> None:
+ONLINE_OFF = ("Set Up Backend downloads PyTorch, but Blender's online access is off: turn on Preferences > System > "
+              "Network > Allow Online Access, or give an Offline Wheels folder.")
+ONLINE_OFF_BY_LAUNCH = ("Set Up Backend downloads PyTorch, but Blender was started with --offline-mode: start it "
+                        "without that option, or give an Offline Wheels folder.")
+
+
+def offline_reason(wheel_dir: str, dependencies: bool = True) -> str:
+    """Why Set Up Backend may not download now (Blender's Allow Online Access); empty when it may."""
+    if wheel_dir or not dependencies or bpy.app.online_access:
+        return ""
+    return ONLINE_OFF_BY_LAUNCH if bpy.app.online_access_override else ONLINE_OFF
+
+
+def setup_note(device: str, wheel_dir: str) -> tuple[str, bool]:
+    """What pressing Set Up Backend will fetch, said before it starts: (text, is a problem)."""
+    reason = offline_reason(wheel_dir)
+    if reason:
+        return reason, True
+    build = install.torch_build(device, install.find_nvidia_smi())
+    return install.download_note(build, wheel_dir) or "Installs from the Offline Wheels folder; nothing is downloaded.", False
+
+
+def _wrapped(layout: bpy.types.UILayout, text: str, icon: Literal['INFO', 'ERROR', 'CHECKMARK'],
+             alert: bool = False) -> None:
+    """A long line as several labels (labels do not wrap), the icon on the first."""
+    col = layout.column(align=True)
+    col.alert = alert
+    for i, line in enumerate(textwrap.wrap(text, 100)):
+        col.label(text=line, icon=icon if i == 0 else 'BLANK1')
+
+
+def draw_setup(layout: bpy.types.UILayout, prefs: bpy.types.AddonPreferences, note: tuple[str, bool]) -> None:
+    """The setup's box: its button and what it will download (``note``: setup_note), or its progress."""
     box = layout.box()
     job = SETUP.job
     if SETUP.running and job is not None:
@@ -40,15 +73,10 @@ def draw_setup(layout: bpy.types.UILayout, prefs: bpy.types.AddonPreferences) ->
         row = box.row()
         row.operator("asynfusion.setup_backend", text="Set Up Backend", icon='CONSOLE')
         row.prop(prefs, "wheel_dir", text="Offline Wheels")
-    col = box.column(align=True)
-    col.alert = bool(SETUP.error)
-    for i, line in enumerate(textwrap.wrap(SETUP.error or SETUP.message, 100)):   # labels do not wrap
-        if i > 0:
-            col.label(text=line, icon='BLANK1')
-        elif SETUP.error:
-            col.label(text=line, icon='ERROR')
-        else:
-            col.label(text=line, icon='CHECKMARK')
+        text, problem = note
+        _wrapped(box, text, 'ERROR' if problem else 'INFO', alert=problem)
+    if SETUP.error or SETUP.message:
+        _wrapped(box, SETUP.error or SETUP.message, 'ERROR' if SETUP.error else 'CHECKMARK', alert=bool(SETUP.error))
 
 
 def _redraw_preferences() -> None:

@@ -78,12 +78,34 @@ def setup(out: dict, wheel_dir: str | None) -> None:
     out["venv_exists"] = os.path.exists(venv)
     out["user_folder"] = sorted(os.listdir(os.path.dirname(venv))) if os.path.isdir(os.path.dirname(venv)) else None
     out["found_python"] = client.find_python("", venv)
+    install = sys.modules[PKG + ".setup.install"]
+    if out["venv_exists"]:      # the same venv without its ready mark, as a quit Blender leaves it
+        os.rename(os.path.join(venv, install.READY_FILE), os.path.join(venv, "unmarked"))
+        out["found_half_made"] = client.find_python("", venv)
+        os.rename(os.path.join(venv, "unmarked"), os.path.join(venv, install.READY_FILE))
     if out["venv_exists"]:
         probe = subprocess.run(
             [os.path.join(venv, "bin", "python"), "-c",
              "import sys, asynfusion; print(asynfusion.__file__); print(sys.prefix)"],
             capture_output=True, text=True, cwd="/", env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
         out["venv_imports"] = probe.stdout.split() if probe.returncode == 0 else probe.stderr[-300:]
+
+
+def setup_offline(out: dict) -> None:
+    """Set Up Backend with Blender's Allow Online Access off, then on: what it says first, and
+    that with it off nothing is made or downloaded."""
+    session = sys.modules[PKG + ".setup.session"]
+    system = bpy.context.preferences.system
+    _prefs().device = "cpu"
+    system.use_online_access = False
+    out["note_off"] = list(session.setup_note("cpu", ""))
+    out["result"], out["report"] = _operator(bpy.ops.asynfusion.setup_backend)
+    out["error"] = session.SETUP.error
+    venv = sys.modules[PKG + ".preferences"].user_venv()
+    out["user_folder"] = sorted(os.listdir(os.path.dirname(venv))) if os.path.isdir(os.path.dirname(venv)) else None
+    out["note_wheels"] = list(session.setup_note("cpu", "/some/wheels"))
+    system.use_online_access = True
+    out["note_on"] = list(session.setup_note("cpu", ""))
 
 
 def generate_during_setup(out: dict, audio: str) -> None:
@@ -129,6 +151,8 @@ def main() -> None:
             inspect(out)
         elif action == "setup":
             setup(out, arg)
+        elif action == "setup_offline":
+            setup_offline(out)
         elif action == "generate_during_setup":
             generate_during_setup(out, arg)
         user_folder = os.path.dirname(sys.modules[PKG + ".preferences"].user_venv())

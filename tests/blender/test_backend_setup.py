@@ -51,6 +51,16 @@ def test_torch_build_follows_the_gpu_and_the_device_preference():
     assert bs.find_nvidia_smi(lambda name: None, "linux") is None
 
 
+def test_the_download_is_said_before_it_starts():
+    """Set Up Backend states size and time before it downloads; offline it downloads nothing."""
+    assert bs.download_note("cpu") == ("Downloads about 330 MB (PyTorch CPU build and the backend's packages): "
+                                       "about 1 min at 50 Mbit/s, then a minute or two to install.")
+    assert bs.download_note("cuda") == ("Downloads about 2.6 GB (PyTorch CUDA build and the backend's packages): "
+                                        "about 7 min at 50 Mbit/s, then a minute or two to install.")
+    assert bs.download_note("cuda", wheel_dir="/w") == ""
+    assert bs.download_note("cpu", dependencies=False) == ""
+
+
 def test_where_torch_comes_from():
     assert bs.torch_source("cpu", "linux") == ["--index-url", "https://download.pytorch.org/whl/cpu"]
     assert bs.torch_source("cpu", "win32") == ["--index-url", "https://download.pytorch.org/whl/cpu"]
@@ -235,6 +245,7 @@ def test_setup_job_offline_backend_only(tmp_path):
     stages = {s.split(":")[0] for _, s in seen}
     assert {"Creating the virtual environment", "Installing the AsynFusion backend", "Checking the backend"} <= stages
     assert not os.path.exists(temp)                               # the wheel's temporary folder
+    assert bs.is_ready(venv)                                      # finished: the add-on may use it
     probe = subprocess.run([bs.venv_python(venv), "-c", "import asynfusion, sys; print(asynfusion.__file__)"],
                            capture_output=True, text=True, cwd=str(tmp_path), env=bs.subprocess_env(os.environ))
     assert probe.returncode == 0, probe.stderr
@@ -274,6 +285,7 @@ def test_the_online_setup_runs_argument_lists_that_arrive_intact(tmp_path):
     job.wait(timeout=120)
     assert job.error == "" and job.fraction == 1.0
     assert job.message == f"Backend ready (torch 2.2.0, CPU) in {venv}."
+    assert bs.is_ready(venv)
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     assert [c["args"][:3] for c in calls] == [["-m", "venv", venv], ["-m", "pip", "install"],
                                               ["-m", "pip", "install"], ["-c", bs.CHECK_WITH_TORCH]]

@@ -93,6 +93,7 @@ def test_zip_holds_addon_core_backend_and_shipped_weights_only(built):
                      "data/ict_facekit/CREDITS.md", "core/protocol.py", "core/skeleton.py"):
             assert name in names, name         # the ICT-FaceKit head travels with its MIT notice
         assert zf.read("data/ict_facekit/LICENSE").startswith(b"MIT License")
+        assert zf.read("LICENSE").startswith(b"MIT License")      # the code's licence, as the manifest says
         with open(os.path.join(REPO, "backend", "asynfusion", "core", "protocol.py"), "rb") as fh:
             assert zf.read("core/protocol.py") == fh.read()
         # The backend package the worker and Set up backend use.
@@ -128,7 +129,7 @@ def test_blenders_validator_accepts_the_zip_and_rejects_a_bad_manifest(built, tm
     addon = tmp_path / "addon"
     shutil.copytree(build_addon.ADDON, addon)   # core/ copied as real files
     manifest = (addon / "blender_manifest.toml").read_text()
-    (addon / "blender_manifest.toml").write_text(manifest.replace('in one step"', 'in one step."'))
+    (addon / "blender_manifest.toml").write_text(manifest.replace('non-commercial"', 'non-commercial."'))
     bad = build_addon.build(str(tmp_path / "dist"), addon_dir=str(addon), weights_dir=None)
     assert _validate(bad) != 0
     assert "tagline" in capsys.readouterr().out
@@ -143,6 +144,48 @@ def test_manifest_has_what_blender_42_requires():
     assert tuple(int(x) for x in info["blender_version_min"].split(".")) <= (4, 2, 0)
     # Files are read and written; Set up backend downloads packages.
     assert set(info["permissions"]) >= {"files", "network"}
+
+
+def test_the_manifest_states_the_licences_of_what_it_ships():
+    """The code's licence is LICENSE's (MIT); the BEAT2-trained weights' non-commercial licence is
+    in the listing (licence, tagline, copyright) and in the add-on's preferences."""
+    from asynfusion_blender import preferences
+    info = build_addon.manifest()
+    with open(os.path.join(REPO, "LICENSE"), encoding="utf-8") as fh:
+        assert fh.readline().strip() == "MIT License"
+    assert info["license"] == ["SPDX:MIT", "SPDX:CC-BY-NC-4.0"]
+    assert "non-commercial" in info["tagline"]
+    assert any("BEAT2" in line and "CC BY-NC 4.0" in line for line in info["copyright"])
+    assert "CC BY-NC 4.0" in preferences.LICENCE_NOTE and "non-commercial" in preferences.LICENCE_NOTE
+
+
+NO_NUMPY = """
+import os, sys
+import bpy
+for name in [m for m in sys.modules if m == "numpy" or m.startswith("numpy.")]:
+    del sys.modules[name]
+sys.modules["numpy"] = None             # what a Blender built without numpy sees
+sys.path.insert(0, {repo!r})
+try:
+    bpy.ops.preferences.addon_enable(module="asynfusion_blender")
+    print("REPORT none")
+except RuntimeError as err:
+    print("REPORT " + str(err).strip())
+print("ENABLED", "asynfusion_blender" in bpy.context.preferences.addons)
+sys.stdout.flush()
+os._exit(0)
+"""
+
+
+def test_a_blender_without_numpy_refuses_to_enable_with_one_sentence(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", NO_NUMPY.format(repo=REPO)], capture_output=True, text=True,
+                          timeout=120, cwd=str(tmp_path), env={**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path)})
+    lines = dict(ln.split(" ", 1) for ln in proc.stdout.splitlines() if ln.startswith(("REPORT ", "ENABLED ")))
+    assert lines["ENABLED"] == "False"
+    assert lines["REPORT"] == (
+        "Error: AsynFusion needs numpy, which the Python of this Blender build (Python 3.11) does not have: "
+        "install it for that Python (e.g. your distribution's python3-numpy package) or use Blender from "
+        "blender.org, which includes it.")
 
 
 def _installed(zip_path: str, action: str, *args: str, tmp_path, timeout: float = 300) -> dict:
@@ -205,8 +248,24 @@ def test_set_up_backend_makes_a_venv_that_imports_the_backend(built, tmp_path):
     module, prefix = out["venv_imports"]
     assert module.startswith(os.path.join(venv, "lib")) and module.endswith("site-packages/asynfusion/__init__.py")
     assert prefix == venv
-    # With no preference and no environment variable, the add-on now finds this interpreter.
+    # With no preference and no environment variable, the add-on now finds this interpreter,
+    # and only because the setup finished it: the same venv without its ready mark is passed over.
     assert out["found_python"] == os.path.join(venv, "bin", "python")
+    assert out["found_half_made"] is None
+
+
+def test_set_up_backend_says_the_download_first_and_respects_allow_online_access(built, tmp_path):
+    out = _installed(built, "setup_offline", tmp_path=tmp_path)
+    sentence = ("Set Up Backend downloads PyTorch, but Blender's online access is off: turn on Preferences > "
+                "System > Network > Allow Online Access, or give an Offline Wheels folder.")
+    assert out["note_off"] == [sentence, True]
+    assert out["result"] == ["RUNTIME_ERROR"] and out["report"] == f"Error: {sentence}\n"
+    assert out["error"] == sentence
+    assert out["user_folder"] is None                      # nothing made, so nothing downloaded
+    # A wheel folder downloads nothing, so it needs no online access; online, the size and time.
+    assert out["note_wheels"] == ["Installs from the Offline Wheels folder; nothing is downloaded.", False]
+    assert out["note_on"] == ["Downloads about 330 MB (PyTorch CPU build and the backend's packages): about "
+                              "1 min at 50 Mbit/s, then a minute or two to install.", False]
 
 
 def test_set_up_backend_failure_is_one_sentence_and_leaves_no_venv(built, tmp_path):
@@ -232,7 +291,7 @@ def test_set_up_backend_failure_is_one_sentence_and_leaves_no_venv(built, tmp_pa
 def test_generate_while_the_backend_is_set_up_says_so_and_the_status_is_honest(built, tmp_path):
     out = _installed(built, "generate_during_setup", SPEECH, tmp_path=tmp_path)
     assert out["half_made_venv"]
-    assert out["status"] == ["The backend is being set up; Generate can start once it is ready.", "TIME"]
+    assert out["status"] == ["Installing the backend...; Generate can start once it is ready.", "TIME"]
     assert out["generate"] == [["RUNTIME_ERROR"], "Error: The backend is still being set up; press Generate "
                                "again once Set up backend has finished.\n"]
     assert out["status_after_cancel"] == ["No backend Python found; set one above or set up the backend.", "ERROR"]
