@@ -35,6 +35,7 @@ def register() -> None:
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
     properties.register()
+    operators.register()
     ui.register()
 
 
@@ -42,6 +43,7 @@ def unregister() -> None:
     stop_setup()
     client.shutdown()
     ui.unregister()
+    operators.unregister()
     properties.unregister()
     for cls in reversed(_CLASSES):
         bpy.utils.unregister_class(cls)

@@ -39,9 +39,60 @@ class JobState:
     error: str = ""
     cost: list[str] = field(default_factory=list)   # what a large bake will cost, shown while generating
     cancel_requested: bool = False
+    baked: list[str] = field(default_factory=list)  # the actions the summary is about
+
+    def done(self, summary: str, baked: list[str] | None = None) -> None:
+        self.summary, self.error, self.baked = summary, "", list(baked or ())
+
+    def current_summary(self) -> str:
+        """The summary while it is still true: once its bake is undone (its actions gone) it says nothing."""
+        if any(bpy.data.actions.get(name) is None for name in self.baked):
+            return ""
+        return self.summary
+
+    def forget(self) -> None:
+        """The scene changed under the panel's messages (undo, redo, another file): the error and a
+        summary that is not about a bake still there are no longer true."""
+        if self.running:
+            return
+        self.error = ""
+        if not self.baked:
+            self.summary = ""
 
 
 JOB = JobState()
+
+
+@bpy.app.handlers.persistent
+def _after_undo(*_args: object) -> None:
+    JOB.forget()
+
+
+@bpy.app.handlers.persistent
+def _after_load(*_args: object) -> None:
+    if not JOB.running:
+        JOB.done("")            # nothing said about the previous file is about this one
+
+
+def targets_changed(_settings: object, _context: bpy.types.Context) -> None:
+    """The rig or face changed: an error about the previous ones is stale."""
+    if not JOB.running:
+        JOB.error = ""
+
+
+_HANDLERS = ((bpy.app.handlers.undo_post, _after_undo), (bpy.app.handlers.redo_post, _after_undo),
+             (bpy.app.handlers.load_post, _after_load))
+
+
+def register() -> None:
+    for handlers, handler in _HANDLERS:
+        handlers.append(handler)
+
+
+def unregister() -> None:
+    for handlers, handler in _HANDLERS:
+        if handler in handlers:
+            handlers.remove(handler)
 
 
 def _settings(context: bpy.types.Context):  # -> AsynFusionSettings
@@ -56,7 +107,7 @@ def _redraw(context: bpy.types.Context) -> None:
 
 
 def _fail(op: bpy.types.Operator, message: str) -> Status:
-    JOB.error, JOB.summary = message, ""
+    JOB.error, JOB.summary, JOB.baked = message, "", []
     op.report({'ERROR'}, message)
     return {'CANCELLED'}
 
@@ -126,7 +177,8 @@ class GenerateRun:
                                    name=os.path.splitext(os.path.basename(audio))[0],
                                    bone_map=_bone_map(context))
         self.plan = (armature, face, options)
-        JOB.running, JOB.progress, JOB.stage, JOB.error, JOB.summary, JOB.cost = True, 0.0, "starting", "", "", []
+        JOB.running, JOB.progress, JOB.stage, JOB.cost = True, 0.0, "starting", []
+        JOB.done("")
         self.scene = context.scene
         JOB.cancel_requested = False
 
@@ -157,7 +209,7 @@ class GenerateRun:
         JOB.running = False
         if reply["type"] == "error":
             if reply.get("kind") == "cancelled":
-                JOB.summary, JOB.error = "Cancelled; the scene is unchanged.", ""
+                JOB.done("Cancelled; the scene is unchanged.")
                 return {'CANCELLED'}
             if reply.get("kind") == "device":      # the worker names its --device flag; here it is a preference
                 return _fail(op, "CUDA was requested but no NVIDIA GPU is usable here; set Device to Auto or "
@@ -172,7 +224,7 @@ class GenerateRun:
             summary = generation.bake_motion_file(context.scene, reply["path"], armature, face, options)
         finally:
             generation.discard_temporary(reply["path"])
-        JOB.summary = generation.summary_text(summary, reply.get("device"))
+        JOB.done(generation.summary_text(summary, reply.get("device")), summary.actions)
         for warning in summary.warnings:
             op.report({'WARNING'}, warning)
         op.report({'INFO'}, JOB.summary)
@@ -315,7 +367,7 @@ class ASYNFUSION_OT_bake_motion(bpy.types.Operator):
                                    audio_path=audio, name=os.path.splitext(os.path.basename(path))[0],
                                    bone_map=_bone_map(context))
         summary = generation.bake_motion_file(context.scene, path, armature, face, options)
-        JOB.summary, JOB.error = generation.summary_text(summary), ""
+        JOB.done(generation.summary_text(summary), summary.actions)
         for warning in summary.warnings:
             self.report({'WARNING'}, warning)
         self.report({'INFO'}, JOB.summary)

@@ -74,6 +74,8 @@ def worker_status() -> str:
     warm = client.current_client()
     if warm is None or not warm.alive:
         return "Worker: not running (starts on Generate)"
+    if warm.frozen:
+        return "Worker: not responding (a fresh one starts on Generate)"
     if warm.ready is None:
         return "Worker: starting..."
     return f"Worker: ready on {warm.ready.get('device', '?')}"

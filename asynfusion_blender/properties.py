@@ -5,6 +5,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 
+from .operators import targets_changed
+
 
 def _is_armature(_self: object, obj: bpy.types.Object) -> bool:
     return obj.type == 'ARMATURE'
@@ -22,9 +24,11 @@ class AsynFusionSettings(bpy.types.PropertyGroup):
         default="FILE")
     audio_file: StringProperty(name="Audio File", subtype='FILE_PATH')  # type: ignore[valid-type]
     sound_strip: StringProperty(name="Sound Strip")  # type: ignore[valid-type]
-    armature: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature)  # type: ignore[valid-type]
+    armature: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature,  # type: ignore[valid-type]
+                              update=targets_changed)
     face_mesh: PointerProperty(name="Face Mesh", type=bpy.types.Object, poll=_is_mesh,  # type: ignore[valid-type]
-                               description="Mesh with Exp000-Exp099 or ARKit-named (jawOpen, ...) shape keys")
+                               description="Mesh with Exp000-Exp099 or ARKit-named (jawOpen, ...) shape keys",
+                               update=targets_changed)
     bone_map: StringProperty(  # type: ignore[valid-type]
         name="Bone Map", subtype='FILE_PATH',
         description="JSON map from SMPL-X joints to this rig's bones, for rigs no profile recognises "

@@ -78,8 +78,8 @@ class ASYNFUSION_PT_main(_Sidebar):
             box = layout.box()
             box.alert = True
             box.label(text=job.error, icon='ERROR')
-        elif job.summary:
-            layout.label(text=job.summary, icon='CHECKMARK')
+        elif job.current_summary():
+            layout.label(text=job.current_summary(), icon='CHECKMARK')
 
 
 class ASYNFUSION_PT_motion(_SubPanel):
