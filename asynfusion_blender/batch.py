@@ -215,7 +215,8 @@ def run(args: argparse.Namespace) -> list[str]:
             else:
                 motion_path, audio = path, generation.sibling_audio(path)
             options = bake.BakeOptions(parts=parts, start_frame=args.start_frame, audio_path=audio, name=name,
-                                       bone_map=os.path.abspath(args.bone_map) if args.bone_map else None)
+                                       bone_map=os.path.abspath(args.bone_map) if args.bone_map else None,
+                                       seed=args.seed if worker is not None else None, keep=True)
             summary = generation.bake_motion_file(scene, motion_path, armature, face, options)
             lines.append(f"{name}: {generation.summary_text(summary, device)}")
             if summary.face:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from . import client, generation, preferences, targets
+from . import client, generation, preferences, takes, targets
 from .bake import action_support, bake, rig_reader
 from .rig import build, smplx_model
 from .core import motion_file
@@ -175,7 +175,7 @@ class GenerateRun:
         options = bake.BakeOptions(parts=settings.parts(), start_frame=start,
                                    audio_path=audio if add_strip else None,
                                    name=os.path.splitext(os.path.basename(audio))[0],
-                                   bone_map=_bone_map(context))
+                                   bone_map=_bone_map(context), seed=settings.seed)
         self.plan = (armature, face, options)
         JOB.running, JOB.progress, JOB.stage, JOB.cost = True, 0.0, "starting", []
         JOB.done("")
@@ -453,5 +453,57 @@ class ASYNFUSION_OT_write_bone_map(bpy.types.Operator):
         return {'FINISHED'}
 
 
+class _TakeOperator(bpy.types.Operator):
+    """An operator on one take of the panel's take list (one undo step each)."""
+    bl_options = {'REGISTER', 'UNDO', 'INTERNAL'}
+
+    take: StringProperty(name="Take", options={'HIDDEN'})  # type: ignore[valid-type]
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return _not_while_generating(cls, "Wait for the generation to finish (or cancel it).")
+
+    def execute(self, context: bpy.types.Context) -> Status:
+        return _guarded(self, lambda: self.apply(context))
+
+    def apply(self, context: bpy.types.Context) -> Status:
+        raise NotImplementedError
+
+
+class ASYNFUSION_OT_take_use(_TakeOperator):
+    """Play this take on the rig and face mesh"""
+    bl_idname = "asynfusion.take_use"
+    bl_label = "AsynFusion: Use Take"
+
+    def apply(self, context: bpy.types.Context) -> Status:
+        armature, _face = _targets(context)
+        for skipped in takes.use(self.take, armature, _settings(context).face_mesh):
+            self.report({'WARNING'}, f"Not switched: {skipped}.")
+        return {'FINISHED'}
+
+
+class ASYNFUSION_OT_take_keep(_TakeOperator):
+    """Keep this take in the .blend (a fake user), or let it go once nothing plays it"""
+    bl_idname = "asynfusion.take_keep"
+    bl_label = "AsynFusion: Keep Take"
+
+    keep: BoolProperty(name="Keep", default=True)  # type: ignore[valid-type]
+
+    def apply(self, context: bpy.types.Context) -> Status:
+        takes.set_kept(self.take, self.keep)
+        return {'FINISHED'}
+
+
+class ASYNFUSION_OT_take_delete(_TakeOperator):
+    """Delete this take's actions (undo brings them back)"""
+    bl_idname = "asynfusion.take_delete"
+    bl_label = "AsynFusion: Delete Take"
+
+    def apply(self, context: bpy.types.Context) -> Status:
+        self.report({'INFO'}, f"Deleted take {takes.delete(self.take)}.")
+        return {'FINISHED'}
+
+
 CLASSES = (ASYNFUSION_OT_generate, ASYNFUSION_OT_cancel, ASYNFUSION_OT_bake_motion,
-           ASYNFUSION_OT_create_rig, ASYNFUSION_OT_use_selection, ASYNFUSION_OT_write_bone_map)
+           ASYNFUSION_OT_create_rig, ASYNFUSION_OT_use_selection, ASYNFUSION_OT_write_bone_map,
+           ASYNFUSION_OT_take_use, ASYNFUSION_OT_take_keep, ASYNFUSION_OT_take_delete)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, preferences, targets
-from .bake import action_support
+from . import operators, preferences, takes, targets
+from .bake import action_support, rig_reader
 
 
 class _Sidebar(bpy.types.Panel):
@@ -80,6 +80,27 @@ class ASYNFUSION_PT_main(_Sidebar):
             box.label(text=job.error, icon='ERROR')
         elif job.current_summary():
             layout.label(text=job.current_summary(), icon='CHECKMARK')
+        _draw_takes(layout, settings)
+
+
+def _draw_takes(layout: bpy.types.UILayout, settings) -> None:  # settings: AsynFusionSettings
+    """4. Takes: each bake, newest first; click one to play it, the heart keeps it, X deletes it."""
+    found = takes.all_takes()
+    if not found:
+        return
+    owners = [o for o in (settings.armature, rig_reader.shape_keys_of(settings.face_mesh)) if o is not None]
+    now = takes.playing(owners)
+    col = layout.column(align=True)
+    col.label(text="4. Takes", icon='ACTION')
+    for take in found:
+        row = col.row(align=True)
+        use = row.operator("asynfusion.take_use", text=take.name, depress=take.id in now,
+                           icon='PLAY' if take.id in now else 'BLANK1')
+        use.take = take.id
+        keep = row.operator("asynfusion.take_keep", text="", icon='FAKE_USER_ON' if take.kept else 'FAKE_USER_OFF')
+        keep.take, keep.keep = take.id, not take.kept
+        row.operator("asynfusion.take_delete", text="", icon='X').take = take.id
+        col.label(text=take.details(), icon='BLANK1')
 
 
 class ASYNFUSION_PT_motion(_SubPanel):

@@ -54,24 +54,30 @@ class CurveWriter:
 
     def assign(self) -> Callable[[], None]:
         """Make the owner play this action; returns a function that restores what it played."""
-        adt: Any = self.owner.animation_data
-        created = adt is None
-        if adt is None:
-            adt = self.owner.animation_data_create()
-        old_action = adt.action
-        old_slot = adt.action_slot if SLOTTED else None
-        adt.action = self.action
-        if SLOTTED:
-            adt.action_slot = self.slot
+        return play(self.owner, self.action, self.slot if SLOTTED else None)
 
-        def restore() -> None:
-            if created:
-                self.owner.animation_data_clear()
-                return
-            adt.action = old_action
-            if SLOTTED and old_action is not None and old_slot is not None:
-                adt.action_slot = old_slot
-        return restore
+
+def play(owner: Animated, action: bpy.types.Action, slot: Any = None) -> Callable[[], None]:
+    """Make the owner play ``action`` (through ``slot``, else the action's first, when actions are
+    slotted); returns a function that restores what it played."""
+    adt: Any = owner.animation_data
+    created = adt is None
+    if adt is None:
+        adt = owner.animation_data_create()
+    old_action = adt.action
+    old_slot = adt.action_slot if SLOTTED else None
+    adt.action = action
+    if SLOTTED:
+        adt.action_slot = slot if slot is not None else cast(Any, action).slots[0]
+
+    def restore() -> None:
+        if created:
+            owner.animation_data_clear()
+            return
+        adt.action = old_action
+        if SLOTTED and old_action is not None and old_slot is not None:
+            adt.action_slot = old_slot
+    return restore
 
 
 def action_curves(action: bpy.types.Action, owner: Animated | None = None) -> list[bpy.types.FCurve]:

@@ -19,6 +19,7 @@ import numpy as np
 from ..core import face_track, quaternions
 from ..core.motion_file import Motion
 from ..errors import AddonError
+from .. import takes
 from ..rig import profiles
 from . import action_support, cost_estimate, curve_math, face_keys, retarget, rig_reader
 
@@ -32,6 +33,8 @@ class BakeOptions:
     audio_path: str | None = None
     name: str = "AsynFusion"
     bone_map: str | None = None      # a user's JSON bone map; None: detect the rig's profile
+    seed: int | None = None          # the take's seed, when it was generated here
+    keep: bool = False               # a fake user on the take (batch.py: every file's take is saved)
 
 
 @dataclass
@@ -45,6 +48,7 @@ class BakeSummary:
     warnings: list[str] = field(default_factory=list)
     face: str | None = None              # which face shape keys were driven, as a sentence
     profile: str | None = None          # the rig profile the body went through (SMPL-X, Rigify, ...)
+    take: str = ""                      # the take's id (takes.py)
 
 
 def expected_cost(scene: bpy.types.Scene, seconds: float, face_mesh: bpy.types.Object | None,
@@ -72,15 +76,17 @@ class _Revert:
 
 
 def _write_action(revert: _Revert, owner: action_support.Animated, name: str,
-                  curves: list[curve_math.Curve], frames: np.ndarray) -> str:
+                  curves: list[curve_math.Curve], frames: np.ndarray, take: dict, keep: bool) -> str:
     writer = action_support.CurveWriter(name, owner)
     revert.add(lambda: bpy.data.actions.remove(writer.action))
     for c in curves:
         writer.add(c.data_path, c.index, c.group, curve_math.keyframe_coords(frames, c.values))
+    writer.action[takes.KEY] = take
+    writer.action.use_fake_user = keep
     adt = owner.animation_data
     old = adt.action if adt is not None else None
-    if old is not None and not old.use_fake_user:
-        old.use_fake_user = True        # keep the user's action when nothing plays it any more
+    if old is not None and not old.use_fake_user and not takes.is_take(old):
+        old.use_fake_user = True        # keep the user's own action when nothing plays it any more
         revert.add(lambda: setattr(old, "use_fake_user", False))
     revert.add(writer.assign())
     return writer.action.name
@@ -189,6 +195,8 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
     summary = BakeSummary(frames=len(frames), seconds=len(frames) / dst_fps,
                           first_frame=int(frames[0]), last_frame=int(frames[-1]),
                           warnings=warnings, profile=match.profile if match is not None else None)
+    take = takes.new_take(options.name, options.seed, options.audio_path, summary.seconds, summary.first_frame)
+    summary.take = take["id"]
     revert = _Revert()
     try:
         if match is not None and not match.is_smplx:
@@ -196,7 +204,8 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
         if rig is not None:
             for j in joints:
                 _set_attr(revert, armature.pose.bones[rig.bone_names[j]], "rotation_mode", 'QUATERNION')
-            summary.actions.append(_write_action(revert, armature, f"{options.name} body", body, frames))
+            summary.actions.append(_write_action(revert, armature, f"{options.name} body", body, frames,
+                                                 {**take, "part": "body"}, options.keep))
         if face and face_mesh is not None:
             key = rig_reader.shape_keys_of(face_mesh)
             low, high = float(motion.expressions.min()), float(motion.expressions.max())
@@ -204,7 +213,8 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
                 block = key.key_blocks[name]
                 _set_attr(revert, block, "slider_min", min(block.slider_min, max(low, -10.0)))
                 _set_attr(revert, block, "slider_max", max(block.slider_max, min(high, 10.0)))
-            summary.actions.append(_write_action(revert, key, f"{options.name} face", face, frames))
+            summary.actions.append(_write_action(revert, key, f"{options.name} face", face, frames,
+                                                 {**take, "part": "face"}, options.keep))
             summary.face = face_keys.describe(face_names, face_mesh.name)
         if options.audio_path is not None and bpy.app.build_options.audaspace:
             summary.sound_strip = _add_sound(revert, scene, options.audio_path, options.start_frame)

@@ -53,6 +53,16 @@ def long_speech(tmp_path_factory):
     return path
 
 
+@pytest.fixture
+def short_take(tmp_path):
+    """Two seconds of a BEAT2 take as a motion file (speech.npz): enough to bake, quick to bake."""
+    from asynfusion_blender.core import motion_file
+    full = motion_file.read_motion(TAKE)
+    path = tmp_path / "speech.npz"
+    motion_file.write_motion(path, motion_file.Motion(full.poses[:60], full.expressions[:60], full.trans[:60]))
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def take():
     from asynfusion_blender.core import motion_file

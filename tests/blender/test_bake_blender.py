@@ -133,7 +133,8 @@ def test_existing_action_survives_and_each_bake_makes_a_new_action(rig, take):
     assert len(kept) == 4 and all(len(fc.keyframe_points) == 1 for fc in kept)
     assert first.actions[0] != second.actions[0]
     assert armature.animation_data.action.name == second.actions[0]
-    assert bpy.data.actions[first.actions[0]].use_fake_user
+    # The replaced take gets no fake user (takes.py: only the takes a person keeps stay in the .blend).
+    assert not bpy.data.actions[first.actions[0]].use_fake_user and bpy.data.actions[first.actions[0]].users == 0
 
 
 def test_parts_limit_what_is_baked(rig, take):

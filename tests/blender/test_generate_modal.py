@@ -19,7 +19,7 @@ import bpy
 import pytest
 
 from conftest import scene_state
-from asynfusion_blender import client, operators
+from asynfusion_blender import client, operators, takes
 
 
 GENERATE = operators.ASYNFUSION_OT_generate
@@ -90,6 +90,8 @@ def test_timer_ticks_generate_and_bake_then_the_timer_is_removed(modal):
     assert body.data.shape_keys.animation_data.action.name == "5703-47212-0000 face"
     assert operators.JOB.summary.startswith("Baked ") and operators.JOB.error == ""
     assert bpy.ops.asynfusion.generate.poll() and not bpy.ops.asynfusion.cancel.poll()
+    take = takes.all_takes()[0]            # the take remembers the seed it was generated with
+    assert (take.name, take.seed, take.start) == ("5703-47212-0000", 3, 1) and not take.kept
 
 
 def _cancel_while_sampling(long_speech, cancel):

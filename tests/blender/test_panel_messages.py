@@ -8,20 +8,9 @@ import sys
 import bpy
 import pytest
 
-from conftest import TAKE
 from asynfusion_blender import client, operators, preferences
-from asynfusion_blender.core import motion_file
 
 NO_RIG = "Choose a target armature (or select one), or create a rig first."
-
-
-@pytest.fixture
-def short_take(tmp_path):
-    """Two seconds of a BEAT2 take as a motion file: enough to bake, quick to bake."""
-    full = motion_file.read_motion(TAKE)
-    path = tmp_path / "take.npz"
-    motion_file.write_motion(path, motion_file.Motion(full.poses[:60], full.expressions[:60], full.trans[:60]))
-    return str(path)
 
 
 def _no_rig_error(short_take: str) -> None:

@@ -1,0 +1,118 @@
+"""Takes: every bake is a take (its body and face actions) that the panel lists to switch
+between, keep or delete.
+
+A take's facts live on its actions, as the custom property ``asynfusion_take`` (id, name, seed,
+date, audio, length, start frame, which part), so the .blend holds them with nothing else to
+save. Only a kept take has a fake user: one that is neither kept nor playing has no users and
+is gone once the file is saved and opened again, so takes no longer pile up in the .blend.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass
+from typing import Any, cast
+
+import bpy
+
+from .bake import action_support
+from .bake.rig_reader import shape_keys_of
+from .errors import AddonError
+
+KEY = "asynfusion_take"
+
+
+@dataclass(frozen=True)
+class Take:
+    id: str
+    name: str
+    seed: int                   # -1: not known (a motion file baked as it was)
+    date: str                   # when it was baked, ISO 8601 UTC to the microsecond (so takes sort by it)
+    seconds: float
+    start: int
+    actions: tuple[str, ...]    # body and/or face
+    kept: bool
+
+    def details(self) -> str:
+        """One short line for the panel: seed, length, date."""
+        seed = f"seed {self.seed}" if self.seed >= 0 else "file"
+        return f"{seed} · {self.seconds:.1f} s · {self.date[:16].replace('T', ' ')}"
+
+
+def new_take(name: str, seed: int | None, audio: str | None, seconds: float, start: int) -> dict:
+    """The facts of a take about to be baked (each of its actions gets them, with its part)."""
+    return {"id": uuid.uuid4().hex[:12], "name": name, "seed": -1 if seed is None else int(seed),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "audio": audio or "", "seconds": round(float(seconds), 3), "start": int(start)}
+
+
+def _facts(action: bpy.types.Action) -> dict | None:
+    value = cast(Any, action).get(KEY)
+    return value.to_dict() if hasattr(value, "to_dict") else None
+
+
+def all_takes() -> list[Take]:
+    """Every take in the file, newest first."""
+    grouped: dict[str, tuple[dict, list[bpy.types.Action]]] = {}
+    for action in bpy.data.actions:
+        facts = _facts(action)
+        if facts is not None and "id" in facts:
+            grouped.setdefault(str(facts["id"]), (facts, []))[1].append(action)
+    found = [Take(id=take_id, name=str(facts.get("name", "")), seed=int(facts.get("seed", -1)),
+                  date=str(facts.get("date", "")), seconds=float(facts.get("seconds", 0.0)),
+                  start=int(facts.get("start", 1)), actions=tuple(sorted(a.name for a in actions)),
+                  kept=all(a.use_fake_user for a in actions))
+             for take_id, (facts, actions) in grouped.items()]
+    return sorted(found, key=lambda t: t.date, reverse=True)
+
+
+def _actions(take_id: str) -> list[bpy.types.Action]:
+    found = [a for a in bpy.data.actions if (_facts(a) or {}).get("id") == take_id]
+    if not found:
+        raise AddonError("That take is no longer in the file; pick another one.")
+    return found
+
+
+def is_take(action: bpy.types.Action | None) -> bool:
+    return action is not None and _facts(action) is not None
+
+
+def playing(owners: list[action_support.Animated]) -> set[str]:
+    """The ids of the takes these IDs play now."""
+    ids = set()
+    for owner in owners:
+        adt = owner.animation_data
+        facts = _facts(adt.action) if adt is not None and adt.action is not None else None
+        if facts is not None:
+            ids.add(str(facts.get("id")))
+    return ids
+
+
+def set_kept(take_id: str, keep: bool) -> None:
+    for action in _actions(take_id):
+        action.use_fake_user = keep
+
+
+def delete(take_id: str) -> str:
+    """Remove the take's actions (whatever plays them stops); returns its name."""
+    actions = _actions(take_id)
+    name = str((_facts(actions[0]) or {}).get("name", ""))
+    for action in actions:
+        bpy.data.actions.remove(action)
+    return name
+
+
+def use(take_id: str, armature: bpy.types.Object, face_mesh: bpy.types.Object | None) -> list[str]:
+    """Play the take on the rig (body) and the face mesh's shape keys (face); returns what it could not."""
+    skipped = []
+    for action in _actions(take_id):
+        part = (_facts(action) or {}).get("part")
+        owner: action_support.Animated | None = armature
+        if part == "face":
+            owner = shape_keys_of(face_mesh)
+            if owner is None:
+                skipped.append("face (choose a face mesh with shape keys)")
+                continue
+        action_support.play(owner, action)
+    return skipped
