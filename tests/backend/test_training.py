@@ -136,7 +136,10 @@ def test_windows_have_the_shapes_the_model_takes(split, one_thread):
     assert item["face"].shape == (WINDOW, cfg.face_dim) == (WINDOW, FACE_DIM)
     assert item["body"].shape == (WINDOW, cfg.body_dim) == (WINDOW, BODY_DIM)
     assert item["audio"].shape == (WINDOW, cfg.audio_dim)
-    assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in item.values())
+    assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for k, v in item.items() if k != "viseme")
+    assert item["viseme"].shape == (WINDOW,) and item["viseme"].dtype == torch.int64
+    labels = torch.cat(ds.visemes)
+    assert set(labels.unique().tolist()) == {-1, 0, 1, 2, 3}     # every mouth shape, and frames with none
     # the windows are normalised with the training statistics
     face = torch.cat(ds.face[: len(split.train)])
     assert face.mean().abs() < 0.1 and 0.8 < face.std() < 1.2
@@ -144,6 +147,20 @@ def test_windows_have_the_shapes_the_model_takes(split, one_thread):
     t = {b: torch.tensor([10, 500, 999]) for b in BRANCHES}
     out = Denoiser(AsynFusion(cfg))({b: batch[b] for b in BRANCHES}, t, batch["audio"], None)
     assert out["face"].shape == batch["face"].shape and out["body"].shape == batch["body"].shape
+
+
+def test_a_take_recorded_elsewhere_keeps_its_motion_and_phones_and_only_its_speech_changes(split, one_thread):
+    take = split.train[0].crop(0, 300)
+    copy = take.recorded_elsewhere(3)
+    for name in ("poses", "expressions", "trans", "visemes"):
+        assert np.array_equal(getattr(copy, name), getattr(take, name)), name
+    assert copy.feats.shape == take.feats.shape and np.isfinite(copy.feats).all()
+    assert np.abs(copy.feats - take.feats).mean() > 0.1
+    assert np.array_equal(take.recorded_elsewhere(3).feats, copy.feats)        # seeded
+    normaliser = fit_normaliser(split.train)
+    plain = Windows(split.train, normaliser, WINDOW, 5, mirror=False)
+    voiced = Windows(split.train, normaliser, WINDOW, 5, mirror=False, voices=2)
+    assert len(voiced) == 3 * len(plain)
 
 
 def test_motion_layout_round_trips_on_a_real_take():

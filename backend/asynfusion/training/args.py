@@ -45,6 +45,8 @@ class TrainConfig(RunOptions):
     body_noise_lowpass: float = 2.0  # sigma (frames) of the body's temporally correlated diffusion noise
     vtlp: float = 0.12              # vocal-tract-length warp of the mel axis, factor in [1-v, 1+v]
     stretch: float = 0.0            # time-stretched copies of every take at rates 1 ± s, 1 ± s/2
+    viseme_weight: float = 0.0      # auxiliary viseme loss (viseme_loss.py) on the predicted face
+    voices: int = 0                 # copies of every take with noisy, reverberant or telephone speech
     ema: float = 0.999
     mirror: bool = True
     retrieval: bool = True          # the body branch reads the motion-matched track
@@ -67,6 +69,7 @@ class DistillConfig(RunOptions):
     decoupled: float = 0.5
     vtlp: float = 0.12              # as in training: the student sees the voices the teacher saw
     stretch: float = 0.0            # as in training
+    voices: int = 0                 # as in training
     retrieval_drop: float = 0.15
     mirror: bool = True
     stride: int = 5

@@ -33,6 +33,7 @@ from ..retrieval import MotionDatabase
 from . import phones as P
 from .args import DEFAULT_HOLDOUT
 from .augment import mirror_motion, resample_linear, resample_poses, stretch_positions
+from .voice_augment import degrade
 
 
 def _sample(frame: int) -> int:
@@ -84,6 +85,16 @@ class Take:
                        expressions=resample_linear(self.expressions, pos), trans=resample_linear(self.trans, pos),
                        feats=resample_linear(self.feats, pos), wave=None, rate=self.rate * rate,
                        visemes=None if self.visemes is None else self.visemes[nearest])
+
+    def recorded_elsewhere(self, seed: int) -> "Take":
+        """The same motion with its speech degraded as another room, microphone or line would
+        (voice_augment.degrade); features recomputed and speaker-normalised as generation does."""
+        if self.wave is None:
+            raise ValueError(f"{self.name} has no audio to degrade (a time-stretched copy keeps none)")
+        wave = audio.normalise_loudness(degrade(self.wave, np.random.default_rng(seed)))
+        feats = audio.speaker_normalise(audio.audio_features(wave))[0].numpy()
+        feats = np.concatenate([feats, np.repeat(feats[-1:], max(0, self.frames - len(feats)), 0)])
+        return replace(self, feats=feats[: self.frames].astype(np.float32), wave=wave)
 
     def retrieval_radius(self, radius: int) -> int:
         """Frames around a query within which its own take is excluded, widened for a
@@ -204,6 +215,11 @@ def with_stretches(takes: list[Take], stretch: float) -> list[Take]:
     return list(takes) + [t.stretch(r) for t in takes for r in stretch_rates(stretch)]
 
 
+def with_voices(takes: list[Take], copies: int) -> list[Take]:
+    """The takes and ``copies`` degraded recordings of each (a fixed seed per copy)."""
+    return list(takes) + [t.recorded_elsewhere(1009 * k + c) for k, t in enumerate(takes) for c in range(copies)]
+
+
 def motion_database(takes: list[Take], normaliser: Normaliser, with_face: bool = False) -> MotionDatabase:
     """The training motion (mirrors included) as the body branch's retrieval database;
     ``with_face``: face and body side by side (the motion-matching baseline)."""
@@ -224,15 +240,17 @@ RETRIEVAL_VARIANTS = 4       # retrieved tracks per take (different seeds), one 
 class Windows(torch.utils.data.Dataset):
     """Normalised windows of ``length`` frames every ``stride`` frames over the takes.
 
-    Items: face, body, audio, face_weight (per-frame face-loss weight from the phones)
-    and, with a motion database, retrieved (a motion-matched body track of the window's
+    Items: face, body, audio, face_weight (per-frame face-loss weight from the phones),
+    viseme (the frame's mouth-shape class, phones.NONE where none applies) and, with a motion database, retrieved (a motion-matched body track of the window's
     audio that never comes from the window's own neighbourhood).
     """
 
     def __init__(self, takes: list[Take], normaliser: Normaliser, length: int, stride: int,
-                 mirror: bool = True, database: MotionDatabase | None = None, stretch: float = 0.0) -> None:
-        all_takes = with_stretches(with_mirrors(takes, mirror), stretch)
+                 mirror: bool = True, database: MotionDatabase | None = None, stretch: float = 0.0,
+                 voices: int = 0) -> None:
+        all_takes = with_stretches(with_voices(with_mirrors(takes, mirror), voices), stretch)
         self.face, self.body, self.audio, self.weight, self.tracks, self.index = [], [], [], [], [], []
+        self.visemes: list[torch.Tensor] = []
         for k, take in enumerate(all_takes):
             face, body = take.branches()
             face, body = normaliser.normalise(face, body)
@@ -241,6 +259,7 @@ class Windows(torch.utils.data.Dataset):
             self.audio.append(normaliser.normalise_audio(torch.from_numpy(take.feats)))
             vis = take.visemes if take.visemes is not None else np.full(take.frames, P.NONE, np.int8)
             self.weight.append(torch.from_numpy(P.loss_weights(vis)))
+            self.visemes.append(torch.from_numpy(vis.astype(np.int64)))
             if database is not None:
                 exclude = (take.source, take.start, take.retrieval_radius(SELF_EXCLUSION))
                 self.tracks.append([torch.from_numpy(database.match(take.feats, seed=1000 * k + v, exclude=exclude))
@@ -259,7 +278,7 @@ class Windows(torch.utils.data.Dataset):
         k, s = self.index[i]
         sl = slice(s, s + self.length)
         item = {"face": self.face[k][sl], "body": self.body[k][sl], "audio": self.audio[k][sl],
-                "face_weight": self.weight[k][sl]}
+                "face_weight": self.weight[k][sl], "viseme": self.visemes[k][sl]}
         if self.tracks:
             self.draw += 1
             item["retrieved"] = self.tracks[k][(i + self.draw) % RETRIEVAL_VARIANTS][sl]

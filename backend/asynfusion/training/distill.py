@@ -111,7 +111,7 @@ def _prepare(cfg: DistillConfig, d: common.Dist, out: Path) -> tuple[_Run, Windo
     scheduler = replace(tw.scheduler, kind="lcm", origin_steps=tw.scheduler.num_train_steps // cfg.skip)
     split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
     ds = Windows(split.train, normaliser.to("cpu"), teacher.cfg.window, cfg.stride, mirror=cfg.mirror,
-                 database=database, stretch=cfg.stretch)
+                 database=database, stretch=cfg.stretch, voices=cfg.voices)
     guidance_input = cfg.w_max > cfg.w_min
     student = make_student(teacher.cpu(), guidance_input).to(d.device)
     teacher.to(d.device)

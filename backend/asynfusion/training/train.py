@@ -6,7 +6,8 @@ null input with probability ``audio_drop`` (classifier-free guidance; the retrie
 track goes with it), the retrieved track alone is dropped with ``retrieval_drop``,
 and the mel axis is warped by a random vocal-tract-length factor (other voices).
 The loss is x0 MSE + velocity + acceleration terms on each branch, with the face's
-frames weighted by their phones (closures count most). Runs on CPU, one GPU, or
+frames weighted by their phones (closures count most), and optionally an auxiliary
+viseme loss (viseme_loss.py). Runs on CPU, one GPU, or
 under torchrun (DDP).
 """
 
@@ -25,6 +26,7 @@ from ..schedule import Scheduler
 from . import common
 from .args import TrainConfig
 from .data import Windows, fit_normaliser, load_split, motion_database, with_mirrors
+from .viseme_loss import VisemeReadout
 
 
 def _weighted_mse(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
@@ -99,7 +101,8 @@ def train(cfg: TrainConfig) -> Path:
     normaliser = fit_normaliser(with_mirrors(split.train, cfg.mirror))
     database = motion_database(with_mirrors(split.train, cfg.mirror), normaliser) if cfg.retrieval else None
     ds = Windows(split.train, normaliser, cfg.window, cfg.stride, mirror=cfg.mirror, database=database,
-                 stretch=cfg.stretch)
+                 stretch=cfg.stretch, voices=cfg.voices)
+    readout = VisemeReadout.fit(ds.face, ds.visemes).to(d.device) if cfg.viseme_weight > 0 else None
     torch.manual_seed(cfg.seed)
     arch = ModelConfig(width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
                        retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass, root_lowpass=cfg.root_lowpass,
@@ -141,6 +144,8 @@ def train(cfg: TrainConfig) -> Path:
         audio_in = warp_voice(batch["audio"], cfg.vtlp, gen)
         pred = net(noised(x0, t, scheduler, gen), t, audio_in, drop, retrieved=retrieved)
         loss, parts = branch_loss(pred, x0, cfg.vel_weight, cfg.acc_weight, batch["face_weight"])
+        if readout is not None:
+            loss = loss + cfg.viseme_weight * readout.loss(pred["face"], batch["viseme"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
