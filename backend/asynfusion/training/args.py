@@ -45,7 +45,7 @@ class TrainConfig(RunOptions):
     body_noise_lowpass: float = 2.0  # sigma (frames) of the body's temporally correlated diffusion noise
     vtlp: float = 0.12              # vocal-tract-length warp of the mel axis, factor in [1-v, 1+v]
     stretch: float = 0.0            # time-stretched copies of every take at rates 1 ± s, 1 ± s/2
-    viseme_weight: float = 0.0      # auxiliary viseme loss (viseme_loss.py) on the predicted face
+    viseme_weight: float = 0.1      # auxiliary viseme loss (viseme_loss.py) on the predicted face; 0: off
     voices: int = 0                 # copies of every take with noisy, reverberant or telephone speech
     ema: float = 0.999
     mirror: bool = True
