@@ -47,9 +47,13 @@ def _steps(text: str) -> int:
 
 
 def _generate(args) -> int:
-    from .generate import Generator
+    from .generate import Generator, Regenerate
 
-    args.output = check_output(args.output, inputs=[args.audio])
+    if (args.regenerate is None) != (args.source is None):
+        raise UserError("--regenerate START END and --from MOTION.npz go together: name the take's motion file "
+                        "and the frames to resample.")
+    regenerate = None if args.regenerate is None else Regenerate(args.source, *args.regenerate)
+    args.output = check_output(args.output, inputs=[args.audio] + ([args.source] if args.source else []))
     if args.livelink:
         args.livelink = check_output(args.livelink, inputs=[args.audio, args.output])
     generator = Generator(args.weights, args.device)
@@ -58,7 +62,7 @@ def _generate(args) -> int:
     try:
         result = generator.generate(args.audio, args.output, seed=args.seed, steps_face=args.steps_face,
                                     steps_body=args.steps_body, guidance=args.guidance, speaker=args.speaker,
-                                    progress=bar, smoothing=args.smoothing)
+                                    progress=bar, smoothing=args.smoothing, regenerate=regenerate)
     finally:
         bar.close()
     print(f"{result.path}: {result.frames} frames, {result.seconds:.1f} s of motion in "
@@ -91,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also store the face as ARKit blendshape weights in the motion file (arkit, arkit_names)")
     gen.add_argument("--livelink", default=None, metavar="FILE.csv",
                      help="also write the face as a Live Link Face CSV (52 ARKit shapes, head and eye angles)")
+    gen.add_argument("--regenerate", type=int, nargs=2, default=None, metavar=("START", "END"),
+                     help="resample only motion frames START to END-1 (30 fps, from 0) of --from's take with "
+                          "this --seed, keeping every other frame exactly; seamless at both borders")
+    gen.add_argument("--from", dest="source", default=None, metavar="MOTION.npz",
+                     help="the take's motion file (made for this audio) that --regenerate works on")
     gen.set_defaults(run=_generate)
     _add_lazy_commands(sub)
     return parser

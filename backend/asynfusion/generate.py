@@ -17,16 +17,25 @@ import numpy as np
 import torch
 
 from . import __version__, audio
-from .core.motion_file import Motion, non_finite, write_motion
+from .core.motion_file import Motion, non_finite, read_motion, write_motion
 from .device import autocast_dtype, describe, resolve_device
 from .errors import Cancelled, UserError
-from .representation import decode
-from .sampling import DEFAULTS, SamplerSettings, sample
+from .representation import decode, motion_to_branches
+from .sampling import DEFAULTS, Inpaint, SamplerSettings, sample
 from .weights import default_weights_dir, load_weights
 
 ProgressFn = Callable[[float, str], None]
 AudioFn = Callable[[float], None]      # told the clip's length (seconds) once the audio is read
 SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Gaussian (--smooth)
+
+
+@dataclass(frozen=True)
+class Regenerate:
+    """Resample motion frames [start, end) of ``source`` (a motion file made for the same audio)
+    and keep every other frame exactly as that file has it."""
+    source: str
+    start: int
+    end: int
 
 
 @dataclass
@@ -90,8 +99,10 @@ class Generator:
                  steps_face: int | None = None, steps_body: int | None = None,
                  guidance: float | None = None, speaker: int | None = None,
                  progress: ProgressFn | None = None, cancel: threading.Event | None = None,
-                 smoothing: bool = False, on_audio: AudioFn | None = None) -> Result:
-        """Write the motion for ``audio_path`` to ``out_path`` (atomically) and describe it."""
+                 smoothing: bool = False, on_audio: AudioFn | None = None,
+                 regenerate: Regenerate | None = None) -> Result:
+        """Write the motion for ``audio_path`` to ``out_path`` (atomically) and describe it;
+        with ``regenerate``, only that range is new (inpainted) and the rest is the source's."""
         settings = self.settings(steps_face, steps_body, guidance, smoothing)
         out_path = Path(out_path)
         if not out_path.parent.is_dir():
@@ -109,12 +120,16 @@ class Generator:
         if on_audio is not None:
             on_audio(len(wave) / audio.SAMPLE_RATE)
         raw, offset = audio.speaker_normalise(audio.audio_features(wave, self.device))
+        source = None if regenerate is None else self._source(regenerate, audio_path, raw.shape[0])
         audio_done = time.perf_counter()
         report(0.05, "sampling")
         out = self.sample(raw, offset, settings, seed, speaker,
-                          progress=lambda f: report(0.05 + 0.9 * f, "sampling"))
+                          progress=lambda f: report(0.05 + 0.9 * f, "sampling"),
+                          inpaint=None if source is None else self._inpaint(source, regenerate))
         model_done = time.perf_counter()
         motion = self._to_motion(out, seed, settings, audio_path)
+        if source is not None:
+            motion = _spliced(source, motion, regenerate)
         report(0.97, "writing")
         if non_finite(motion) is not None:
             raise UserError("The model produced NaN or infinite motion, so nothing was written; "
@@ -124,6 +139,26 @@ class Generator:
         return Result(str(out_path), motion.num_frames, motion.seconds, self.device_name,
                       audio_done - start, model_done - audio_done, total)
 
+    def _source(self, regenerate: Regenerate, audio_path, frames: int) -> Motion:
+        """The motion file a range is regenerated in, checked against this audio and range."""
+        source = read_motion(regenerate.source)
+        name = os.path.basename(regenerate.source)
+        digest = source.meta.get("audio_sha256")
+        if source.num_frames != frames or (digest is not None and digest != audio.file_digest(audio_path)):
+            raise UserError(f"{name} was not made for {os.path.basename(os.fspath(audio_path))}; regenerate a "
+                            "range with the audio its take was generated from.")
+        if not 0 <= regenerate.start < regenerate.end <= frames:
+            raise UserError(f"The range {regenerate.start}-{regenerate.end} is not inside the take's frames "
+                            f"0-{frames}; choose a start before the end, both within the take.")
+        return source
+
+    def _inpaint(self, source: Motion, regenerate: Regenerate) -> Inpaint:
+        """The source's motion as the normalised branches the sampler keeps outside the range."""
+        face, body = motion_to_branches(*(torch.from_numpy(a).to(self.device)
+                                          for a in (source.poses, source.expressions, source.trans)))
+        face, body = self.normaliser.normalise(face, body)
+        return Inpaint(face, body, regenerate.start, regenerate.end)
+
     def retrieve(self, feats: torch.Tensor, seed: int) -> torch.Tensor | None:
         """The motion-matched body track of speaker-normalised features (retrieval models)."""
         if self.database is None:
@@ -131,14 +166,16 @@ class Generator:
         return torch.from_numpy(self.database.match(feats.cpu().numpy(), seed=seed)).to(self.device)
 
     def sample(self, feats: torch.Tensor, offset: torch.Tensor, settings: SamplerSettings, seed: int,
-               speaker: int | None = None, progress=None, retrieval: bool = True) -> dict[str, torch.Tensor]:
+               speaker: int | None = None, progress=None, retrieval: bool = True,
+               inpaint: Inpaint | None = None) -> dict[str, torch.Tensor]:
         """Speaker-normalised (T, 66) features -> normalised face and body (sampling.sample)."""
         pad = self.normaliser.normalise_audio(self.silence - offset.to(self.silence))
         retrieved = self.retrieve(feats, seed) if retrieval else None
         if retrieved is None:               # nothing to start the body from: it starts from noise
             settings = replace(settings, body_start=None)
         return sample(self.model, self.scheduler, self.normaliser.normalise_audio(feats), settings, seed, pad,
-                      retrieved=retrieved, speaker=speaker, progress=progress, autocast_dtype=self.precision)
+                      retrieved=retrieved, speaker=speaker, progress=progress, autocast_dtype=self.precision,
+                      inpaint=inpaint)
 
     def decode(self, out: dict[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Normalised branches -> (poses, expressions, trans) with the feet on the floor."""
@@ -161,3 +198,16 @@ class Generator:
             "audio_sha256": audio.file_digest(audio_path),
         }
         return Motion(poses=poses, expressions=expressions, trans=trans, fps=float(audio.MOTION_FPS), meta=meta)
+
+
+def _spliced(source: Motion, new: Motion, regenerate: Regenerate) -> Motion:
+    """The source's frames outside the range, bit for bit, and the new ones inside it."""
+    inside = slice(regenerate.start, regenerate.end)
+    arrays = {}
+    for key in ("poses", "expressions", "trans"):
+        a = np.array(getattr(source, key), np.float32, copy=True)
+        a[inside] = getattr(new, key)[inside]
+        arrays[key] = a
+    meta = dict(new.meta, regenerated=[regenerate.start, regenerate.end],
+                source_seed=source.meta.get("seed"), source_file=os.path.basename(regenerate.source))
+    return replace(new, **arrays, betas=source.betas, meta=meta)

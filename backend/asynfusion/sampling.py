@@ -49,6 +49,34 @@ DEFAULTS = {
 }
 
 
+@dataclass(frozen=True)
+class Inpaint:
+    """Known motion (normalised branches, (T, dim) each) kept outside frames [start, end), which
+    are resampled. Inpainting makes the new motion fit its context but not meet it exactly, so
+    over ``blend`` frames inside each border the result eases (half a cosine, flat at both ends)
+    from the known motion at those frames to the new: a seam moves as smoothly as the take."""
+    face: torch.Tensor
+    body: torch.Tensor
+    start: int
+    end: int
+    blend: int = 15
+
+    def mask(self, length: int) -> torch.Tensor:
+        """(length,) True on the frames to keep: the known ones outside the range (not padding)."""
+        idx = torch.arange(length)
+        return (idx < self.face.shape[0]) & ((idx < self.start) | (idx >= self.end))
+
+    def ramp(self, length: int) -> torch.Tensor:
+        """(length, 1) weight of the new motion: 0 on kept frames, rising to 1 over ``blend``
+        frames from each border that has known motion beyond it."""
+        idx = torch.arange(length, dtype=torch.float32)
+        far = torch.full_like(idx, float(self.blend + 1))
+        after_start = idx - self.start + 1 if self.start > 0 else far
+        before_end = self.end - idx if self.end < self.face.shape[0] else far
+        w = 0.5 - 0.5 * torch.cos(torch.pi * (torch.minimum(after_start, before_end) / (self.blend + 1)).clamp(0, 1))
+        return torch.where(self.mask(length), torch.zeros_like(w), w)[:, None]
+
+
 class _Windows:
     """A clip cut into the model's overlapping windows, in chunks of ``chunk`` windows."""
 
@@ -76,11 +104,12 @@ class _Windows:
 def sample(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, settings: SamplerSettings,
            seed: int, pad_features: torch.Tensor, retrieved: torch.Tensor | None = None,
            speaker: int | None = None, progress: Progress | None = None,
-           autocast_dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+           autocast_dtype: torch.dtype | None = None, inpaint: Inpaint | None = None) -> dict[str, torch.Tensor]:
     """(T, audio_dim) features -> {"face": (T, face_dim), "body": (T, body_dim)}, normalised.
 
     ``pad_features`` (1, audio_dim): what fills clips shorter than one window (silence).
     ``retrieved`` (T, body_dim): the motion-matched body track a retrieval model reads.
+    ``inpaint``: keep its known motion outside its range and resample only the range.
     """
     device = feats.device
     win = _Windows(feats.shape[0], model.cfg.window, settings, device)
@@ -91,10 +120,15 @@ def sample(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, setting
     plan = settings.plan(scheduler)
     gen = torch.Generator().manual_seed(int(seed))
     x = _start(scheduler, model, win.length, plan, settings, retrieved, gen, device)
+    known = None if inpaint is None else _Known(inpaint, win, device)
+    if known is not None:
+        x = {b: known.paste(scheduler, b, x[b], plan[0][b][0], gen) for b in BRANCHES}
     ticks = _Ticks(sum(len(ev) for ev in plan) * len(win.chunks), progress)
     for event in plan:
         for b, x0 in denoiser.predict(x, event, ticks).items():
             x[b] = _step(scheduler, settings.mode, b, x[b], x0, *event[b], gen)
+            if known is not None:
+                x[b] = known.paste(scheduler, b, x[b], event[b][1], gen) if event[b][1] >= 0 else known.join(b, x0)
     sigma = {"face": settings.smooth_face, "body": settings.smooth_body}
     return {b: smooth(x[b][:win.frames], sigma[b]) for b in BRANCHES}
 
@@ -110,6 +144,27 @@ def _start(scheduler: Scheduler, model: AsynFusion, length: int, plan: list, set
             raise ValueError("an SDEdit body start needs the retrieved track")
         x["body"] = scheduler.add_noise(retrieved, x["body"], plan[0]["body"][0])
     return x
+
+
+class _Known:
+    """An Inpaint's known motion padded to the windows, and how it enters each step."""
+
+    def __init__(self, inpaint: Inpaint, win: _Windows, device) -> None:
+        self.x = {b: win.pad(getattr(inpaint, b).to(device).float(), getattr(inpaint, b)[-1:])
+                  for b in BRANCHES}
+        self.keep = inpaint.mask(win.length).to(device)[:, None]
+        self.ramp = inpaint.ramp(win.length).to(device)
+
+    def paste(self, scheduler: Scheduler, branch: str, x_t: torch.Tensor, t: int, gen: torch.Generator
+              ) -> torch.Tensor:
+        """The kept frames replaced by the known motion noised to timestep t (itself when t < 0)."""
+        noise = scheduler.noise(branch, tuple(x_t.shape), gen).to(x_t.device)
+        return torch.where(self.keep, scheduler.add_noise(self.x[branch], noise, t), x_t)
+
+    def join(self, branch: str, x0: torch.Tensor) -> torch.Tensor:
+        """The final motion: the known frames, and in the range the model's estimate eased in."""
+        known = self.x[branch]
+        return torch.where(self.keep, known, known + self.ramp * (x0 - known))
 
 
 def _step(scheduler: Scheduler, mode: str, branch: str, x_t: torch.Tensor, x0: torch.Tensor, t: int,

@@ -89,16 +89,20 @@ class Worker:
                 "weights": str(self.generator.weights_dir), "version": __version__}
 
     def _run_jobs(self) -> None:
+        from .generate import Regenerate  # torch is imported by main() by now
+
         while (req := self.jobs.get()) is not None:
             rid = req["id"]
             try:
-                out = check_output(req["out"], inputs=[req["audio"]])
+                source = req.get("source")
+                out = check_output(req["out"], inputs=[req["audio"]] + ([source] if source else []))
                 result = self.generator.generate(
                     req["audio"], out, seed=req.get("seed", 0),
                     steps_face=req.get("steps_face"), steps_body=req.get("steps_body"),
                     guidance=req.get("guidance"), speaker=req.get("speaker"),
                     progress=lambda f, stage: self.send(protocol.progress(rid, f, stage)),
                     cancel=self.cancels[rid],
+                    regenerate=None if source is None else Regenerate(source, *req["regenerate"]),
                     on_audio=lambda s: self.send(protocol.progress(rid, 0.0, "audio", audio_seconds=s)))
                 self.send({"type": "result", "id": rid, "path": result.path, "frames": result.frames,
                            "seconds": result.seconds, "device": result.device,

@@ -2,7 +2,10 @@
 
 Requests (add-on -> worker):
   {"op": "generate", "id": str, "audio": path, "out": path,
-   "seed": int?, "steps_face": int?, "steps_body": int?, "guidance": float?, "speaker": int?}
+   "seed": int?, "steps_face": int?, "steps_body": int?, "guidance": float?, "speaker": int?,
+   "regenerate": [start, end]?, "source": path?}
+                                       regenerate: resample motion frames [start, end) of the
+                                       motion file ``source`` (same audio), keep the rest exactly
   {"op": "cancel", "id": str}          stop that request within a second
   {"op": "ping"}                       answered by a "ready" reply
 Replies (worker -> add-on):
@@ -77,7 +80,20 @@ def parse_request(line: str) -> dict:
             if key.startswith("steps_") and value < 1:
                 raise ProtocolError(f"'{key}' must be at least 1")
             req[key] = kind(value)
+        _check_regenerate(req)
     return req
+
+
+def _check_regenerate(req: dict) -> None:
+    """"regenerate" is two whole frame numbers and comes with a "source" motion file."""
+    rng, source = req.get("regenerate"), req.get("source")
+    if rng is None and source is None:
+        return
+    if not isinstance(source, str) or not source:
+        raise ProtocolError("a regenerate request needs the take's motion file in 'source'")
+    if (not isinstance(rng, list) or len(rng) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in rng)):
+        raise ProtocolError("'regenerate' must be two whole frame numbers [start, end]")
 
 
 def parse_reply(line: str) -> dict:
