@@ -3,7 +3,7 @@
     blender -b [scene.blend] --python asynfusion_blender/batch.py -- \\
         (--audio FILE|FOLDER | --motion FILE.npz|FOLDER) [--rig NAME] [--bone-map MAP.json]
         [--out OUT.blend] [--start-frame N] [--seed N] [--parts face,jaw,body,hands,root]
-        [--blend IN.blend] [--preview SHEET.png]
+        [--blend IN.blend] [--preview SHEET.png] [--regenerate START END --from TAKE.npz]
     ... --write-bone-map MAP.json [--rig NAME]     (a template to fill in, then --bone-map it)
     python asynfusion_blender/batch.py ...      (where the bpy wheel is installed)
 
@@ -17,7 +17,9 @@ input .blend is overwritten only with --overwrite. Generated motion files go to 
 ``asynfusion/`` folder beside the saved .blend. ``--preview`` renders a contact sheet of the
 (last) baked take after saving (Cycles, CPU). ``--face MESH`` names the mesh whose shape keys
 (Exp000-Exp099, or ARKit names in any common spelling) take the face; by default a mesh of the
-rig that has them. Errors: one line on stderr, exit 1.
+rig that has them. ``--regenerate START END --from TAKE.npz`` (with one --audio file, the
+take's own) resamples motion frames START to END-1 (30 fps, from 0) of that take with --seed and
+bakes the result as a new take; every other frame is the take's. Errors: one line on stderr, exit 1.
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--weights", default="")
     parser.add_argument("--preview", default="", help="also render a contact sheet of the bake to this PNG")
+    parser.add_argument("--regenerate", type=int, nargs=2, default=None, metavar=("START", "END"),
+                        help="resample only motion frames START to END-1 (30 fps, from 0) of --from's take")
+    parser.add_argument("--from", dest="source", default="", metavar="TAKE.npz",
+                        help="the take's motion file (made for --audio) that --regenerate works on")
     return parser.parse_args(argv)
 
 
@@ -161,6 +167,20 @@ def _announce(scene: bpy.types.Scene, seconds: float, face: bpy.types.Object | N
         print(cost.sentence(seconds), flush=True)
 
 
+def _regenerate(args: argparse.Namespace, files: list[str]) -> tuple[str, int, int] | None:
+    """--regenerate's (take's motion file, start, end), once it is known to make sense."""
+    if args.regenerate is None and not args.source:
+        return None
+    if args.regenerate is None or not args.source:
+        raise AddonError("--regenerate START END and --from TAKE.npz go together; name the take's motion file "
+                         "and the frames to resample.")
+    if not args.audio or len(files) != 1:
+        raise AddonError("--regenerate works on one take: give its recording as one --audio file.")
+    if not os.path.isfile(args.source):
+        raise AddonError(f"The take's motion file {os.path.basename(args.source)} does not exist; check --from.")
+    return os.path.abspath(args.source), args.regenerate[0], args.regenerate[1]
+
+
 def run(args: argparse.Namespace) -> list[str]:
     """Do the whole job; returns one summary line per baked file. Generated motion is kept in a
     staging folder beside the output and moved into place only once the .blend is saved, so a
@@ -173,7 +193,8 @@ def run(args: argparse.Namespace) -> list[str]:
     if unknown:
         raise AddonError(f"Unknown part {sorted(unknown)[0]!r}; choose from {', '.join(curve_math.PARTS)}.")
     files = inputs(args.audio or args.motion, generation.AUDIO_EXTENSIONS if args.audio else (".npz",))
-    out = output_path(args, files)
+    regenerate = _regenerate(args, files)
+    out = output_path(args, files + ([regenerate[0]] if regenerate else []))
     sheet = check_output(args.preview, files + [out]) if args.preview else ""
     context = bpy.context
     scene = context.scene
@@ -208,9 +229,11 @@ def run(args: argparse.Namespace) -> list[str]:
             name = os.path.splitext(os.path.basename(path))[0]
             device = None
             if worker is not None:
-                staged = os.path.join(staging, generation.motion_name(path, args.seed))
-                reply = generation.generate_blocking(worker, path, staged, args.seed,
+                frames = None if regenerate is None else regenerate[1:]
+                staged = os.path.join(staging, generation.motion_name(path, args.seed, frames))
+                reply = generation.generate_blocking(worker, path, staged, args.seed, regenerate=regenerate,
                                                on_audio=lambda s: _announce(scene, s, face, parts))
+                name = os.path.splitext(os.path.basename(staged))[0] if regenerate else name
                 motion_path, audio, device = reply["path"], path, reply.get("device")
             else:
                 motion_path, audio = path, generation.sibling_audio(path)

@@ -45,8 +45,10 @@ def _temporary_folder() -> str:
     return os.path.join(tempfile.gettempdir(), "asynfusion")
 
 
-def motion_name(audio_path: str, seed: int) -> str:
-    return f"{os.path.splitext(os.path.basename(audio_path))[0]}-seed{seed}.npz"
+def motion_name(audio_path: str, seed: int, regenerate: tuple[int, int] | None = None) -> str:
+    """<audio>-seed<N>.npz, or <audio>-seed<N>-frames<S>-<E>.npz for a regenerated range."""
+    frames = "" if regenerate is None else f"-frames{regenerate[0]}-{regenerate[1]}"
+    return f"{os.path.splitext(os.path.basename(audio_path))[0]}-seed{seed}{frames}.npz"
 
 
 def motion_output_path(audio_path: str, seed: int, blend_path: str = "") -> str:
@@ -66,19 +68,29 @@ def discard_temporary(motion_path: str) -> None:
 
 
 def generate_request(worker: client.WorkerClient, audio: str, out: str, seed: int,
-                     steps_face: int | None, steps_body: int | None) -> str:
+                     steps_face: int | None, steps_body: int | None,
+                     regenerate: tuple[str, int, int] | None = None) -> str:
+    """``regenerate`` (take's motion file, start, end): resample only those motion frames."""
     if not os.path.isfile(audio):
         raise AddonError(f"Audio file {os.path.basename(audio) or '(none)'} does not exist; choose a recording.")
-    return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body)
+    if regenerate is None:
+        return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body)
+    source, start, end = regenerate
+    if not os.path.isfile(source):
+        raise AddonError(f"The take's motion file {os.path.basename(source) or '(none)'} does not exist; "
+                         "regenerate a range of a take whose motion file was kept.")
+    return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body,
+                           regenerate=[start, end], source=source)
 
 
 def generate_blocking(worker: client.WorkerClient, audio: str, out: str, seed: int,
                       steps_face: int | None = None, steps_body: int | None = None,
-                      on_audio: Callable[[float], None] | None = None) -> dict:
+                      on_audio: Callable[[float], None] | None = None,
+                      regenerate: tuple[str, int, int] | None = None) -> dict:
     """Generate synchronously (background mode); returns the result reply or raises AddonError.
     Steps left as None are the weights' own defaults.
     ``on_audio`` hears the clip's length as soon as the worker has read it."""
-    req_id = generate_request(worker, audio, out, seed, steps_face, steps_body)
+    req_id = generate_request(worker, audio, out, seed, steps_face, steps_body, regenerate)
 
     def heard(reply: dict) -> None:
         if on_audio is not None and reply.get("id") == req_id and "audio_seconds" in reply:
