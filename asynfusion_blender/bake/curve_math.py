@@ -33,36 +33,6 @@ def baked_joints(parts: set[str] | frozenset[str]) -> list[int]:
     return sorted(joints)
 
 
-def matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation matrix -> (..., 4) unit quaternion, w >= 0 (Shepperd's method)."""
-    m = np.asarray(m, dtype=np.float64)
-    tr = np.trace(m, axis1=-2, axis2=-1)
-    # Four candidate magnitudes; the largest gives a numerically safe division.
-    cand = np.stack([
-        1.0 + tr,
-        1.0 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
-        1.0 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2],
-        1.0 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2],
-    ], axis=-1)
-    best = np.argmax(cand, axis=-1)
-    s = np.sqrt(np.maximum(np.take_along_axis(cand, best[..., None], -1)[..., 0], 1e-300)) * 2.0
-    d21 = m[..., 2, 1] - m[..., 1, 2]
-    d02 = m[..., 0, 2] - m[..., 2, 0]
-    d10 = m[..., 1, 0] - m[..., 0, 1]
-    s01 = m[..., 0, 1] + m[..., 1, 0]
-    s02 = m[..., 0, 2] + m[..., 2, 0]
-    s12 = m[..., 1, 2] + m[..., 2, 1]
-    options = np.stack([
-        np.stack([s / 4, d21 / s, d02 / s, d10 / s], -1),
-        np.stack([d21 / s, s / 4, s01 / s, s02 / s], -1),
-        np.stack([d02 / s, s01 / s, s / 4, s12 / s], -1),
-        np.stack([d10 / s, s02 / s, s12 / s, s / 4], -1),
-    ], axis=-2)
-    q = np.take_along_axis(options, best[..., None, None], -2)[..., 0, :]
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0, -q, q)
-
-
 def detect_conversion(up: np.ndarray, left: np.ndarray) -> np.ndarray:
     """The axis-aligned rotation taking SMPL-X axes to a rig's data axes.
 
@@ -126,8 +96,8 @@ def bone_local_quats(q_smplx: np.ndarray, rest_rot: np.ndarray, conv: np.ndarray
     SMPL-X rotation r, expressed in the armature's space as C r C^T, becomes
     B^T C r C^T B. q_smplx is (F, J, 4), rest_rot (J, 3, 3).
     """
-    q_c = matrix_to_quat(conv)
-    q_b = matrix_to_quat(rest_rot)[None]                 # (1, J, 4)
+    q_c = quaternions.matrix_to_quat(conv)
+    q_b = quaternions.matrix_to_quat(rest_rot)[None]                 # (1, J, 4)
     inner = quaternions.quat_multiply(quaternions.quat_multiply(q_c, q_smplx), quaternions.quat_conjugate(q_c))
     out = quaternions.quat_multiply(quaternions.quat_multiply(quaternions.quat_conjugate(q_b), inner), q_b)
     return out

@@ -182,10 +182,6 @@ def smplx_foot_rise(world: np.ndarray, trans: np.ndarray) -> np.ndarray:
     return np.min(np.stack([pos[j][:, 1] - _TEMPLATE[j, 1] for j in FEET], axis=1), axis=1)
 
 
-def _quat(m: np.ndarray) -> np.ndarray:
-    return curve_math.matrix_to_quat(m)
-
-
 def bone_quats(world: np.ndarray, rig: TargetRig, joints: list[int]) -> np.ndarray:
     """(F, len(joints), 4) pose-bone quaternions B^T M_a^T M_j B, continuous in time.
 
@@ -197,11 +193,11 @@ def bone_quats(world: np.ndarray, rig: TargetRig, joints: list[int]) -> np.ndarr
     for k, j in enumerate(joints):
         a = int(rig.anchors[j])
         b = rig.rest_rot[j]
-        q = _quat(ct @ rig.align[j] @ b)
+        q = quaternions.matrix_to_quat(ct @ rig.align[j] @ b)
         if a < 0:
-            p, rel = _quat(ct @ b), world[:, j]
+            p, rel = quaternions.matrix_to_quat(ct @ b), world[:, j]
         else:
-            p, rel = _quat(ct @ rig.align[a] @ b), quaternions.quat_multiply(quaternions.quat_conjugate(world[:, a]), world[:, j])
+            p, rel = quaternions.matrix_to_quat(ct @ rig.align[a] @ b), quaternions.quat_multiply(quaternions.quat_conjugate(world[:, a]), world[:, j])
         out[:, k] = quaternions.quat_multiply(quaternions.quat_multiply(quaternions.quat_conjugate(p), rel), q)
     return quaternions.make_continuous(out, axis=0)
 

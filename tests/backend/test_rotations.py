@@ -52,3 +52,16 @@ def test_slerp_end_points_and_constant_speed(t):
     b = quaternions.axis_angle_to_quat(np.array([0.0, 0.0, 1.2]))
     got = quaternions.quat_to_axis_angle(quaternions.slerp(a, b, np.array(t)))
     assert np.allclose(got, [0, 0, 1.2 * t], atol=1e-9)
+
+
+def _random_quats(n):
+    q = np.random.default_rng(3).normal(size=(n, 4))
+    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+
+
+def test_matrix_to_quat_inverts_quat_to_matrix_including_half_turns():
+    q = _random_quats(500)
+    q = np.concatenate([q, [[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]]])
+    back = quaternions.matrix_to_quat(quaternions.quat_to_matrix(q))
+    assert np.allclose(np.abs(np.sum(back * q, axis=-1)), 1.0, atol=1e-9)
+    assert np.all(back[:, 0] >= 0)

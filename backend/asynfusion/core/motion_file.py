@@ -14,14 +14,13 @@ reproducibly (fixed zip timestamps), so the same generation gives the same file.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .npz import write_npz
 from .output import replacing
 from .skeleton import NUM_JOINTS
 
@@ -206,12 +205,6 @@ def write_motion(path: str | os.PathLike, motion: Motion) -> None:
     file or none, never half a file; NaN or infinite values are refused, not written."""
     arrays = motion_arrays(motion)
     with replacing(path) as tmp, open(tmp, "wb") as f:
-        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
-            for key, value in arrays.items():
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.asarray(value, order="C"), allow_pickle=False)
-                info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.external_attr = 0o644 << 16
-                zf.writestr(info, buf.getvalue())
+        write_npz(f, arrays)
         f.flush()
         os.fsync(f.fileno())

@@ -59,6 +59,36 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     ], axis=-1).reshape(q.shape[:-1] + (3, 3))
 
 
+def matrix_to_quat(m: np.ndarray) -> np.ndarray:
+    """(..., 3, 3) rotation matrix -> (..., 4) unit quaternion, w >= 0 (Shepperd's method)."""
+    m = np.asarray(m, dtype=np.float64)
+    tr = np.trace(m, axis1=-2, axis2=-1)
+    # Four candidate magnitudes; the largest gives a numerically safe division.
+    cand = np.stack([
+        1.0 + tr,
+        1.0 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
+        1.0 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2],
+        1.0 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2],
+    ], axis=-1)
+    best = np.argmax(cand, axis=-1)
+    s = np.sqrt(np.maximum(np.take_along_axis(cand, best[..., None], -1)[..., 0], 1e-300)) * 2.0
+    d21 = m[..., 2, 1] - m[..., 1, 2]
+    d02 = m[..., 0, 2] - m[..., 2, 0]
+    d10 = m[..., 1, 0] - m[..., 0, 1]
+    s01 = m[..., 0, 1] + m[..., 1, 0]
+    s02 = m[..., 0, 2] + m[..., 2, 0]
+    s12 = m[..., 1, 2] + m[..., 2, 1]
+    options = np.stack([
+        np.stack([s / 4, d21 / s, d02 / s, d10 / s], -1),
+        np.stack([d21 / s, s / 4, s01 / s, s02 / s], -1),
+        np.stack([d02 / s, s01 / s, s / 4, s12 / s], -1),
+        np.stack([d10 / s, s02 / s, s12 / s, s / 4], -1),
+    ], axis=-2)
+    q = np.take_along_axis(options, best[..., None, None], -2)[..., 0, :]
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return np.where(q[..., :1] < 0, -q, q)
+
+
 def axis_angle_to_matrix(aa: np.ndarray) -> np.ndarray:
     return quat_to_matrix(axis_angle_to_quat(aa))
 

@@ -34,16 +34,15 @@ The fitted map derives from BEAT2 (CC BY-NC 4.0); it ships under that licence.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
-import zipfile
 
 import numpy as np
 
 from asynfusion.core import arkit
 from asynfusion.core.motion_file import read_motion
+from asynfusion.core.npz import write_npz
 from asynfusion.training.phones import read_phones
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -252,11 +251,7 @@ def save_fit(path: str, f: arkit.ArkitFit) -> None:
               "std": f.std.astype(np.float32), "matrix": f.matrix.astype(np.float32),
               "bias": f.bias.astype(np.float32), "fitted": np.array(f.fitted),
               "about": np.array(json.dumps(f.about, sort_keys=True))}
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for key, value in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, value, allow_pickle=False)
-            zf.writestr(zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
+    write_npz(path, arrays, compress=True)
 
 
 def plot_phone_curves(path: str, f: arkit.ArkitFit, takes: dict) -> None:

@@ -22,13 +22,13 @@ its notice travels with every copy.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import shutil
 import sys
-import zipfile
 
 import numpy as np
+
+from asynfusion.core.npz import write_npz
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 OUT = os.path.join(REPO, "asynfusion_blender", "data", "ict_facekit")
@@ -139,12 +139,7 @@ def trim(src: dict) -> dict:
 
 def save(path: str, arrays: dict) -> None:
     """A compressed .npz of plain arrays (no pickle) with fixed zip timestamps: same input, same bytes."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for key, value in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, value, allow_pickle=False)
-            zf.writestr(zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue(),
-                        compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    write_npz(path, arrays, compress=True)
 
 
 def main(argv: list[str] | None = None) -> int:
