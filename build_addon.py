@@ -51,8 +51,8 @@ TRAINING_ONLY = ("raw.safetensors", "optimizer.safetensors", "train_state.json",
 
 
 def _write_zip(path: str, entries: Iterable[tuple[str, bytes]]) -> None:
-    """The add-on's reproducible zip writer, loaded as a file: its package imports bpy."""
-    source = os.path.join(ADDON, "setup", "reproducible_zip.py")
+    """The reproducible zip writer (core/), loaded as a file: the add-on package around it imports bpy."""
+    source = os.path.join(ADDON, "core", "reproducible_zip.py")
     spec = importlib.util.spec_from_file_location("asynfusion_reproducible_zip", source)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

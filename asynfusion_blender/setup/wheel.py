@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 
-from .reproducible_zip import write_zip
+from ..core.reproducible_zip import write_zip
 
 
 class WheelError(Exception):
