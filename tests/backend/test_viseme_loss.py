@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from asynfusion.training import phones as P
-from asynfusion.training.viseme_loss import VisemeReadout
+from asynfusion.training.viseme_loss import VisemeReadout, readout_for
 
 CLASSES = len(P.VISEME_NAMES)
 
@@ -64,3 +64,12 @@ def test_loss_is_zero_without_labelled_frames_and_fit_refuses_a_missing_class():
     assert readout.loss(faces[None, :5], torch.full((1, 5), P.NONE)) == 0
     with pytest.raises(ValueError, match="every mouth-shape class"):
         VisemeReadout.fit([faces], [torch.where(labels == 2, P.NONE, labels)])
+
+
+def test_a_run_without_phone_alignments_trains_without_the_loss_and_says_so(capsys):
+    faces, labels, _ = _shapes(500, 5)
+    assert readout_for([faces], [labels], 0.1) is not None
+    assert readout_for([faces], [labels], 0.0) is None
+    assert capsys.readouterr().out == ""
+    assert readout_for([faces], [torch.full_like(labels, P.NONE)], 0.1) is None
+    assert "without the viseme loss" in capsys.readouterr().out

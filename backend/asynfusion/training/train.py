@@ -26,7 +26,7 @@ from ..schedule import Scheduler
 from . import common
 from .args import TrainConfig
 from .data import Windows, fit_normaliser, load_split, motion_database, with_mirrors
-from .viseme_loss import VisemeReadout
+from .viseme_loss import readout_for
 
 
 def _weighted_mse(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
@@ -102,7 +102,8 @@ def train(cfg: TrainConfig) -> Path:
     database = motion_database(with_mirrors(split.train, cfg.mirror), normaliser) if cfg.retrieval else None
     ds = Windows(split.train, normaliser, cfg.window, cfg.stride, mirror=cfg.mirror, database=database,
                  stretch=cfg.stretch, voices=cfg.voices)
-    readout = VisemeReadout.fit(ds.face, ds.visemes).to(d.device) if cfg.viseme_weight > 0 else None
+    readout = readout_for(ds.face, ds.visemes, cfg.viseme_weight)
+    readout = None if readout is None else readout.to(d.device)
     torch.manual_seed(cfg.seed)
     arch = ModelConfig(width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
                        retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass, root_lowpass=cfg.root_lowpass,

@@ -71,3 +71,17 @@ class VisemeReadout(torch.nn.Module):
         truth = visemes[labelled].long()
         recalls = [(pred[truth == c] == c).float().mean() for c in range(len(P.VISEME_NAMES)) if (truth == c).any()]
         return float(torch.stack(recalls).mean()) if recalls else float("nan")
+
+
+def readout_for(faces: list[torch.Tensor], visemes: list[torch.Tensor], weight: float) -> VisemeReadout | None:
+    """The readout for a run with viseme loss ``weight``, or None (said once) when the takes lack
+    the phone alignments it needs: a folder without TextGrids still trains, without this loss."""
+    if weight <= 0:
+        return None
+    try:
+        return VisemeReadout.fit(faces, visemes)
+    except ValueError:
+        print("no phone alignments (TextGrid) with every mouth-shape class beside the takes: "
+              "training without the viseme loss")
+        return None
+
