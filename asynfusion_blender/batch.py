@@ -239,7 +239,9 @@ def run(args: argparse.Namespace) -> list[str]:
                 motion_path, audio = path, generation.sibling_audio(path)
             options = bake.BakeOptions(parts=parts, start_frame=args.start_frame, audio_path=audio, name=name,
                                        bone_map=os.path.abspath(args.bone_map) if args.bone_map else None,
-                                       seed=args.seed if worker is not None else None, keep=True)
+                                       seed=args.seed if worker is not None else None, keep=True,
+                                       generated=None if worker is None else
+                                       (path, os.path.join(generation.motion_folder(out), os.path.basename(staged))))
             summary = generation.bake_motion_file(scene, motion_path, armature, face, options)
             lines.append(f"{name}: {generation.summary_text(summary, device)}")
             if summary.face:

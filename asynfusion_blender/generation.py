@@ -51,10 +51,11 @@ def motion_name(audio_path: str, seed: int, regenerate: tuple[int, int] | None =
     return f"{os.path.splitext(os.path.basename(audio_path))[0]}-seed{seed}{frames}.npz"
 
 
-def motion_output_path(audio_path: str, seed: int, blend_path: str = "") -> str:
+def motion_output_path(audio_path: str, seed: int, blend_path: str = "",
+                       regenerate: tuple[int, int] | None = None) -> str:
     folder = motion_folder(blend_path)
     os.makedirs(folder, exist_ok=True)
-    return os.path.join(folder, motion_name(audio_path, seed))
+    return os.path.join(folder, motion_name(audio_path, seed, regenerate))
 
 
 def discard_temporary(motion_path: str) -> None:
@@ -77,8 +78,8 @@ def generate_request(worker: client.WorkerClient, audio: str, out: str, seed: in
         return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body)
     source, start, end = regenerate
     if not os.path.isfile(source):
-        raise AddonError(f"The take's motion file {os.path.basename(source) or '(none)'} does not exist; "
-                         "regenerate a range of a take whose motion file was kept.")
+        raise AddonError(f"The take's motion file {os.path.basename(source) or '(none)'} does not exist (motion "
+                         "is kept only beside a saved .blend); save the .blend and generate the take again.")
     return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body,
                            regenerate=[start, end], source=source)
 

@@ -136,19 +136,36 @@ def _targets(context: bpy.types.Context) -> tuple[bpy.types.Object, bpy.types.Ob
     return settings.armature, face
 
 
-def _audio(context: bpy.types.Context) -> tuple[str, int, bool]:
-    """(audio path, start frame, whether to add a sound strip) from the panel."""
+def _audio(context: bpy.types.Context) -> tuple[str, int, str | None]:
+    """(audio path, start frame, the recording a sound strip is placed for, if any) from the panel."""
     settings = _settings(context)
     if settings.audio_source == 'STRIP':
         strip = next((s for s in action_support.all_strips(context.scene)
                       if s.name == settings.sound_strip), None)
         if strip is None or getattr(strip, "sound", None) is None:
             raise AddonError("Choose a sound strip from the sequencer, or switch the audio source to File.")
-        return bpy.path.abspath(strip.sound.filepath), int(strip.frame_start), False
+        return bpy.path.abspath(strip.sound.filepath), int(strip.frame_start), None
     path = bpy.path.abspath(settings.audio_file)
     if not settings.audio_file or not os.path.isfile(path):
         raise AddonError("Choose a speech recording (WAV, FLAC, MP3 or OGG) to generate from.")
-    return path, settings.start_frame, True
+    return path, settings.start_frame, path
+
+
+def _regeneration(context: bpy.types.Context, take_id: str
+                  ) -> tuple[str, int, str | None, tuple[str, int, int]]:
+    """(recording, start frame, strip recording, (motion file, start, end)) to regenerate the
+    timeline's preview range of a take: the new take starts where the old one does."""
+    take = takes.find(take_id)
+    if not take.recording:
+        raise AddonError(f"Take {take.name} was baked from a motion file; only a take generated here can have a "
+                         "range regenerated.")
+    scene = context.scene
+    if not scene.use_preview_range:
+        raise AddonError("Set the timeline's preview range (Ctrl+Alt+P over the timeline) to the frames to "
+                         "regenerate, then press Regenerate again.")
+    start, end = takes.motion_range(take, scene.frame_preview_start, scene.frame_preview_end,
+                                    scene.render.fps / scene.render.fps_base, motion_file.DEFAULT_FPS)
+    return take.recording, take.start, take.audio or None, (take.motion, start, end)
 
 
 def _bone_map(context: bpy.types.Context) -> str | None:
@@ -164,18 +181,19 @@ class GenerateRun:
     for the reply; both end in ``finish()``. Tests drive a run through these same calls.
     """
 
-    def __init__(self, context: bpy.types.Context) -> None:
+    def __init__(self, context: bpy.types.Context, take: str | None = None) -> None:
+        """``take``: regenerate the preview range of that take (by id) instead of the panel's audio."""
         settings = _settings(context)
         armature, face = _targets(context)
-        audio, start, add_strip = _audio(context)
+        audio, start, strip, regenerate = _audio(context) + (None,) if take is None else _regeneration(context, take)
         self.worker = client.shared_client(preferences.worker_command(context), client.worker_env())
-        out = generation.motion_output_path(audio, settings.seed)
+        out = generation.motion_output_path(audio, settings.seed,
+                                            regenerate=None if regenerate is None else regenerate[1:])
         self.request = generation.generate_request(self.worker, audio, out, settings.seed,
-                                             settings.steps_face, settings.steps_body)
-        options = bake.BakeOptions(parts=settings.parts(), start_frame=start,
-                                   audio_path=audio if add_strip else None,
-                                   name=os.path.splitext(os.path.basename(audio))[0],
-                                   bone_map=_bone_map(context), seed=settings.seed)
+                                             settings.steps_face, settings.steps_body, regenerate)
+        options = bake.BakeOptions(parts=settings.parts(), start_frame=start, audio_path=strip,
+                                   name=os.path.splitext(os.path.basename(audio if take is None else out))[0],
+                                   bone_map=_bone_map(context), seed=settings.seed, generated=(audio, out))
         self.plan = (armature, face, options)
         JOB.running, JOB.progress, JOB.stage, JOB.cost = True, 0.0, "starting", []
         JOB.done("")
@@ -272,9 +290,12 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> Status:
         def run() -> Status:
-            job = GenerateRun(context)
+            job = self.new_run(context)
             return job.finish(context, job.wait(), self)
         return _generating(self, run)
+
+    def new_run(self, context: bpy.types.Context) -> GenerateRun:
+        return GenerateRun(context)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
         if bpy.app.background:          # no event loop would call modal(): run it through
@@ -284,7 +305,7 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
     def start_modal(self, context: bpy.types.Context) -> Status:
         """Send the request and leave the waiting to a timer whose ticks call ``modal``."""
         def start() -> Status:
-            self._run = GenerateRun(context)
+            self._run = self.new_run(context)
             self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
             context.window_manager.modal_handler_add(self)
             return {'RUNNING_MODAL'}
@@ -453,6 +474,25 @@ class ASYNFUSION_OT_write_bone_map(bpy.types.Operator):
         return {'FINISHED'}
 
 
+class ASYNFUSION_OT_take_regenerate(bpy.types.Operator):
+    """Regenerate the timeline's preview range of this take with the panel's seed, into a new take (every other frame stays the take's)"""
+    bl_idname = "asynfusion.take_regenerate"
+    bl_label = "AsynFusion: Regenerate Range"
+    bl_options = {'REGISTER', 'UNDO', 'INTERNAL'}
+
+    take: StringProperty(name="Take", options={'HIDDEN'})  # type: ignore[valid-type]
+    # Generate's own steps (a subclass of a registered operator would unhook it); only the run differs.
+    execute, invoke, start_modal, modal, _end = (ASYNFUSION_OT_generate.execute, ASYNFUSION_OT_generate.invoke,
+                                                 ASYNFUSION_OT_generate.start_modal, ASYNFUSION_OT_generate.modal,
+                                                 ASYNFUSION_OT_generate._end)
+    poll = classmethod(ASYNFUSION_OT_generate.poll.__func__)  # type: ignore[attr-defined, var-annotated]
+    _timer = None
+    _run: GenerateRun | None = None
+
+    def new_run(self, context: bpy.types.Context) -> GenerateRun:
+        return GenerateRun(context, self.take)
+
+
 class _TakeOperator(bpy.types.Operator):
     """An operator on one take of the panel's take list (one undo step each)."""
     bl_options = {'REGISTER', 'UNDO', 'INTERNAL'}
@@ -506,4 +546,5 @@ class ASYNFUSION_OT_take_delete(_TakeOperator):
 
 CLASSES = (ASYNFUSION_OT_generate, ASYNFUSION_OT_cancel, ASYNFUSION_OT_bake_motion,
            ASYNFUSION_OT_create_rig, ASYNFUSION_OT_use_selection, ASYNFUSION_OT_write_bone_map,
-           ASYNFUSION_OT_take_use, ASYNFUSION_OT_take_keep, ASYNFUSION_OT_take_delete)
+           ASYNFUSION_OT_take_use, ASYNFUSION_OT_take_keep, ASYNFUSION_OT_take_delete,
+           ASYNFUSION_OT_take_regenerate)

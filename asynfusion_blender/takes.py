@@ -21,6 +21,7 @@ from .bake.rig_reader import shape_keys_of
 from .errors import AddonError
 
 KEY = "asynfusion_take"
+GONE = "That take is no longer in the file; pick another one."
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Take:
     start: int
     actions: tuple[str, ...]    # body and/or face
     kept: bool
+    audio: str = ""             # the recording its sound strip plays ("" when it placed none)
+    recording: str = ""         # the speech it was generated from ("" for a motion file baked as it was)
+    motion: str = ""            # the motion file it was generated into (what a range is regenerated in)
 
     def details(self) -> str:
         """One short line for the panel: seed, length, date."""
@@ -40,11 +44,15 @@ class Take:
         return f"{seed} · {self.seconds:.1f} s · {self.date[:16].replace('T', ' ')}"
 
 
-def new_take(name: str, seed: int | None, audio: str | None, seconds: float, start: int) -> dict:
-    """The facts of a take about to be baked (each of its actions gets them, with its part)."""
+def new_take(name: str, seed: int | None, audio: str | None, seconds: float, start: int,
+             generated: tuple[str, str] | None = None) -> dict:
+    """The facts of a take about to be baked (each of its actions gets them, with its part);
+    ``generated``: (recording, motion file) of a generated take, so a range of it can be regenerated."""
+    recording, motion = generated or ("", "")
     return {"id": uuid.uuid4().hex[:12], "name": name, "seed": -1 if seed is None else int(seed),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "audio": audio or "", "seconds": round(float(seconds), 3), "start": int(start)}
+            "audio": audio or "", "seconds": round(float(seconds), 3), "start": int(start),
+            "recording": recording, "motion": motion}
 
 
 def _facts(action: bpy.types.Action) -> dict | None:
@@ -62,7 +70,9 @@ def all_takes() -> list[Take]:
     found = [Take(id=take_id, name=str(facts.get("name", "")), seed=int(facts.get("seed", -1)),
                   date=str(facts.get("date", "")), seconds=float(facts.get("seconds", 0.0)),
                   start=int(facts.get("start", 1)), actions=tuple(sorted(a.name for a in actions)),
-                  kept=all(a.use_fake_user for a in actions))
+                  kept=all(a.use_fake_user for a in actions), audio=str(facts.get("audio", "")),
+                  recording=str(facts.get("recording", "")),
+                  motion=str(facts.get("motion", "")))
              for take_id, (facts, actions) in grouped.items()]
     return sorted(found, key=lambda t: t.date, reverse=True)
 
@@ -70,8 +80,28 @@ def all_takes() -> list[Take]:
 def _actions(take_id: str) -> list[bpy.types.Action]:
     found = [a for a in bpy.data.actions if (_facts(a) or {}).get("id") == take_id]
     if not found:
-        raise AddonError("That take is no longer in the file; pick another one.")
+        raise AddonError(GONE)
     return found
+
+
+def find(take_id: str) -> Take:
+    """The take with this id, or one sentence saying it is gone."""
+    found = [t for t in all_takes() if t.id == take_id]
+    if not found:
+        raise AddonError(GONE)
+    return found[0]
+
+
+def motion_range(take: Take, first: int, last: int, fps: float, motion_fps: float) -> tuple[int, int]:
+    """Scene frames first..last (inclusive, as the timeline's preview range) of a take as motion
+    frames [start, end), checked: the range must lie within the take and hold at least one frame."""
+    end_of_take = take.start + take.seconds * fps
+    if last < first or first < take.start or last >= round(end_of_take):
+        raise AddonError(f"Frames {first}-{last} are not inside take {take.name} (frames {take.start}-"
+                         f"{round(end_of_take) - 1}); set the preview range within the take, start before end.")
+    start = round((first - take.start) / fps * motion_fps)
+    end = max(round((last + 1 - take.start) / fps * motion_fps), start + 1)
+    return start, min(end, round(take.seconds * motion_fps))
 
 
 def is_take(action: bpy.types.Action | None) -> bool:

@@ -99,6 +99,8 @@ def _draw_takes(layout: bpy.types.UILayout, settings) -> None:  # settings: Asyn
         use.take = take.id
         keep = row.operator("asynfusion.take_keep", text="", icon='FAKE_USER_ON' if take.kept else 'FAKE_USER_OFF')
         keep.take, keep.keep = take.id, not take.kept
+        if take.recording:
+            row.operator("asynfusion.take_regenerate", text="", icon='FILE_REFRESH').take = take.id
         row.operator("asynfusion.take_delete", text="", icon='X').take = take.id
         col.label(text=take.details(), icon='BLANK1')
 

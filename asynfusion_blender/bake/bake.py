@@ -35,6 +35,7 @@ class BakeOptions:
     bone_map: str | None = None      # a user's JSON bone map; None: detect the rig's profile
     seed: int | None = None          # the take's seed, when it was generated here
     keep: bool = False               # a fake user on the take (batch.py: every file's take is saved)
+    generated: tuple[str, str] | None = None   # (recording, motion file) of a generated take
 
 
 @dataclass
@@ -195,7 +196,8 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
     summary = BakeSummary(frames=len(frames), seconds=len(frames) / dst_fps,
                           first_frame=int(frames[0]), last_frame=int(frames[-1]),
                           warnings=warnings, profile=match.profile if match is not None else None)
-    take = takes.new_take(options.name, options.seed, options.audio_path, summary.seconds, summary.first_frame)
+    take = takes.new_take(options.name, options.seed, options.audio_path, summary.seconds, summary.first_frame,
+                          options.generated)
     summary.take = take["id"]
     revert = _Revert()
     try:

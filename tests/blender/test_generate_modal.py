@@ -31,8 +31,8 @@ class ASYNFUSION_OT_generate_modal(bpy.types.Operator):
     bl_label = GENERATE.bl_label
     bl_options = GENERATE.bl_options
     # The real operator's own functions (a subclass of a registered operator would unhook it).
-    start_modal, modal, _end, _timer, _run = (GENERATE.start_modal, GENERATE.modal, GENERATE._end,
-                                              GENERATE._timer, GENERATE._run)
+    start_modal, modal, _end, new_run, _timer, _run = (GENERATE.start_modal, GENERATE.modal, GENERATE._end,
+                                                       GENERATE.new_run, GENERATE._timer, GENERATE._run)
     started: list = []
 
     def execute(self, context):
