@@ -4,6 +4,7 @@
         (--audio FILE|FOLDER | --motion FILE.npz|FOLDER) [--rig NAME] [--bone-map MAP.json]
         [--out OUT.blend] [--start-frame N] [--seed N] [--parts face,jaw,body,hands,root]
         [--blend IN.blend] [--preview SHEET.png] [--regenerate START END --from TAKE.npz]
+        [--variations N]
     ... --write-bone-map MAP.json [--rig NAME]     (a template to fill in, then --bone-map it)
     python asynfusion_blender/batch.py ...      (where the bpy wheel is installed)
 
@@ -19,7 +20,8 @@ input .blend is overwritten only with --overwrite. Generated motion files go to 
 (Exp000-Exp099, or ARKit names in any common spelling) take the face; by default a mesh of the
 rig that has them. ``--regenerate START END --from TAKE.npz`` (with one --audio file, the
 take's own) resamples motion frames START to END-1 (30 fps, from 0) of that take with --seed and
-bakes the result as a new take; every other frame is the take's. Errors: one line on stderr, exit 1.
+bakes the result as a new take; every other frame is the take's. ``--variations N`` generates
+seeds --seed to --seed+N-1 in one batched call, one take each (<audio>-seed<K>). Errors: one line on stderr, exit 1.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--weights", default="")
     parser.add_argument("--preview", default="", help="also render a contact sheet of the bake to this PNG")
+    parser.add_argument("--variations", type=int, default=1, metavar="N",
+                        help="N seeds from --seed on, generated in one batched call, one take each")
     parser.add_argument("--regenerate", type=int, nargs=2, default=None, metavar=("START", "END"),
                         help="resample only motion frames START to END-1 (30 fps, from 0) of --from's take")
     parser.add_argument("--from", dest="source", default="", metavar="TAKE.npz",
@@ -167,6 +171,17 @@ def _announce(scene: bpy.types.Scene, seconds: float, face: bpy.types.Object | N
         print(cost.sentence(seconds), flush=True)
 
 
+def _bake_one(scene: bpy.types.Scene, motion_path: str, armature: bpy.types.Object,
+              face: bpy.types.Object | None, options: bake.BakeOptions, device: str | None) -> list[str]:
+    """Bake one motion file as its own take; returns its summary lines."""
+    summary = generation.bake_motion_file(scene, motion_path, armature, face, options)
+    name = options.name
+    lines = [f"{name}: {generation.summary_text(summary, device)}"]
+    if summary.face:
+        lines.append(f"{name}: {summary.face}")
+    return lines + [f"{name}: warning: {warning}" for warning in summary.warnings]
+
+
 def _regenerate(args: argparse.Namespace, files: list[str]) -> tuple[str, int, int] | None:
     """--regenerate's (take's motion file, start, end), once it is known to make sense."""
     if args.regenerate is None and not args.source:
@@ -193,6 +208,8 @@ def run(args: argparse.Namespace) -> list[str]:
     if unknown:
         raise AddonError(f"Unknown part {sorted(unknown)[0]!r}; choose from {', '.join(curve_math.PARTS)}.")
     files = inputs(args.audio or args.motion, generation.AUDIO_EXTENSIONS if args.audio else (".npz",))
+    if args.variations < 1 or (args.variations > 1 and not args.audio):
+        raise AddonError("--variations needs --audio and a count of 1 or more (one take per seed).")
     regenerate = _regenerate(args, files)
     out = output_path(args, files + ([regenerate[0]] if regenerate else []))
     sheet = check_output(args.preview, files + [out]) if args.preview else ""
@@ -226,27 +243,26 @@ def run(args: argparse.Namespace) -> list[str]:
         if worker is not None:
             make_folder(staging)
         for path in files:
-            name = os.path.splitext(os.path.basename(path))[0]
-            device = None
+            stem, device = os.path.splitext(os.path.basename(path))[0], None
             if worker is not None:
                 frames = None if regenerate is None else regenerate[1:]
-                staged = os.path.join(staging, generation.motion_name(path, args.seed, frames))
-                reply = generation.generate_blocking(worker, path, staged, args.seed, regenerate=regenerate,
-                                               on_audio=lambda s: _announce(scene, s, face, parts))
-                name = os.path.splitext(os.path.basename(staged))[0] if regenerate else name
-                motion_path, audio, device = reply["path"], path, reply.get("device")
+                seeds = [args.seed + k for k in range(args.variations)]
+                staged = [os.path.join(staging, generation.motion_name(path, seed, frames)) for seed in seeds]
+                reply = generation.generate_blocking(worker, path, staged[0], seeds[0], regenerate=regenerate,
+                                                     more=list(zip(seeds[1:], staged[1:])),
+                                                     on_audio=lambda s: _announce(scene, s, face, parts))
+                device = reply.get("device")
+                named = len(seeds) > 1 or regenerate is not None      # a take per file name, else per recording
+                made = [(m, path, os.path.splitext(os.path.basename(m))[0] if named else stem, seed,
+                         (path, os.path.join(generation.motion_folder(out), os.path.basename(m))))
+                        for m, seed in zip(staged, seeds)]
             else:
-                motion_path, audio = path, generation.sibling_audio(path)
-            options = bake.BakeOptions(parts=parts, start_frame=args.start_frame, audio_path=audio, name=name,
-                                       bone_map=os.path.abspath(args.bone_map) if args.bone_map else None,
-                                       seed=args.seed if worker is not None else None, keep=True,
-                                       generated=None if worker is None else
-                                       (path, os.path.join(generation.motion_folder(out), os.path.basename(staged))))
-            summary = generation.bake_motion_file(scene, motion_path, armature, face, options)
-            lines.append(f"{name}: {generation.summary_text(summary, device)}")
-            if summary.face:
-                lines.append(f"{name}: {summary.face}")
-            lines.extend(f"{name}: warning: {warning}" for warning in summary.warnings)
+                made = [(path, generation.sibling_audio(path), stem, None, None)]
+            for motion_path, audio, name, seed, generated in made:
+                options = bake.BakeOptions(parts=parts, start_frame=args.start_frame, audio_path=audio, name=name,
+                                           bone_map=os.path.abspath(args.bone_map) if args.bone_map else None,
+                                           seed=seed, keep=True, generated=generated)
+                lines.extend(_bake_one(scene, motion_path, armature, face, options, device))
         if worker is not None:
             worker.close()
             worker = None

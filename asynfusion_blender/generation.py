@@ -70,28 +70,33 @@ def discard_temporary(motion_path: str) -> None:
 
 def generate_request(worker: client.WorkerClient, audio: str, out: str, seed: int,
                      steps_face: int | None, steps_body: int | None,
-                     regenerate: tuple[str, int, int] | None = None) -> str:
-    """``regenerate`` (take's motion file, start, end): resample only those motion frames."""
+                     regenerate: tuple[str, int, int] | None = None,
+                     more: list[tuple[int, str]] | None = None) -> str:
+    """``regenerate`` (take's motion file, start, end): resample only those motion frames;
+    ``more``: further (seed, out) variations, generated in the same model batches."""
     if not os.path.isfile(audio):
         raise AddonError(f"Audio file {os.path.basename(audio) or '(none)'} does not exist; choose a recording.")
+    variations = [[s, path] for s, path in more] if more else None
     if regenerate is None:
-        return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body)
+        return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body,
+                               variations=variations)
     source, start, end = regenerate
     if not os.path.isfile(source):
         raise AddonError(f"The take's motion file {os.path.basename(source) or '(none)'} does not exist (motion "
                          "is kept only beside a saved .blend); save the .blend and generate the take again.")
     return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body,
-                           regenerate=[start, end], source=source)
+                           regenerate=[start, end], source=source, variations=variations)
 
 
 def generate_blocking(worker: client.WorkerClient, audio: str, out: str, seed: int,
                       steps_face: int | None = None, steps_body: int | None = None,
                       on_audio: Callable[[float], None] | None = None,
-                      regenerate: tuple[str, int, int] | None = None) -> dict:
+                      regenerate: tuple[str, int, int] | None = None,
+                      more: list[tuple[int, str]] | None = None) -> dict:
     """Generate synchronously (background mode); returns the result reply or raises AddonError.
     Steps left as None are the weights' own defaults.
     ``on_audio`` hears the clip's length as soon as the worker has read it."""
-    req_id = generate_request(worker, audio, out, seed, steps_face, steps_body, regenerate)
+    req_id = generate_request(worker, audio, out, seed, steps_face, steps_body, regenerate, more)
 
     def heard(reply: dict) -> None:
         if on_audio is not None and reply.get("id") == req_id and "audio_seconds" in reply:

@@ -187,14 +187,17 @@ class GenerateRun:
         armature, face = _targets(context)
         audio, start, strip, regenerate = _audio(context) + (None,) if take is None else _regeneration(context, take)
         self.worker = client.shared_client(preferences.worker_command(context), client.worker_env())
-        out = generation.motion_output_path(audio, settings.seed,
-                                            regenerate=None if regenerate is None else regenerate[1:])
-        self.request = generation.generate_request(self.worker, audio, out, settings.seed,
-                                             settings.steps_face, settings.steps_body, regenerate)
-        options = bake.BakeOptions(parts=settings.parts(), start_frame=start, audio_path=strip,
-                                   name=os.path.splitext(os.path.basename(audio if take is None else out))[0],
-                                   bone_map=_bone_map(context), seed=settings.seed, generated=(audio, out))
-        self.plan = (armature, face, options)
+        seeds = [settings.seed + k for k in range(settings.variations if take is None else 1)]
+        outs = [generation.motion_output_path(audio, seed, regenerate=None if regenerate is None else regenerate[1:])
+                for seed in seeds]
+        self.request = generation.generate_request(self.worker, audio, outs[0], seeds[0], settings.steps_face,
+                                             settings.steps_body, regenerate, list(zip(seeds[1:], outs[1:])))
+        named = take is not None or len(seeds) > 1     # one take per motion file, else per recording
+        self.options = [bake.BakeOptions(parts=settings.parts(), start_frame=start, audio_path=strip,
+                                         name=os.path.splitext(os.path.basename(out if named else audio))[0],
+                                         bone_map=_bone_map(context), seed=seed, generated=(audio, out))
+                        for seed, out in zip(seeds, outs)]
+        self.targets = (armature, face)
         JOB.running, JOB.progress, JOB.stage, JOB.cost = True, 0.0, "starting", []
         JOB.done("")
         self.scene = context.scene
@@ -208,8 +211,8 @@ class GenerateRun:
             if reply["type"] == "progress":
                 JOB.progress, JOB.stage = float(reply["fraction"]), str(reply.get("stage", ""))
                 if "audio_seconds" in reply:
-                    armature, face, options = self.plan
-                    cost = bake.expected_cost(self.scene, float(reply["audio_seconds"]), face, options.parts)
+                    face, parts = self.targets[1], self.options[0].parts
+                    cost = bake.expected_cost(self.scene, float(reply["audio_seconds"]), face, parts)
                     JOB.cost = cost.panel_lines(float(reply["audio_seconds"])) if cost.large else []
             elif reply["type"] in ("result", "error"):
                 return reply
@@ -233,16 +236,23 @@ class GenerateRun:
                 return _fail(op, "CUDA was requested but no NVIDIA GPU is usable here; set Device to Auto or "
                                  "CPU in Preferences > Add-ons > AsynFusion.")
             return _fail(op, reply["message"])
-        armature, face, options = self.plan
+        armature, face = self.targets
+        paths = [reply["path"]] + list(reply.get("more", []))
         try:
             if not all(targets.in_scene(context.scene, obj) for obj in (armature, face) if obj is not None):
                 _forget_deleted_targets(context)
                 return _fail(op, "The target rig was deleted during generation, so nothing was baked; "
                                  "choose or create a rig and press Generate again.")
-            summary = generation.bake_motion_file(context.scene, reply["path"], armature, face, options)
+            summaries = [generation.bake_motion_file(context.scene, path, armature, face, options)
+                         for path, options in zip(paths, self.options)]
         finally:
-            generation.discard_temporary(reply["path"])
-        JOB.done(generation.summary_text(summary, reply.get("device")), summary.actions)
+            for path in paths:
+                generation.discard_temporary(path)
+        summary = summaries[-1]                 # the last variation plays; the take list has them all
+        text = generation.summary_text(summary, reply.get("device"))
+        if len(summaries) > 1:
+            text = f"{len(summaries)} takes; {text}"
+        JOB.done(text, [a for s in summaries for a in s.actions])
         for warning in summary.warnings:
             op.report({'WARNING'}, warning)
         op.report({'INFO'}, JOB.summary)

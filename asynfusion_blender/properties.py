@@ -35,6 +35,10 @@ class AsynFusionSettings(bpy.types.PropertyGroup):
                     "(empty: the profile is detected from the bone names)")
     start_frame: IntProperty(name="Start Frame", default=1)  # type: ignore[valid-type]
     seed: IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
+    variations: IntProperty(  # type: ignore[valid-type]
+        name="Variations", default=1, min=1, max=16,
+        description="Takes to generate at once, seeds Seed, Seed+1, ...: one batched run of the model, "
+                    "one take each, to pick from in the take list")
     steps_face: IntProperty(  # type: ignore[valid-type]
         name="Face Steps", default=6, min=1, max=50,
         description="Denoising steps for the face: more is slower; 6 is what the model was measured at")

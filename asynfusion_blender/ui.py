@@ -73,7 +73,9 @@ class ASYNFUSION_PT_main(_Sidebar):
             for i, line in enumerate(job.cost):
                 layout.label(text=line, icon='INFO' if i == 0 else 'BLANK1')
         else:
-            layout.operator("asynfusion.generate", text="Generate", icon='PLAY_SOUND')
+            row = layout.row(align=True)
+            row.operator("asynfusion.generate", text="Generate", icon='PLAY_SOUND')
+            row.prop(settings, "variations", text="×")
         if job.error:
             box = layout.box()
             box.alert = True

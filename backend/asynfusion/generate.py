@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from .core.motion_file import Motion, non_finite, read_motion, write_motion
 from .device import autocast_dtype, describe, resolve_device
 from .errors import Cancelled, UserError
 from .representation import decode, motion_to_branches
-from .sampling import DEFAULTS, Inpaint, SamplerSettings, sample
+from .sampling import DEFAULTS, Inpaint, SamplerSettings, sample_many
 from .weights import default_weights_dir, load_weights
 
 ProgressFn = Callable[[float, str], None]
@@ -47,6 +47,7 @@ class Result:
     audio_seconds: float        # time spent decoding audio and computing features
     model_seconds: float        # time spent sampling
     total_seconds: float
+    more: tuple[str, ...] = ()  # the variations' files, in the order asked
 
     @property
     def realtime_factor(self) -> float:
@@ -100,13 +101,17 @@ class Generator:
                  guidance: float | None = None, speaker: int | None = None,
                  progress: ProgressFn | None = None, cancel: threading.Event | None = None,
                  smoothing: bool = False, on_audio: AudioFn | None = None,
-                 regenerate: Regenerate | None = None) -> Result:
+                 regenerate: Regenerate | None = None,
+                 more: Sequence[tuple[int, str | os.PathLike]] = ()) -> Result:
         """Write the motion for ``audio_path`` to ``out_path`` (atomically) and describe it;
-        with ``regenerate``, only that range is new (inpainted) and the rest is the source's."""
+        with ``regenerate``, only that range is new (inpainted) and the rest is the source's.
+        ``more``: further (seed, out path) variations, sampled in the same model batches."""
         settings = self.settings(steps_face, steps_body, guidance, smoothing)
-        out_path = Path(out_path)
-        if not out_path.parent.is_dir():
-            raise UserError(f"The output folder {out_path.parent} does not exist; create it first.")
+        seeds = [seed] + [int(s) for s, _ in more]
+        paths = [Path(out_path)] + [Path(p) for _, p in more]
+        for folder in {p.parent for p in paths}:
+            if not folder.is_dir():
+                raise UserError(f"The output folder {folder} does not exist; create it first.")
 
         def report(fraction: float, stage: str) -> None:
             if cancel is not None and cancel.is_set():
@@ -123,21 +128,22 @@ class Generator:
         source = None if regenerate is None else self._source(regenerate, audio_path, raw.shape[0])
         audio_done = time.perf_counter()
         report(0.05, "sampling")
-        out = self.sample(raw, offset, settings, seed, speaker,
-                          progress=lambda f: report(0.05 + 0.9 * f, "sampling"),
-                          inpaint=None if source is None else self._inpaint(source, regenerate))
+        outs = self.sample_many(raw, offset, settings, seeds, speaker,
+                                progress=lambda f: report(0.05 + 0.9 * f, "sampling"),
+                                inpaint=None if source is None else self._inpaint(source, regenerate))
         model_done = time.perf_counter()
-        motion = self._to_motion(out, seed, settings, audio_path)
+        motions = [self._to_motion(out, s, settings, audio_path) for out, s in zip(outs, seeds)]
         if source is not None:
-            motion = _spliced(source, motion, regenerate)
+            motions = [_spliced(source, m, regenerate) for m in motions]
         report(0.97, "writing")
-        if non_finite(motion) is not None:
+        if any(non_finite(m) is not None for m in motions):
             raise UserError("The model produced NaN or infinite motion, so nothing was written; "
                             "check the weights and the guidance setting.")
-        write_motion(out_path, motion)
+        for path, motion in zip(paths, motions):
+            write_motion(path, motion)
         total = time.perf_counter() - start
-        return Result(str(out_path), motion.num_frames, motion.seconds, self.device_name,
-                      audio_done - start, model_done - audio_done, total)
+        return Result(str(paths[0]), motions[0].num_frames, motions[0].seconds, self.device_name,
+                      audio_done - start, model_done - audio_done, total, tuple(str(p) for p in paths[1:]))
 
     def _source(self, regenerate: Regenerate, audio_path, frames: int) -> Motion:
         """The motion file a range is regenerated in, checked against this audio and range."""
@@ -169,13 +175,19 @@ class Generator:
                speaker: int | None = None, progress=None, retrieval: bool = True,
                inpaint: Inpaint | None = None) -> dict[str, torch.Tensor]:
         """Speaker-normalised (T, 66) features -> normalised face and body (sampling.sample)."""
+        return self.sample_many(feats, offset, settings, [seed], speaker, progress, retrieval, inpaint)[0]
+
+    def sample_many(self, feats: torch.Tensor, offset: torch.Tensor, settings: SamplerSettings, seeds: list[int],
+                    speaker: int | None = None, progress=None, retrieval: bool = True,
+                    inpaint: Inpaint | None = None) -> list[dict[str, torch.Tensor]]:
+        """``sample`` for several seeds in the same model batches (sampling.sample_many)."""
         pad = self.normaliser.normalise_audio(self.silence - offset.to(self.silence))
-        retrieved = self.retrieve(feats, seed) if retrieval else None
-        if retrieved is None:               # nothing to start the body from: it starts from noise
+        retrieved = [self.retrieve(feats, seed) if retrieval else None for seed in seeds]
+        if retrieved[0] is None:            # nothing to start the body from: it starts from noise
             settings = replace(settings, body_start=None)
-        return sample(self.model, self.scheduler, self.normaliser.normalise_audio(feats), settings, seed, pad,
-                      retrieved=retrieved, speaker=speaker, progress=progress, autocast_dtype=self.precision,
-                      inpaint=inpaint)
+        return sample_many(self.model, self.scheduler, self.normaliser.normalise_audio(feats), settings, seeds, pad,
+                           retrieved, speaker=speaker, progress=progress, autocast_dtype=self.precision,
+                           inpaint=inpaint)
 
     def decode(self, out: dict[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Normalised branches -> (poses, expressions, trans) with the feet on the floor."""

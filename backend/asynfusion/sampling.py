@@ -111,26 +111,39 @@ def sample(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, setting
     ``retrieved`` (T, body_dim): the motion-matched body track a retrieval model reads.
     ``inpaint``: keep its known motion outside its range and resample only the range.
     """
+    return sample_many(model, scheduler, feats, settings, [seed], pad_features, [retrieved], speaker, progress,
+                       autocast_dtype, inpaint)[0]
+
+
+@torch.inference_mode()
+def sample_many(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, settings: SamplerSettings,
+                seeds: list[int], pad_features: torch.Tensor, retrieved: list[torch.Tensor | None],
+                speaker: int | None = None, progress: Progress | None = None,
+                autocast_dtype: torch.dtype | None = None, inpaint: Inpaint | None = None
+                ) -> list[dict[str, torch.Tensor]]:
+    """``sample`` for several seeds of one clip at once (variations): every model evaluation
+    takes all of them in one batch, so N seeds cost one pass per step, not N. Each seed draws
+    its own noise in the order ``sample`` does, so a variation is that seed's sample."""
     device = feats.device
     win = _Windows(feats.shape[0], model.cfg.window, settings, device)
     feats = win.pad(feats, pad_features)
-    if retrieved is not None:
-        retrieved = win.pad(retrieved.to(device), retrieved[-1:].to(device))
-    denoiser = _Denoiser(model, win, feats, retrieved, settings, speaker, autocast_dtype)
+    tracks = [None if r is None else win.pad(r.to(device), r[-1:].to(device)) for r in retrieved]
+    denoiser = _Denoiser(model, win, feats, tracks, settings, speaker, autocast_dtype)
     plan = settings.plan(scheduler)
-    gen = torch.Generator().manual_seed(int(seed))
-    x = _start(scheduler, model, win.length, plan, settings, retrieved, gen, device)
+    gens = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
+    xs = [_start(scheduler, model, win.length, plan, settings, r, g, device) for r, g in zip(tracks, gens)]
     known = None if inpaint is None else _Known(inpaint, win, device)
     if known is not None:
-        x = {b: known.paste(scheduler, b, x[b], plan[0][b][0], gen) for b in BRANCHES}
+        xs = [{b: known.paste(scheduler, b, x[b], plan[0][b][0], g) for b in BRANCHES} for x, g in zip(xs, gens)]
     ticks = _Ticks(sum(len(ev) for ev in plan) * len(win.chunks), progress)
     for event in plan:
-        for b, x0 in denoiser.predict(x, event, ticks).items():
-            x[b] = _step(scheduler, settings.mode, b, x[b], x0, *event[b], gen)
-            if known is not None:
-                x[b] = known.paste(scheduler, b, x[b], event[b][1], gen) if event[b][1] >= 0 else known.join(b, x0)
+        for x, g, estimates in zip(xs, gens, denoiser.predict(xs, event, ticks)):
+            for b, x0 in estimates.items():
+                x[b] = _step(scheduler, settings.mode, b, x[b], x0, *event[b], g)
+                if known is not None:
+                    x[b] = known.paste(scheduler, b, x[b], event[b][1], g) if event[b][1] >= 0 else known.join(b, x0)
     sigma = {"face": settings.smooth_face, "body": settings.smooth_body}
-    return {b: smooth(x[b][:win.frames], sigma[b]) for b in BRANCHES}
+    return [{b: smooth(x[b][:win.frames], sigma[b]) for b in BRANCHES} for x in xs]
 
 
 def _start(scheduler: Scheduler, model: AsynFusion, length: int, plan: list, settings: SamplerSettings,
@@ -189,11 +202,12 @@ class _Ticks:
 
 
 class _Denoiser:
-    """The model over a clip's windows, a chunk at a time: the audio (and retrieved track) is
+    """The model over a clip's windows, a chunk at a time: the audio (and retrieved tracks) is
     encoded once, each chunk's CoSync keys/values are kept between events so a branch that
-    does not step is not evaluated, and classifier-free guidance runs both halves in one batch."""
+    does not step is not evaluated, classifier-free guidance runs both halves in one batch, and
+    several variations (one retrieved track each) share each batch."""
 
-    def __init__(self, model: AsynFusion, win: _Windows, feats: torch.Tensor, retrieved: torch.Tensor | None,
+    def __init__(self, model: AsynFusion, win: _Windows, feats: torch.Tensor, retrieved: list[torch.Tensor | None],
                  settings: SamplerSettings, speaker: int | None, autocast_dtype: torch.dtype | None) -> None:
         self.model, self.win, self.settings, self.speaker = model, win, settings, speaker
         self.device = feats.device
@@ -205,23 +219,31 @@ class _Denoiser:
             for sl in win.chunks:
                 a = win.split(feats, sl)
                 drop = torch.arange(2 * len(a), device=self.device) >= len(a) if self.guided else None
-                self.ctx.append(model.encode_audio(self.doubled(a), drop))
-                self.cond.append(None if retrieved is None else _retrieved_input(win.split(retrieved, sl), self.guided))
+                self.ctx.append(self.tiled(model.encode_audio(self.doubled(a), drop), len(retrieved)))
+                self.cond.append(None if retrieved[0] is None else _retrieved_input(
+                    torch.cat([win.split(r, sl) for r in retrieved if r is not None]), self.guided))
         self.caches: list[dict] = [{} for _ in win.chunks]
 
     def doubled(self, x: torch.Tensor) -> torch.Tensor:
         """Conditional and unconditional halves in one batch when guiding."""
         return torch.cat([x, x]) if self.guided else x
 
-    def predict(self, x: dict[str, torch.Tensor], event: dict[str, tuple[int, int]], ticks: _Ticks
-                ) -> dict[str, torch.Tensor]:
-        """The clean estimate x0 of each branch stepping in ``event``, windows fused over the clip."""
+    def tiled(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """A chunk's encoding for ``n`` variations: each half (when guiding) repeated n times."""
+        if n == 1:
+            return x
+        halves = x.chunk(2) if self.guided else (x,)
+        return torch.cat([h for h in halves for _ in range(n)])
+
+    def predict(self, xs: list[dict[str, torch.Tensor]], event: dict[str, tuple[int, int]], ticks: _Ticks
+                ) -> list[dict[str, torch.Tensor]]:
+        """Each variation's clean estimate x0 of each branch stepping in ``event``, windows fused."""
         win, settings, device = self.win, self.settings, self.device
         stepping = [b for b in BRANCHES if b in event]
         pred: dict[str, list[torch.Tensor]] = {b: [] for b in stepping}
         for ci, sl in enumerate(win.chunks):
-            n = len(win.starts[sl])
-            xin = {b: self.doubled(win.split(x[b], sl)) for b in stepping}
+            n = len(win.starts[sl]) * len(xs)
+            xin = {b: self.doubled(torch.cat([win.split(x[b], sl) for x in xs])) for b in stepping}
             tin = {b: torch.full((len(xin[b]),), event[b][0], device=device, dtype=torch.long) for b in stepping}
             batch = len(self.ctx[ci])
             spk = None if self.speaker is None else torch.full((batch,), self.speaker, device=device)
@@ -231,9 +253,10 @@ class _Denoiser:
                                                   retrieved=self.cond[ci])
             for b in stepping:
                 o = out[b].float()
-                pred[b].append(o[n:] + settings.guidance * (o[:n] - o[n:]) if self.guided else o)
+                pred[b].append((o[n:] + settings.guidance * (o[:n] - o[n:]) if self.guided else o)
+                               .unflatten(0, (len(xs), -1)))
             ticks(len(stepping))
-        return {b: win.merge(torch.cat(pred[b])) for b in stepping}
+        return [{b: win.merge(torch.cat([p[k] for p in pred[b]])) for b in stepping} for k in range(len(xs))]
 
 
 def _retrieved_input(track: torch.Tensor, guided: bool) -> torch.Tensor:

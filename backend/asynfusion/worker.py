@@ -95,18 +95,20 @@ class Worker:
             rid = req["id"]
             try:
                 source = req.get("source")
-                out = check_output(req["out"], inputs=[req["audio"]] + ([source] if source else []))
+                inputs = [req["audio"]] + ([source] if source else [])
+                out = check_output(req["out"], inputs=inputs)
+                more = [(seed, check_output(path, inputs=inputs)) for seed, path in req.get("variations", [])]
                 result = self.generator.generate(
                     req["audio"], out, seed=req.get("seed", 0),
                     steps_face=req.get("steps_face"), steps_body=req.get("steps_body"),
                     guidance=req.get("guidance"), speaker=req.get("speaker"),
                     progress=lambda f, stage: self.send(protocol.progress(rid, f, stage)),
                     cancel=self.cancels[rid],
-                    regenerate=None if source is None else Regenerate(source, *req["regenerate"]),
+                    regenerate=None if source is None else Regenerate(source, *req["regenerate"]), more=more,
                     on_audio=lambda s: self.send(protocol.progress(rid, 0.0, "audio", audio_seconds=s)))
                 self.send({"type": "result", "id": rid, "path": result.path, "frames": result.frames,
                            "seconds": result.seconds, "device": result.device,
-                           "elapsed": round(result.total_seconds, 3)})
+                           "elapsed": round(result.total_seconds, 3), "more": list(result.more)})
             except UserError as err:
                 self.send(protocol.error(rid, err.kind, str(err)))
             except (OutputError, MotionFileError) as err:

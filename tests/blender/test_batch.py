@@ -315,3 +315,21 @@ def test_regenerate_a_range_of_a_take_into_a_new_take(tmp_path):
     assert not (tmp_path / "c.blend").exists()
     alone = run_batch("--audio", SPEECH, "--regenerate", "1", "5", "--out", str(tmp_path / "d.blend"), cwd=tmp_path)
     assert "--from TAKE.npz go together" in one_error(alone)
+
+
+def test_variations_are_one_batched_generate_and_one_take_each(tmp_path):
+    """Three seeds in one worker request: three motion files, three kept takes, each its seed's."""
+    done = run_batch("--audio", SPEECH, "--variations", "3", "--seed", "5", "--out", str(tmp_path / "v.blend"),
+                     cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    names = [f"5703-47212-0000-seed{k}" for k in (5, 6, 7)]
+    assert sorted(os.listdir(tmp_path / "asynfusion")) == [n + ".npz" for n in names]
+    for n in names:
+        assert f"{n}: Baked 356 frames (14.8 s)" in done.stdout
+    poses = [np.load(tmp_path / "asynfusion" / f"{n}.npz")["poses"] for n in names]
+    assert not np.array_equal(poses[0], poses[1]) and not np.array_equal(poses[1], poses[2])
+    bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "v.blend"))
+    from asynfusion_blender import takes
+    assert sorted((t.name, t.seed) for t in takes.all_takes()) == [(n, k) for n, k in zip(names, (5, 6, 7))]
+    assert "--variations needs --audio" in one_error(run_batch("--motion", str(tmp_path / "asynfusion"),
+                                                               "--variations", "2", cwd=tmp_path))

@@ -3,9 +3,11 @@
 Requests (add-on -> worker):
   {"op": "generate", "id": str, "audio": path, "out": path,
    "seed": int?, "steps_face": int?, "steps_body": int?, "guidance": float?, "speaker": int?,
-   "regenerate": [start, end]?, "source": path?}
+   "regenerate": [start, end]?, "source": path?, "variations": [[seed, out], ...]?}
                                        regenerate: resample motion frames [start, end) of the
                                        motion file ``source`` (same audio), keep the rest exactly
+                                       variations: more seeds, sampled in the same model batches
+                                       as "seed", each written to its "out"
   {"op": "cancel", "id": str}          stop that request within a second
   {"op": "ping"}                       answered by a "ready" reply
 Replies (worker -> add-on):
@@ -13,7 +15,8 @@ Replies (worker -> add-on):
   {"type": "progress", "id": str, "fraction": float, "stage": str, "audio_seconds": float?}
                                        audio_seconds: the clip's length, once it is read (so a
                                        large bake can be announced before it starts)
-  {"type": "result", "id": str, "path": str, "frames": int, "seconds": float, "device": str, ...}
+  {"type": "result", "id": str, "path": str, "frames": int, "seconds": float, "device": str,
+   "more": [path, ...], ...}          more: the variations' files, in the order asked
   {"type": "error", "id": str|None, "kind": str, "message": str}
                                        kind, for the add-on to branch on: bad_request, audio,
                                        weights, device, output, cancelled or internal
@@ -81,7 +84,18 @@ def parse_request(line: str) -> dict:
                 raise ProtocolError(f"'{key}' must be at least 1")
             req[key] = kind(value)
         _check_regenerate(req)
+        _check_variations(req.get("variations"))
     return req
+
+
+def _check_variations(variations: object) -> None:
+    """"variations" is a list of [whole seed, output path] pairs."""
+    if variations is None:
+        return
+    if not isinstance(variations, list) or not all(
+            isinstance(v, list) and len(v) == 2 and isinstance(v[0], int) and not isinstance(v[0], bool)
+            and isinstance(v[1], str) and v[1] for v in variations):
+        raise ProtocolError("'variations' must be a list of [seed, output path] pairs")
 
 
 def _check_regenerate(req: dict) -> None:

@@ -1,0 +1,45 @@
+"""N variations in one batched call: each is its seed's sample, at one model pass per step."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from asynfusion.core import protocol
+from asynfusion.core.motion_file import read_motion
+from asynfusion.generate import Generator
+
+from .conftest import SPEECH_WAV
+from .test_sampling import count_branch_evaluations
+
+
+def test_random_weights_variations_are_their_seeds_samples_in_one_pass_per_step(random_weights):
+    gen = Generator(random_weights, "cpu")
+    feats, settings = torch.randn(150, 66), gen.settings(None, None, None)
+    single = [gen.sample(feats, torch.zeros(66), settings, seed) for seed in (3, 4, 5)]
+    calls = count_branch_evaluations(gen.model)
+    many = gen.sample_many(feats, torch.zeros(66), settings, [3, 4, 5])
+    assert calls == {"face": settings.steps_face, "body": settings.steps_body}   # not three times that
+    for one, batched in zip(single, many):
+        for b in ("face", "body"):
+            torch.testing.assert_close(batched[b], one[b], rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(many[0]["face"], many[1]["face"])
+
+
+def test_random_weights_generate_writes_every_variation_or_none(random_weights, tmp_path):
+    gen = Generator(random_weights, "cpu")
+    result = gen.generate(SPEECH_WAV, tmp_path / "a.npz", seed=1, more=[(2, tmp_path / "b.npz")])
+    assert result.more == (str(tmp_path / "b.npz"),)
+    a, b = read_motion(tmp_path / "a.npz"), read_motion(tmp_path / "b.npz")
+    assert (a.meta["seed"], b.meta["seed"]) == (1, 2) and not np.array_equal(a.poses, b.poses)
+
+
+def test_a_variations_field_is_seed_and_path_pairs():
+    base = {"op": "generate", "id": "r", "audio": "a.wav", "out": "o.npz"}
+    assert protocol.parse_request(json.dumps(base | {"variations": [[2, "b.npz"]]}))["variations"] == [[2, "b.npz"]]
+    for bad in ([[2]], [["2", "b.npz"]], [[True, "b.npz"]], [[2, ""]], "b.npz"):
+        with pytest.raises(protocol.ProtocolError, match="variations"):
+            protocol.parse_request(json.dumps(base | {"variations": bad}))
