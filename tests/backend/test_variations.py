@@ -16,9 +16,11 @@ from .conftest import SPEECH_WAV
 from .test_sampling import count_branch_evaluations
 
 
-def test_random_weights_variations_are_their_seeds_samples_in_one_pass_per_step(random_weights):
-    gen = Generator(random_weights, "cpu")
-    feats, settings = torch.randn(150, 66), gen.settings(None, None, None)
+@pytest.mark.parametrize("weights", ["random_weights", "random_teacher_weights"])
+def test_random_weights_variations_are_their_seeds_samples_in_one_pass_per_step(weights, request):
+    """The student, and the guided teacher (whose batches hold conditional and unconditional halves)."""
+    gen = Generator(request.getfixturevalue(weights), "cpu")
+    feats, settings = torch.randn(150, 66), gen.settings(3, 2, None)
     single = [gen.sample(feats, torch.zeros(66), settings, seed) for seed in (3, 4, 5)]
     calls = count_branch_evaluations(gen.model)
     many = gen.sample_many(feats, torch.zeros(66), settings, [3, 4, 5])
