@@ -59,7 +59,7 @@ class Inpaint:
     body: torch.Tensor
     start: int
     end: int
-    blend: int = 15
+    blend: int = 24
 
     def mask(self, length: int) -> torch.Tensor:
         """(length,) True on the frames to keep: the known ones outside the range (not padding)."""
