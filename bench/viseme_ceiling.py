@@ -30,14 +30,8 @@ WINDOW = 120
 
 
 def subframes(wave: np.ndarray, frames: int) -> np.ndarray:
-    """(frames, 4 * 66): the analysis frames at 10 ms steps from each motion frame's start."""
-    x = torch.from_numpy(np.ascontiguousarray(wave, np.float32))
-    spec = torch.stft(x, audio.N_FFT, audio.HOP, window=torch.hann_window(audio.N_FFT), center=True,
-                      return_complex=True)
-    power = spec.real ** 2 + spec.imag ** 2
-    mel = audio._mel_basis("cpu") @ power
-    feats = torch.cat([torch.log(mel + audio._LOG_FLOOR), audio._onset_strength(mel)[None],
-                       torch.log(power.sum(0) / audio.N_FFT + audio._LOG_FLOOR)[None]]).numpy()
+    """(frames, 4 * 66): the four analysis frames (10 ms apart) from one before each motion frame's start."""
+    feats = audio.analysis_features(wave).numpy()
     start = (np.arange(frames) * audio.SAMPLE_RATE / audio.HOP / audio.MOTION_FPS).astype(int)
     cols = np.clip(start[:, None] + np.arange(-1, 3)[None], 0, feats.shape[1] - 1)
     out = feats[:, cols].transpose(1, 2, 0).reshape(frames, -1)

@@ -128,6 +128,12 @@ def _mel_basis(device: str) -> torch.Tensor:
 
 def audio_features(wave: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
     """(T, 66) features for T = num_frames(len(wave)) motion frames."""
+    return _to_motion_rate(analysis_features(wave, device), num_frames(len(wave))).T.contiguous()
+
+
+def analysis_features(wave: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
+    """(66, S) log-mel, onset strength and energy at the 100-fps analysis rate, before the
+    interpolation to motion frames."""
     device = torch.device(device)
     x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).to(device)
     window = torch.hann_window(N_FFT, device=device)
@@ -137,8 +143,7 @@ def audio_features(wave: np.ndarray, device: str | torch.device = "cpu") -> torc
     log_mel = torch.log(mel + _LOG_FLOOR)                        # (M, S)
     onset = _onset_strength(mel)
     energy = torch.log(power.sum(0) / N_FFT + _LOG_FLOOR)
-    feats = torch.cat([log_mel, onset[None], energy[None]], 0)  # (66, S)
-    return _to_motion_rate(feats, num_frames(len(wave))).T.contiguous()
+    return torch.cat([log_mel, onset[None], energy[None]], 0)
 
 
 def _onset_strength(mel: torch.Tensor) -> torch.Tensor:

@@ -241,8 +241,9 @@ class Windows(torch.utils.data.Dataset):
     """Normalised windows of ``length`` frames every ``stride`` frames over the takes.
 
     Items: face, body, audio, face_weight (per-frame face-loss weight from the phones),
-    viseme (the frame's mouth-shape class, phones.NONE where none applies) and, with a motion database, retrieved (a motion-matched body track of the window's
-    audio that never comes from the window's own neighbourhood).
+    viseme (the frame's mouth-shape class, phones.NONE where none applies) and, with a
+    motion database, retrieved (a motion-matched body track of the window's audio that
+    never comes from the window's own neighbourhood).
     """
 
     def __init__(self, takes: list[Take], normaliser: Normaliser, length: int, stride: int,

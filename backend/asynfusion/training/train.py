@@ -6,8 +6,8 @@ null input with probability ``audio_drop`` (classifier-free guidance; the retrie
 track goes with it), the retrieved track alone is dropped with ``retrieval_drop``,
 and the mel axis is warped by a random vocal-tract-length factor (other voices).
 The loss is x0 MSE + velocity + acceleration terms on each branch, with the face's
-frames weighted by their phones (closures count most), and optionally an auxiliary
-viseme loss (viseme_loss.py). Runs on CPU, one GPU, or
+frames weighted by their phones (closures count most), plus the auxiliary viseme
+loss (viseme_loss.py) where the takes have phone alignments. Runs on CPU, one GPU, or
 under torchrun (DDP).
 """
 
