@@ -7,8 +7,8 @@ classifier on one frame and on ±2 frames, and a small dropout conv net (±4 fra
 layers, class-balanced, noise-augmented) over seeds and training lengths. When a classifier
 trained for this one job reads no more than the model's face does, the face is limited by
 what the features tell apart, not by the face branch. The same classifiers on **sub-frames**
-(the four 100-fps analysis frames under each motion frame side by side, the clip's mean
-removed) ask whether the 30-fps interpolation throws phonetic detail away.
+(the four 100-fps analysis frames under each motion frame side by side: the rest of
+audio.audio_features) ask whether the 30-fps interpolation throws phonetic detail away.
 
     .venv/bin/python bench/viseme_ceiling.py ../shared/data/beat2 [--seeds 3]
 """
@@ -27,15 +27,6 @@ from asynfusion.training.data import load_split
 
 CLASSES = len(P.VISEME_NAMES)
 WINDOW = 120
-
-
-def subframes(wave: np.ndarray, frames: int) -> np.ndarray:
-    """(frames, 4 * 66): the four analysis frames (10 ms apart) from one before each motion frame's start."""
-    feats = audio.analysis_features(wave).numpy()
-    start = (np.arange(frames) * audio.SAMPLE_RATE / audio.HOP / audio.MOTION_FPS).astype(int)
-    cols = np.clip(start[:, None] + np.arange(-1, 3)[None], 0, feats.shape[1] - 1)
-    out = feats[:, cols].transpose(1, 2, 0).reshape(frames, -1)
-    return out - out.mean(0)
 
 
 def balanced_accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -97,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     split = load_split(args.data)
-    kinds = {"model features (30 fps)": lambda t: t.feats, "sub-frames (100 fps)": lambda t: subframes(t.wave, t.frames)}
+    kinds = {"model features (30 fps)": lambda t: t.feats[:, :audio.FEATURE_DIM],
+             "sub-frames (100 fps)": lambda t: t.feats[:, audio.FEATURE_DIM:]}
     print("| audio classifier (trained on the training part's phones) | features | held-out balanced accuracy |")
     print("|---|---|---|")
     for kind, features in kinds.items():

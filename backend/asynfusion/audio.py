@@ -3,7 +3,9 @@
 Decoding sniffs the container from the bytes (libsndfile reads WAV of any
 width, FLAC, Ogg and MP3 whatever the file is called). Features are computed
 with torch so they run on the model's device: log-mel, onset strength (spectral
-flux, as librosa defines it) and energy, interpolated onto motion frame times.
+flux, as librosa defines it) and energy, interpolated onto motion frame times,
+followed by the 100-fps analysis frames under each motion frame side by side
+(a 30-fps frame is 33 ms; a /p/ burst is shorter, and the interpolation blurs it).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ MIN_SECONDS = 0.5
 N_FFT = 512
 HOP = 160                      # 10 ms at 16 kHz
 N_MELS = 64
-FEATURE_DIM = N_MELS + 2       # log-mel, onset strength, energy
+FEATURE_DIM = N_MELS + 2       # log-mel, onset strength, energy: one block
+SUBFRAMES = 4                  # analysis frames beside each motion frame, from the one before its start
+WIDE_DIM = FEATURE_DIM * (1 + SUBFRAMES)   # [interpolated block | SUBFRAMES blocks]; a model reads a prefix
 _LOG_FLOOR = 1e-5
 _SILENCE_PEAK = 1e-3           # quieter than this is treated as silence, not rescaled
 _TARGET_RMS = 0.05             # loudness that speech is normalised to
@@ -127,8 +131,15 @@ def _mel_basis(device: str) -> torch.Tensor:
 
 
 def audio_features(wave: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
-    """(T, 66) features for T = num_frames(len(wave)) motion frames."""
-    return _to_motion_rate(analysis_features(wave, device), num_frames(len(wave))).T.contiguous()
+    """(T, WIDE_DIM) features for T = num_frames(len(wave)) motion frames: the analysis
+    features interpolated to the frame's time, then SUBFRAMES analysis frames as they are.
+    Retrieval and the baselines read the first block; a model reads its ``audio_dim``."""
+    feats = analysis_features(wave, device)
+    frames = num_frames(len(wave))
+    first = (torch.arange(frames, device=feats.device) * SAMPLE_RATE // (HOP * MOTION_FPS)) - 1
+    cols = (first[:, None] + torch.arange(SUBFRAMES, device=feats.device)[None]).clamp(0, feats.shape[1] - 1)
+    sub = feats[:, cols].permute(1, 2, 0).reshape(frames, SUBFRAMES * FEATURE_DIM)
+    return torch.cat([_to_motion_rate(feats, frames).T, sub], 1).contiguous()
 
 
 def analysis_features(wave: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -166,20 +177,22 @@ def _to_motion_rate(feats: torch.Tensor, frames: int) -> torch.Tensor:
 
 
 def speaker_normalise(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-clip spectral mean removal: (T, 66) features -> (features, the offset removed).
+    """Per-clip spectral mean removal: (T, k * 66) features -> (features, the offset removed).
 
     The mean log-mel spectrum and log energy of the clip's voiced frames (within 20 dB of
     its loudest) are subtracted, as cepstral mean normalisation does, so another voice,
     microphone or room shifts the features far less than it would otherwise; onset
     strength is left as it is. A clip with nothing audible is left as it is (silence must
-    still look like silence). Apply the same offset to anything padded onto the clip.
+    still look like silence). The offset is measured on the first block and removed from
+    every block. Apply the same offset to anything padded onto the clip.
     """
-    energy = feats[:, -1]
-    offset = feats.new_zeros(feats.shape[1])
+    energy = feats[:, FEATURE_DIM - 1]
+    offset = feats.new_zeros(FEATURE_DIM)
     if feats.shape[0] and float(energy.max()) > _AUDIBLE_ENERGY:
         voiced = energy > energy.max() - _VOICED_RANGE
         offset[:N_MELS] = feats[voiced, :N_MELS].mean(0)
-        offset[-1] = feats[voiced, -1].mean()
+        offset[-1] = feats[voiced, FEATURE_DIM - 1].mean()
+    offset = offset.repeat(feats.shape[1] // FEATURE_DIM)
     return feats - offset, offset
 
 

@@ -174,14 +174,15 @@ class Generator:
     def sample(self, feats: torch.Tensor, offset: torch.Tensor, settings: SamplerSettings, seed: int,
                speaker: int | None = None, progress=None, retrieval: bool = True,
                inpaint: Inpaint | None = None) -> dict[str, torch.Tensor]:
-        """Speaker-normalised (T, 66) features -> normalised face and body (sampling.sample)."""
+        """Speaker-normalised (T, >= audio_dim) features and their offset -> normalised face and
+        body (sampling.sample)."""
         return self.sample_many(feats, offset, settings, [seed], speaker, progress, retrieval, inpaint)[0]
 
     def sample_many(self, feats: torch.Tensor, offset: torch.Tensor, settings: SamplerSettings, seeds: list[int],
                     speaker: int | None = None, progress=None, retrieval: bool = True,
                     inpaint: Inpaint | None = None) -> list[dict[str, torch.Tensor]]:
         """``sample`` for several seeds in the same model batches (sampling.sample_many)."""
-        pad = self.normaliser.normalise_audio(self.silence - offset.to(self.silence))
+        pad = self.normaliser.normalise_audio(self.silence[:, : offset.shape[0]] - offset.to(self.silence))
         retrieved = [self.retrieve(feats, seed) if retrieval else None for seed in seeds]
         if retrieved[0] is None:            # nothing to start the body from: it starts from noise
             settings = replace(settings, body_start=None)

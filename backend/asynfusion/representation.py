@@ -95,7 +95,8 @@ class Normaliser:
         return (face - self.face_mean) / self.face_std, (body - self.body_mean) / self.body_std
 
     def normalise_audio(self, feats: torch.Tensor) -> torch.Tensor:
-        return (feats - self.audio_mean) / self.audio_std
+        """The model's prefix of the audio features (audio.WIDE_DIM), normalised."""
+        return (feats[..., : self.audio_mean.shape[0]] - self.audio_mean) / self.audio_std
 
     def denormalise(self, face: torch.Tensor, body: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return face * self.face_std + self.face_mean, body * self.body_std + self.body_mean

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import N_MELS
+from .audio import FEATURE_DIM, N_MELS
 
 SEGMENT = 45            # frames per matched segment (1.5 s)
 HOP = 30                # a new segment every second: 15 frames (0.5 s) of cross-fade
@@ -43,9 +43,10 @@ _DCT = _dct_matrix()
 
 
 def frame_keys(feats: np.ndarray) -> np.ndarray:
-    """(T, 66) model audio features -> (T, 15): cepstra of the log-mel, onset, energy."""
+    """(T, >= 66) model audio features -> (T, 15): cepstra of the log-mel, onset, energy
+    (of the first block: the features at the frame's time)."""
     feats = np.asarray(feats, np.float32)
-    return np.concatenate([feats[:, :N_MELS] @ _DCT.T, feats[:, N_MELS:]], 1)
+    return np.concatenate([feats[:, :N_MELS] @ _DCT.T, feats[:, N_MELS:FEATURE_DIM]], 1)
 
 
 def _segment_keys(keys: np.ndarray, starts: np.ndarray) -> np.ndarray:

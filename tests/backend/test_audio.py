@@ -82,9 +82,9 @@ def test_a_folder_and_an_unreadable_file_are_named_as_such(tmp_path):
 def test_features_have_one_row_per_motion_frame_and_follow_loudness(speech):
     wave = audio.load_audio(SPEECH_WAV)
     feats = audio.audio_features(wave)
-    assert feats.shape == (audio.num_frames(len(wave)), audio.FEATURE_DIM)
+    assert feats.shape == (audio.num_frames(len(wave)), audio.WIDE_DIM)
     assert feats.shape[0] == int(len(wave) / 16000 * 30)
-    energy = feats[:, -1].numpy()
+    energy = feats[:, audio.FEATURE_DIM - 1].numpy()
     frame_rms = np.array([np.sqrt(np.mean(wave[int(i * 16000 / 30):int((i + 1) * 16000 / 30)] ** 2) + 1e-12)
                           for i in range(len(energy))])
     assert np.corrcoef(energy, np.log(frame_rms))[0, 1] > 0.85
@@ -101,6 +101,34 @@ def test_onset_strength_follows_librosa_and_mel_matches_librosa(speech):
                                        fmin=40, fmax=7600)
     ref30 = np.interp(np.arange(len(ours)) * 100 / 30, np.arange(len(ref)), ref)
     assert np.corrcoef(ours, ref30)[0, 1] > 0.8
+
+
+def test_subframes_are_the_analysis_frames_under_each_motion_frame_as_they_are(speech):
+    wave = audio.load_audio(SPEECH_WAV)
+    feats, analysis = audio.audio_features(wave), audio.analysis_features(wave)
+    d = audio.FEATURE_DIM
+    for t in (0, 1, 2, 3, 50, feats.shape[0] - 1):
+        first = t * 100 // 30 - 1            # motion frame t starts at analysis frame 10 t / 3
+        for k in range(audio.SUBFRAMES):
+            col = min(max(first + k, 0), analysis.shape[1] - 1)
+            assert torch.equal(feats[t, d * (1 + k): d * (2 + k)], analysis[:, col]), (t, k)
+    # the first block is the interpolation at the frame's time: between its 2nd and 3rd sub-frames
+    t = 50
+    lo, hi = feats[t, 2 * d: 3 * d], feats[t, 3 * d: 4 * d]
+    assert torch.all(feats[t, :d] >= torch.minimum(lo, hi) - 1e-4)
+    assert torch.all(feats[t, :d] <= torch.maximum(lo, hi) + 1e-4)
+
+
+def test_speaker_normalisation_removes_the_first_blocks_offset_from_every_block(speech):
+    feats = audio.audio_features(audio.load_audio(SPEECH_WAV))
+    out, offset = audio.speaker_normalise(feats)
+    d = audio.FEATURE_DIM
+    first, _ = audio.speaker_normalise(feats[:, :d])
+    assert torch.allclose(out[:, :d], first)
+    assert offset.shape == (audio.WIDE_DIM,) and float(offset[:audio.N_MELS].abs().sum()) > 0
+    for k in range(1, 1 + audio.SUBFRAMES):
+        assert torch.equal(offset[k * d: (k + 1) * d], offset[:d])
+    assert float(offset[audio.N_MELS]) == 0.0       # onset strength is left alone
 
 
 def test_silence_is_not_amplified_and_gives_finite_features():

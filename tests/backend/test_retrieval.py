@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from asynfusion.core.quaternions import axis_angle_to_matrix
-from asynfusion.retrieval import HOP, SEGMENT, MotionDatabase
+from asynfusion import audio
+from asynfusion.retrieval import HOP, SEGMENT, MotionDatabase, frame_keys
 from asynfusion.training.data import SELF_EXCLUSION, Windows, fit_normaliser, motion_database
 
 pytestmark = pytest.mark.shared_data("beat2")
@@ -16,6 +17,16 @@ pytestmark = pytest.mark.shared_data("beat2")
 @pytest.fixture(scope="module")
 def database(split):
     return motion_database(split.train, fit_normaliser(split.train)), fit_normaliser(split.train)
+
+
+def test_retrieval_keys_read_only_the_first_block_of_the_wide_features(split, database):
+    db, _ = database
+    feats = split.test[0].feats.copy()
+    assert feats.shape[1] == audio.WIDE_DIM
+    np.testing.assert_array_equal(frame_keys(feats), frame_keys(feats[:, :audio.FEATURE_DIM]))
+    scrambled = feats.copy()
+    scrambled[:, audio.FEATURE_DIM:] = np.random.default_rng(0).standard_normal(scrambled[:, audio.FEATURE_DIM:].shape)
+    np.testing.assert_array_equal(db.match(feats, seed=3), db.match(scrambled, seed=3))
 
 
 def test_matching_a_takes_own_audio_finds_that_take_unless_it_is_excluded(split, database):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from asynfusion import windows
+from asynfusion import audio, windows
 from asynfusion.generate import Generator
 from asynfusion.sampling import SamplerSettings, sample
 from asynfusion.schedule import Scheduler, async_plan
@@ -143,6 +143,15 @@ def test_random_weights_same_seed_same_file_bytes(random_weights, tmp_path):
     gen.generate(SPEECH_WAV, c, seed=8)
     assert a.read_bytes() == b.read_bytes()
     assert a.read_bytes() != c.read_bytes()
+
+
+def test_random_weights_a_model_hears_its_own_prefix_of_the_wide_features(random_weights):
+    gen = Generator(random_weights, "cpu")
+    assert gen.model.cfg.audio_dim == 66
+    wide, settings = torch.randn(130, audio.WIDE_DIM), gen.settings(2, 2, None)
+    out = gen.sample(wide, torch.zeros(audio.WIDE_DIM), settings, 0)
+    first = gen.sample(wide[:, :66].clone(), torch.zeros(66), settings, 0)
+    assert all(torch.equal(out[b], first[b]) for b in out)
 
 
 def test_random_weights_short_clip_is_padded_and_cropped(random_weights):

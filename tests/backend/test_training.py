@@ -30,7 +30,7 @@ from asynfusion.training import common
 from asynfusion.training.args import DEFAULT_HOLDOUT, DistillConfig, TrainConfig
 from asynfusion.training.data import Windows, fit_normaliser, load_split, load_take
 from asynfusion.training.distill import distill
-from asynfusion.training.train import Denoiser, train
+from asynfusion.training.train import Denoiser, train, warp_voice
 from asynfusion.weights import load_weights
 
 from .conftest import BEAT2, PYTHON, cli_env
@@ -66,7 +66,8 @@ def one_thread():
 def teacher_config(out: Path, cache: Path) -> TrainConfig:
     # lr 1e-2: the schedule warms up over 200 steps, so a 60-step run peaks at 3e-3.
     return TrainConfig(data=str(BEAT2), out=str(out), steps=TEACHER_STEPS, batch=8, lr=1e-2, width=32, depth=1,
-                       heads=2, window=WINDOW, save_every=30, device="cpu", cache=str(cache), threads=1)
+                       heads=2, window=WINDOW, save_every=30, device="cpu", cache=str(cache), threads=1,
+                       subframes=audio.SUBFRAMES)
 
 
 @pytest.fixture(scope="session")
@@ -107,7 +108,7 @@ def test_audio_features_and_wave_are_aligned_to_the_motion_frames(split, feature
     for tr, te in zip(split.train, split.test):
         whole = load_take(tr.name, BEAT2 / f"{tr.name}.npz", BEAT2 / f"{tr.name}.wav", feature_cache)
         for part in (tr, te):
-            assert part.feats.shape == (part.frames, audio.FEATURE_DIM)
+            assert part.feats.shape == (part.frames, audio.WIDE_DIM)
             # each part's features are speaker-normalised on that part's own audio
             own = audio.speaker_normalise(torch.from_numpy(whole.feats[part.start: part.start + part.frames]))[0]
             np.testing.assert_allclose(part.feats, own.numpy(), atol=1e-5)
@@ -147,6 +148,17 @@ def test_windows_have_the_shapes_the_model_takes(split, one_thread):
     t = {b: torch.tensor([10, 500, 999]) for b in BRANCHES}
     out = Denoiser(AsynFusion(cfg))({b: batch[b] for b in BRANCHES}, t, batch["audio"], None)
     assert out["face"].shape == batch["face"].shape and out["body"].shape == batch["body"].shape
+
+
+def test_the_voice_warp_moves_the_mel_axis_of_every_block_alike_and_leaves_onset_and_energy():
+    d, n = audio.FEATURE_DIM, audio.N_MELS
+    wide = torch.randn(3, 40, audio.WIDE_DIM)
+    warped = warp_voice(wide, 0.2, torch.Generator().manual_seed(1))
+    for k in range(1 + audio.SUBFRAMES):
+        block = warp_voice(wide[..., k * d: (k + 1) * d], 0.2, torch.Generator().manual_seed(1))
+        torch.testing.assert_close(warped[..., k * d: (k + 1) * d], block)
+        torch.testing.assert_close(block[..., n:], wide[..., k * d + n: (k + 1) * d])
+    assert not torch.allclose(warped[..., :n], wide[..., :n])
 
 
 def test_a_take_recorded_elsewhere_keeps_its_motion_and_phones_and_only_its_speech_changes(split, one_thread):
@@ -238,6 +250,7 @@ def test_short_training_run_on_real_data_lowers_the_loss_and_writes_loadable_wei
     assert model.cfg.retrieval and w.database is not None       # the body reads retrieved motion
     assert (model.cfg.width, model.cfg.depth, model.cfg.heads, model.cfg.window) == (32, 1, 2, WINDOW)
     assert not model.cfg.guidance_embed
+    assert model.cfg.audio_dim == audio.WIDE_DIM          # it hears the sub-frames
     assert config["training"]["steps"] == TEACHER_STEPS
     assert "CC BY-NC" in config["training"]["licence"]
     # the shipped file holds the EMA weights, not the raw ones kept for resuming
@@ -246,8 +259,9 @@ def test_short_training_run_on_real_data_lowers_the_loss_and_writes_loadable_wei
     assert raw.keys() == shipped.keys()
     assert any(not torch.equal(raw[k], shipped[k]) for k in raw)
     # normalisation statistics come from the training split (and its mirror image) only
-    expected = fit_normaliser(split.train + [t.mirror() for t in split.train])
-    with_test = fit_normaliser(split.train + split.test + [t.mirror() for t in split.train + split.test])
+    expected = fit_normaliser(split.train + [t.mirror() for t in split.train], audio.WIDE_DIM)
+    with_test = fit_normaliser(split.train + split.test + [t.mirror() for t in split.train + split.test],
+                               audio.WIDE_DIM)
     for name in ("face_mean", "face_std", "body_mean", "body_std", "audio_mean", "audio_std"):
         torch.testing.assert_close(getattr(normaliser, name), getattr(expected, name), atol=1e-5, rtol=1e-5)
     assert not torch.allclose(normaliser.body_std, with_test.body_std, atol=1e-4, rtol=1e-4)

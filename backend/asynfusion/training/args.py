@@ -47,6 +47,7 @@ class TrainConfig(RunOptions):
     stretch: float = 0.0            # time-stretched copies of every take at rates 1 ± s, 1 ± s/2
     viseme_weight: float = 0.1      # auxiliary viseme loss (viseme_loss.py) on the predicted face; 0: off
     voices: int = 0                 # copies of every take with noisy, reverberant or telephone speech
+    subframes: int = 4              # 100-fps analysis frames the model hears beside each frame (0-4)
     ema: float = 0.999
     mirror: bool = True
     retrieval: bool = True          # the body branch reads the motion-matched track

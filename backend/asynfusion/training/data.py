@@ -47,7 +47,7 @@ class Take:
     poses: np.ndarray          # (N, 165)
     expressions: np.ndarray    # (N, 100)
     trans: np.ndarray          # (N, 3)
-    feats: np.ndarray          # (N, 66) audio features, aligned to the motion frames
+    feats: np.ndarray          # (N, WIDE_DIM) audio features, aligned to the motion frames
     wave: np.ndarray | None = None   # 16 kHz loudness-normalised audio covering the frames (eval)
     start: int = 0             # first frame of this part within the original take
     mirrored: bool = False
@@ -124,11 +124,11 @@ def _pairs(root: Path) -> tuple[list[tuple[str, Path, Path]], dict[str, str] | N
 
 
 def _features(wav: Path, cache: Path | None) -> tuple[np.ndarray, np.ndarray]:
-    """(loudness-normalised wave, (S, 66) features), cached as .npy by file digest."""
+    """(loudness-normalised wave, (S, WIDE_DIM) features), cached as .npy by file digest and width."""
     wave = audio.normalise_loudness(audio.load_audio(wav))
     if cache is not None:
         digest = hashlib.sha256(wav.read_bytes()).hexdigest()[:16]
-        path = cache / f"{wav.stem}-{digest}.npy"
+        path = cache / f"{wav.stem}-{digest}-{audio.WIDE_DIM}.npy"
         if path.is_file():
             return wave, np.load(path, allow_pickle=False)
     feats = audio.audio_features(wave).numpy().astype(np.float32)
@@ -196,9 +196,10 @@ def load_split(root: str | os.PathLike, holdout: float = DEFAULT_HOLDOUT, cache:
     return Split([t.speaker_normalised() for t in train], [t.speaker_normalised() for t in test], desc)
 
 
-def fit_normaliser(takes: list[Take]) -> Normaliser:
+def fit_normaliser(takes: list[Take], audio_dim: int = audio.FEATURE_DIM) -> Normaliser:
+    """Statistics of the training motion and of the first ``audio_dim`` audio features."""
     faces, bodies = zip(*(t.branches() for t in takes))
-    feats = [torch.from_numpy(t.feats) for t in takes]
+    feats = [torch.from_numpy(t.feats[:, :audio_dim]) for t in takes]
     return Normaliser.fit(list(faces), list(bodies), feats)
 
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from ..audio import MOTION_FPS, N_MELS
+from ..audio import FEATURE_DIM, MOTION_FPS, N_MELS, SUBFRAMES
 from ..model import BRANCHES, AsynFusion, ModelConfig
 from ..schedule import Scheduler
 from . import common
@@ -71,9 +71,12 @@ def withheld_retrieval(batch: dict[str, torch.Tensor], rate: float, gen: torch.G
 def warp_voice(audio: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
     """Vocal-tract-length perturbation on normalised features: each item's mel axis is
     resampled by a factor in [1 - amount, 1 + amount] (a longer or shorter vocal tract
-    moves formants up or down the mel scale); onset and energy are left alone."""
+    moves formants up or down the mel scale), in every block alike; onset and energy are
+    left alone."""
     if amount <= 0:
         return audio
+    shape = audio.shape
+    audio = audio.reshape(shape[0], -1, FEATURE_DIM)     # (n, T * blocks, 66)
     n = audio.shape[0]
     alpha = 1 + amount * (2 * torch.rand(n, generator=gen) - 1)
     pos = (torch.arange(N_MELS, dtype=torch.float32)[None] * alpha[:, None]).clamp(0, N_MELS - 1).to(audio.device)
@@ -82,7 +85,7 @@ def warp_voice(audio: torch.Tensor, amount: float, gen: torch.Generator) -> torc
     frac = (pos - lo)[:, None, :]
     mel = audio[..., :N_MELS]
     take = lambda idx: torch.gather(mel, 2, idx[:, None, :].expand(-1, mel.shape[1], -1))  # noqa: E731
-    return torch.cat([take(lo) * (1 - frac) + take(hi) * frac, audio[..., N_MELS:]], -1)
+    return torch.cat([take(lo) * (1 - frac) + take(hi) * frac, audio[..., N_MELS:]], -1).reshape(shape)
 
 
 def batches(ds: Windows, batch: int, gen: torch.Generator, device):
@@ -98,14 +101,17 @@ def train(cfg: TrainConfig) -> Path:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
-    normaliser = fit_normaliser(with_mirrors(split.train, cfg.mirror))
+    if not 0 <= cfg.subframes <= SUBFRAMES:
+        raise ValueError(f"--subframes must be from 0 to {SUBFRAMES}, not {cfg.subframes}")
+    audio_dim = FEATURE_DIM * (1 + cfg.subframes)
+    normaliser = fit_normaliser(with_mirrors(split.train, cfg.mirror), audio_dim)
     database = motion_database(with_mirrors(split.train, cfg.mirror), normaliser) if cfg.retrieval else None
     ds = Windows(split.train, normaliser, cfg.window, cfg.stride, mirror=cfg.mirror, database=database,
                  stretch=cfg.stretch, voices=cfg.voices)
     readout = readout_for(ds.face, ds.visemes, cfg.viseme_weight)
     readout = None if readout is None else readout.to(d.device)
     torch.manual_seed(cfg.seed)
-    arch = ModelConfig(width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
+    arch = ModelConfig(audio_dim=audio_dim, width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
                        retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass, root_lowpass=cfg.root_lowpass,
                        body_audio_lowpass=cfg.body_audio_lowpass)
     scheduler = Scheduler("ddim", body_noise_lowpass=cfg.body_noise_lowpass)
