@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 BEAT2 = REPO.parent / "shared" / "data" / "beat2"
 SAMPLERS = {  # name: (mode, steps_face, steps_body, body SDEdit start or None)
     "teacher DDIM 50": ("ddim", 50, 50, None),
-    "LCM 6+4, body from the match (default)": ("lcm", 6, 4, 759),
+    "LCM 6+6, body from the match (default)": ("lcm", 6, 6, 759),
+    "LCM 6+4, body from the match": ("lcm", 6, 4, 759),
     "LCM async 4+2": ("lcm", 4, 2, None),
     "LCM 1+1": ("lcm", 1, 1, None),
 }
