@@ -121,7 +121,7 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
     expected = ["static mean pose", "mismatched capture (another take)", "motion matching (baseline)",
                 "teacher DDIM 3, body from noise",
                 f"teacher DDIM {steps}, body from the match at t={start} (what distillation must beat)", default,
-                "LCM 4+2, body from noise (async)", "LCM 4+4, body from noise (sync)",
+                f"LCM 6+4, body from the match at t={start}", "LCM 4+2, body from noise (async)", "LCM 4+4, body from noise (sync)",
                 "LCM 4+4, body from the match at t=499", "LCM 2+2, body from the match", "LCM 1+1, body from the match",
                 "LCM default, retrieval off (no track: body from noise)", "LCM default, CoSync off at inference",
                 "LCM default, smoothed (σ 1/2)", "**ground truth**"]
