@@ -2,9 +2,10 @@
 between, keep or delete.
 
 A take's facts live on its actions, as the custom property ``asynfusion_take`` (id, name, seed,
-date, audio, length, start frame, which part), so the .blend holds them with nothing else to
-save. Only a kept take has a fake user: one that is neither kept nor playing has no users and
-is gone once the file is saved and opened again, so takes no longer pile up in the .blend.
+date, audio, length, start frame, which part, the action's own name), so the .blend holds them
+with nothing else to save. Only a kept take has a fake user: one that is neither kept nor
+playing has no users and is gone once the file is saved and opened again, so takes no longer
+pile up in the .blend.
 """
 
 from __future__ import annotations
@@ -55,9 +56,19 @@ def new_take(name: str, seed: int | None, audio: str | None, seconds: float, sta
             "recording": recording, "motion": motion}
 
 
+def stamp(action: bpy.types.Action, facts: dict) -> None:
+    """Give a new action its take's facts and its own name, which tells it from later copies."""
+    cast(Any, action)[KEY] = {**facts, "action": action.name}
+
+
 def _facts(action: bpy.types.Action) -> dict | None:
+    """The facts of one of a take's own actions; None for any other action. A copy
+    (``action.copy()``, Shift+D duplicating the action) carries them under another name than
+    the one stamped, and so is the user's own action, as is one they renamed: keeping,
+    playing or deleting the take never touches it. (Takes from before the stamp have no name.)"""
     value = cast(Any, action).get(KEY)
-    return value.to_dict() if hasattr(value, "to_dict") else None
+    facts = value.to_dict() if hasattr(value, "to_dict") else None
+    return facts if facts is not None and facts.get("action", action.name) == action.name else None
 
 
 def all_takes() -> list[Take]:
