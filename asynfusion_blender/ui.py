@@ -151,11 +151,29 @@ def _object_animation_menu(self: bpy.types.Menu, context: bpy.types.Context) -> 
     self.layout.menu(ASYNFUSION_MT_animation.bl_idname, icon='PLAY_SOUND')
 
 
+WATCH_SECONDS = 1.0
+_shown = ""         # the worker line as last redrawn
+
+
+def watch_worker() -> float:
+    """Timer: redraw the panels when the worker line would read differently (it started, became
+    ready, stopped or froze), so a line the mouse is not over does not go stale."""
+    global _shown
+    status = preferences.worker_status()
+    if status != _shown:
+        _shown = status
+        operators.redraw_panels()
+    return WATCH_SECONDS
+
+
 def register() -> None:
     bpy.types.VIEW3D_MT_object_animation.append(_object_animation_menu)
+    bpy.app.timers.register(watch_worker, first_interval=WATCH_SECONDS, persistent=True)
 
 
 def unregister() -> None:
+    if bpy.app.timers.is_registered(watch_worker):
+        bpy.app.timers.unregister(watch_worker)
     bpy.types.VIEW3D_MT_object_animation.remove(_object_animation_menu)
 
 
