@@ -11,6 +11,7 @@ pile up in the .blend.
 from __future__ import annotations
 
 import datetime
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
@@ -38,6 +39,13 @@ class Take:
     audio: str = ""             # the recording its sound strip plays ("" when it placed none)
     recording: str = ""         # the speech it was generated from ("" for a motion file baked as it was)
     motion: str = ""            # the motion file it was generated into (what a range is regenerated in)
+
+    def label(self) -> str:
+        """The row's text: the name less the recording's file name that every take of it starts
+        with, which a sidebar at its default width would show instead of what tells the takes
+        apart (``speech-seed5-frames100-200`` -> ``seed5-frames100-200``)."""
+        stem = os.path.splitext(os.path.basename(self.recording))[0]
+        return self.name[len(stem) + 1:] if stem and self.name.startswith(stem + "-") else self.name
 
     def details(self) -> str:
         """One short line for the panel: seed, length, date."""

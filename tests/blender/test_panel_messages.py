@@ -63,15 +63,15 @@ def test_an_undo_clears_an_error_and_a_loaded_file_clears_everything(addon, shor
 
 
 def test_the_worker_line_says_when_a_worker_stopped_answering(addon):
-    assert preferences.worker_status() == "Worker: not running (starts on Generate)"
+    assert preferences.worker_status() == "Worker: starts on Generate"
     silent = client.shared_client([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
         assert preferences.worker_status() == "Worker: starting..."
         silent.ready, silent.stall_seconds = {"device": "cpu"}, -1.0    # ready once, silent since
-        assert preferences.worker_status() == "Worker: not responding (a fresh one starts on Generate)"
+        assert preferences.worker_status() == "Worker: not responding; Generate restarts it"
     finally:
         client.shutdown()
-    assert preferences.worker_status() == "Worker: not running (starts on Generate)"
+    assert preferences.worker_status() == "Worker: starts on Generate"
 
 
 def test_a_worker_state_change_redraws_the_sidebar_wherever_the_mouse_is(addon, monkeypatch):
@@ -100,6 +100,6 @@ def test_a_worker_state_change_redraws_the_sidebar_wherever_the_mouse_is(addon, 
     finally:
         client.shutdown()
     assert [line for line, _ in redrawn] == ["Worker: starting...", redrawn[1][0],
-                                             "Worker: not running (starts on Generate)"]
+                                             "Worker: starts on Generate"]
     assert redrawn[1][0].startswith("Worker: ready on ")
     assert all(regions == [sidebar] for _, regions in redrawn)

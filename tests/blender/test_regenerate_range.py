@@ -38,6 +38,8 @@ def test_the_preview_range_of_a_take_is_regenerated_into_a_new_take(generated):
     new = takes.all_takes()[0]
     # scene frames 101-180 at 24 fps from frame 1 are motion frames 125-225 at 30 fps
     assert new.name == "5703-47212-0000-seed7-frames125-225" and new.seed == 7 and new.start == old.start
+    assert new.label() == "seed7-frames125-225"       # the list shows what tells it from the other takes
+    assert old.name.endswith(old.label())
     assert_range_regenerated(old.motion, new.motion, 125, 225)
     # the rig plays the new take; its keys match the old take's away from the range
     assert armature.animation_data.action.name == f"{new.name} body"
