@@ -46,6 +46,7 @@ if not __package__:
 from . import client, generation, preview, targets  # noqa: E402
 from .bake import bake, curve_math, rig_reader  # noqa: E402
 from .core.output import OutputError, check_output, replacing  # noqa: E402
+from .core.protocol import MAX_VARIATIONS  # noqa: E402
 from .errors import USER_ERRORS, AddonError  # noqa: E402
 
 
@@ -208,8 +209,8 @@ def run(args: argparse.Namespace) -> list[str]:
     if unknown:
         raise AddonError(f"Unknown part {sorted(unknown)[0]!r}; choose from {', '.join(curve_math.PARTS)}.")
     files = inputs(args.audio or args.motion, generation.AUDIO_EXTENSIONS if args.audio else (".npz",))
-    if args.variations < 1 or (args.variations > 1 and not args.audio):
-        raise AddonError("--variations needs --audio and a count of 1 or more (one take per seed).")
+    if not 1 <= args.variations <= MAX_VARIATIONS or (args.variations > 1 and not args.audio):
+        raise AddonError(f"--variations needs --audio and a count from 1 to {MAX_VARIATIONS} (one take per seed).")
     regenerate = _regenerate(args, files)
     out = output_path(args, files + ([regenerate[0]] if regenerate else []))
     sheet = check_output(args.preview, files + [out]) if args.preview else ""

@@ -99,11 +99,19 @@ def _settings(context: bpy.types.Context):  # -> AsynFusionSettings
     return context.scene.asynfusion  # type: ignore[attr-defined]
 
 
-def _redraw(context: bpy.types.Context) -> None:
-    screen = context.screen
-    for area in screen.areas if screen is not None else ():
-        if area.type == 'VIEW_3D':
-            area.tag_redraw()
+_PANEL_REGIONS = (('VIEW_3D', 'UI'), ('PREFERENCES', 'WINDOW'))     # the sidebar; the preferences' worker line
+
+
+def redraw_panels() -> list[bpy.types.Region]:
+    """Tag the add-on's panels in every window for redraw, so that progress and the worker line
+    follow their state wherever the mouse is (Blender redraws a region by itself only on events
+    over it). Returns the regions tagged."""
+    wm = bpy.context.window_manager
+    tagged = [region for window in (wm.windows if wm is not None else ()) for area in window.screen.areas
+              for region in area.regions if (area.type, region.type) in _PANEL_REGIONS]
+    for region in tagged:
+        region.tag_redraw()
+    return tagged
 
 
 def _fail(op: bpy.types.Operator, message: str) -> Status:
@@ -335,7 +343,7 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
         result = _generating(self, tick)
         if result != {'RUNNING_MODAL'}:
             return self._end(context, result)
-        _redraw(context)
+        redraw_panels()
         return result
 
     def _end(self, context: bpy.types.Context, result: Status) -> Status:
@@ -343,7 +351,7 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
             context.window_manager.event_timer_remove(self._timer)
             self._timer = None
         JOB.running = False
-        _redraw(context)
+        redraw_panels()
         return result
 
 

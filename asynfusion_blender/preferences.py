@@ -70,12 +70,13 @@ def get_preferences(context: bpy.types.Context) -> AsynFusionPreferences | None:
 
 
 def worker_status() -> str:
-    """The status line: is a worker warm, and on which device."""
+    """The status line: is a worker warm, and on which device (short: a sidebar at its default
+    width shows about 36 characters)."""
     warm = client.current_client()
     if warm is None or not warm.alive:
-        return "Worker: not running (starts on Generate)"
+        return "Worker: starts on Generate"
     if warm.frozen:
-        return "Worker: not responding (a fresh one starts on Generate)"
+        return "Worker: not responding; Generate restarts it"
     if warm.ready is None:
         return "Worker: starting..."
     return f"Worker: ready on {warm.ready.get('device', '?')}"

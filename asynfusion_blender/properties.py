@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 
+from .core.protocol import MAX_VARIATIONS
 from .operators import targets_changed
 
 
@@ -36,7 +37,7 @@ class AsynFusionSettings(bpy.types.PropertyGroup):
     start_frame: IntProperty(name="Start Frame", default=1)  # type: ignore[valid-type]
     seed: IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
     variations: IntProperty(  # type: ignore[valid-type]
-        name="Variations", default=1, min=1, max=16,
+        name="Variations", default=1, min=1, max=MAX_VARIATIONS,
         description="Takes to generate at once, seeds Seed, Seed+1, ...: one batched run of the model, "
                     "one take each, to pick from in the take list")
     steps_face: IntProperty(  # type: ignore[valid-type]

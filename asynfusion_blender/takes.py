@@ -2,14 +2,16 @@
 between, keep or delete.
 
 A take's facts live on its actions, as the custom property ``asynfusion_take`` (id, name, seed,
-date, audio, length, start frame, which part), so the .blend holds them with nothing else to
-save. Only a kept take has a fake user: one that is neither kept nor playing has no users and
-is gone once the file is saved and opened again, so takes no longer pile up in the .blend.
+date, audio, length, start frame, which part, the action's own name), so the .blend holds them
+with nothing else to save. Only a kept take has a fake user: one that is neither kept nor
+playing has no users and is gone once the file is saved and opened again, so takes no longer
+pile up in the .blend.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
@@ -38,6 +40,13 @@ class Take:
     recording: str = ""         # the speech it was generated from ("" for a motion file baked as it was)
     motion: str = ""            # the motion file it was generated into (what a range is regenerated in)
 
+    def label(self) -> str:
+        """The row's text: the name less the recording's file name that every take of it starts
+        with, which a sidebar at its default width would show instead of what tells the takes
+        apart (``speech-seed5-frames100-200`` -> ``seed5-frames100-200``)."""
+        stem = os.path.splitext(os.path.basename(self.recording))[0]
+        return self.name[len(stem) + 1:] if stem and self.name.startswith(stem + "-") else self.name
+
     def details(self) -> str:
         """One short line for the panel: seed, length, date."""
         seed = f"seed {self.seed}" if self.seed >= 0 else "file"
@@ -55,9 +64,19 @@ def new_take(name: str, seed: int | None, audio: str | None, seconds: float, sta
             "recording": recording, "motion": motion}
 
 
+def stamp(action: bpy.types.Action, facts: dict) -> None:
+    """Give a new action its take's facts and its own name, which tells it from later copies."""
+    cast(Any, action)[KEY] = {**facts, "action": action.name}
+
+
 def _facts(action: bpy.types.Action) -> dict | None:
+    """The facts of one of a take's own actions; None for any other action. A copy
+    (``action.copy()``, Shift+D duplicating the action) carries them under another name than
+    the one stamped, and so is the user's own action, as is one they renamed: keeping,
+    playing or deleting the take never touches it. (Takes from before the stamp have no name.)"""
     value = cast(Any, action).get(KEY)
-    return value.to_dict() if hasattr(value, "to_dict") else None
+    facts = value.to_dict() if hasattr(value, "to_dict") else None
+    return facts if facts is not None and facts.get("action", action.name) == action.name else None
 
 
 def all_takes() -> list[Take]:

@@ -62,8 +62,9 @@ class ASYNFUSION_PT_main(_Sidebar):
         row.prop(settings, "steps_body", text="Body")
 
         row = layout.row(align=True)
-        for name in ("bake_face", "bake_jaw", "bake_body", "bake_hands", "bake_root"):
+        for name in ("bake_face", "bake_jaw", "bake_body", "bake_hands"):
             row.prop(settings, name, toggle=True)
+        row.prop(settings, "bake_root", text="Root", toggle=True)     # "Root Motion" is cut at the default width
 
         job = operators.JOB
         if job.running:
@@ -86,7 +87,8 @@ class ASYNFUSION_PT_main(_Sidebar):
 
 
 def _draw_takes(layout: bpy.types.UILayout, settings) -> None:  # settings: AsynFusionSettings
-    """4. Takes: each bake, newest first; click one to play it, the heart keeps it, X deletes it."""
+    """4. Takes: each bake, newest first; click one to play it, the shield keeps it, ⟳ regenerates
+    a range of it, X deletes it."""
     found = takes.all_takes()
     if not found:
         return
@@ -96,7 +98,7 @@ def _draw_takes(layout: bpy.types.UILayout, settings) -> None:  # settings: Asyn
     col.label(text="4. Takes", icon='ACTION')
     for take in found:
         row = col.row(align=True)
-        use = row.operator("asynfusion.take_use", text=take.name, depress=take.id in now,
+        use = row.operator("asynfusion.take_use", text=take.label(), depress=take.id in now,
                            icon='PLAY' if take.id in now else 'BLANK1')
         use.take = take.id
         keep = row.operator("asynfusion.take_keep", text="", icon='FAKE_USER_ON' if take.kept else 'FAKE_USER_OFF')
@@ -151,11 +153,29 @@ def _object_animation_menu(self: bpy.types.Menu, context: bpy.types.Context) -> 
     self.layout.menu(ASYNFUSION_MT_animation.bl_idname, icon='PLAY_SOUND')
 
 
+WATCH_SECONDS = 1.0
+_shown = ""         # the worker line as last redrawn
+
+
+def watch_worker() -> float:
+    """Timer: redraw the panels when the worker line would read differently (it started, became
+    ready, stopped or froze), so a line the mouse is not over does not go stale."""
+    global _shown
+    status = preferences.worker_status()
+    if status != _shown:
+        _shown = status
+        operators.redraw_panels()
+    return WATCH_SECONDS
+
+
 def register() -> None:
     bpy.types.VIEW3D_MT_object_animation.append(_object_animation_menu)
+    bpy.app.timers.register(watch_worker, first_interval=WATCH_SECONDS, persistent=True)
 
 
 def unregister() -> None:
+    if bpy.app.timers.is_registered(watch_worker):
+        bpy.app.timers.unregister(watch_worker)
     bpy.types.VIEW3D_MT_object_animation.remove(_object_animation_menu)
 
 

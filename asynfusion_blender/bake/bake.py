@@ -82,7 +82,7 @@ def _write_action(revert: _Revert, owner: action_support.Animated, name: str,
     revert.add(lambda: bpy.data.actions.remove(writer.action))
     for c in curves:
         writer.add(c.data_path, c.index, c.group, curve_math.keyframe_coords(frames, c.values))
-    writer.action[takes.KEY] = take
+    takes.stamp(writer.action, take)
     writer.action.use_fake_user = keep
     adt = owner.animation_data
     old = adt.action if adt is not None else None

@@ -6,10 +6,12 @@ import argparse
 import functools
 import importlib
 import math
+import os
 import sys
 
 from .core.motion_file import MotionFileError
 from .core.output import OutputError, check_output
+from .core.protocol import MAX_VARIATIONS
 from .errors import UserError
 from .progress import ProgressLine
 
@@ -35,15 +37,30 @@ def _finite(text: str) -> float:
     return value
 
 
-def _steps(text: str) -> int:
-    """argparse type: a step count of 1 to 1000 (0 is refused, not taken as the default)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 1000")
-    return value
+def _whole(low: int, high: int):
+    """argparse type: a whole number from low to high (so 0 steps is refused, not taken as the default)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from {low} to {high}")
+        return value
+    return parse
+
+
+_steps = _whole(1, 1000)
+_variations = _whole(1, MAX_VARIATIONS)     # seeds in one batched model run
+
+
+def _per_seed(path: str, seeds: list[int]) -> list[str]:
+    """Each seed's file: ``path`` itself for one seed; for variations <name>-seed<K><ext> beside
+    it, the names batch.py and the panel give variation takes."""
+    if len(seeds) == 1:
+        return [path]
+    stem, ext = os.path.splitext(path)
+    return [f"{stem}-seed{seed}{ext}" for seed in seeds]
 
 
 def _generate(args) -> int:
@@ -53,24 +70,29 @@ def _generate(args) -> int:
         raise UserError("--regenerate START END and --from MOTION.npz go together: name the take's motion file "
                         "and the frames to resample.")
     regenerate = None if args.regenerate is None else Regenerate(args.source, *args.regenerate)
-    args.output = check_output(args.output, inputs=[args.audio] + ([args.source] if args.source else []))
-    if args.livelink:
-        args.livelink = check_output(args.livelink, inputs=[args.audio, args.output])
+    inputs = [args.audio] + ([args.source] if args.source else [])
+    seeds = [args.seed + k for k in range(args.variations)]
+    outputs = [check_output(path, inputs=inputs) for path in _per_seed(args.output, seeds)]
+    livelinks = ([check_output(path, inputs=inputs + outputs) for path in _per_seed(args.livelink, seeds)]
+                 if args.livelink else [None] * len(seeds))
     generator = Generator(args.weights, args.device)
     print(f"device: {generator.device_name}", file=sys.stderr)
     bar = ProgressBar()
     try:
-        result = generator.generate(args.audio, args.output, seed=args.seed, steps_face=args.steps_face,
+        result = generator.generate(args.audio, outputs[0], seed=seeds[0], steps_face=args.steps_face,
                                     steps_body=args.steps_body, guidance=args.guidance, speaker=args.speaker,
-                                    progress=bar, smoothing=args.smoothing, regenerate=regenerate)
+                                    progress=bar, smoothing=args.smoothing, regenerate=regenerate,
+                                    more=list(zip(seeds[1:], outputs[1:])))
     finally:
         bar.close()
-    print(f"{result.path}: {result.frames} frames, {result.seconds:.1f} s of motion in "
-          f"{result.total_seconds:.2f} s on {result.device} ({result.realtime_factor:.0f}x real time)")
+    print(f"{', '.join((result.path, *result.more))}: {result.frames} frames{' each' if result.more else ''}, "
+          f"{result.seconds:.1f} s of motion in {result.total_seconds:.2f} s on {result.device} "
+          f"({result.realtime_factor:.0f}x real time)")
     if args.arkit or args.livelink:
         from .core.face_track import write_face_outputs
-        for line in write_face_outputs(result.path, args.arkit, args.livelink):
-            print(line)
+        for path, livelink in zip(outputs, livelinks):
+            for line in write_face_outputs(path, args.arkit, livelink):
+                print(line)
     return 0
 
 
@@ -82,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output", required=True, help="motion file to write (.npz)")
     gen.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--variations", type=_variations, default=1, metavar="N",
+                     help=f"generate seeds --seed to --seed+N-1 (N up to {MAX_VARIATIONS}) in one batched model run, "
+                          "each written to <output>-seed<K>.npz (and --livelink likewise)")
     gen.add_argument("--steps-face", type=_steps, default=None, help="face branch steps (default 6 for LCM weights)")
     gen.add_argument("--steps-body", type=_steps, default=None, help="body branch steps (default 4 for LCM weights, "
                      "starting from the motion-matched track)")

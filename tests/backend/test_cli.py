@@ -158,3 +158,34 @@ def test_weights_with_nan_are_refused_and_nothing_written(random_weights, record
 def test_a_folder_given_as_audio_says_it_is_a_folder(random_weights, tmp_path):
     r = cli("generate", tmp_path, "-o", tmp_path / "out.npz", "--weights", random_weights)
     assert r.returncode == 1 and "is a folder, not a file" in one_error_line(r)
+
+
+def test_shipped_weights_variations_are_one_file_per_seed_each_that_seeds_own_take(tmp_path):
+    """--variations N writes <output>-seed<K>.npz (and --livelink's CSV likewise) for seeds
+    --seed..--seed+N-1, batch.py's names, and variation k is what a single generate with seed+k makes."""
+    from asynfusion.cli import main
+    from asynfusion.generate import Generator
+
+    assert main(["generate", str(SPEECH_OGG), "-o", str(tmp_path / "speech.npz"), "--seed", "2",
+                 "--variations", "3", "--device", "cpu", "--livelink", str(tmp_path / "face.csv")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "face-seed2.csv", "face-seed3.csv", "face-seed4.csv", "speech-seed2.npz", "speech-seed3.npz", "speech-seed4.npz"]
+    takes = [read_motion(tmp_path / f"speech-seed{seed}.npz") for seed in (2, 3, 4)]
+    assert [t.meta["seed"] for t in takes] == [2, 3, 4]
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        assert np.abs(takes[a].poses - takes[b].poses).max() > 0.05
+        assert np.abs(takes[a].expressions - takes[b].expressions).max() > 0.05
+    single = tmp_path / "single"
+    single.mkdir()
+    Generator(None, "cpu").generate(SPEECH_OGG, single / "seed3.npz", seed=3)
+    alone = read_motion(single / "seed3.npz")
+    for key in ("poses", "expressions", "trans"):
+        np.testing.assert_allclose(getattr(takes[1], key), getattr(alone, key), rtol=0, atol=1e-4, err_msg=key)
+
+
+@pytest.mark.parametrize("count", ["0", "17", "two"])
+def test_a_variation_count_outside_1_to_16_is_one_line(random_weights, recording, count):
+    out = recording.parent / "out.npz"
+    r = cli("generate", recording, "-o", out, "--weights", random_weights, "--variations", count)
+    assert r.returncode == 2 and "is not a whole number from 1 to 16" in one_error_line(r)
+    assert sorted(p.name for p in recording.parent.iterdir()) == ["speech.ogg"]

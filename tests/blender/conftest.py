@@ -4,6 +4,7 @@ import os
 import sys
 import wave
 
+import numpy as np
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -91,6 +92,16 @@ def scene_state() -> dict:
             state["key anim " + obj.name] = None if kadt is None else (kadt.action.name if kadt.action else "")
             state["sliders " + obj.name] = [(k.slider_min, k.slider_max) for k in keys.key_blocks]
     return state
+
+
+def assert_range_regenerated(old: str, new: str, start: int, end: int) -> None:
+    """The new motion file is the old one bit for bit outside motion frames [start, end), new inside."""
+    from asynfusion_blender.core import motion_file
+    before, after = motion_file.read_motion(old), motion_file.read_motion(new)
+    for key in ("poses", "expressions", "trans"):
+        a, b = getattr(before, key), getattr(after, key)
+        assert np.array_equal(a[:start], b[:start]) and np.array_equal(a[end:], b[end:]), key
+        assert not np.array_equal(a[start:end], b[start:end]), key
 
 
 def make_face(name, keys):

@@ -333,3 +333,4 @@ def test_variations_are_one_batched_generate_and_one_take_each(tmp_path):
     assert sorted((t.name, t.seed) for t in takes.all_takes()) == [(n, k) for n, k in zip(names, (5, 6, 7))]
     assert "--variations needs --audio" in one_error(run_batch("--motion", str(tmp_path / "asynfusion"),
                                                                "--variations", "2", cwd=tmp_path))
+    assert "a count from 1 to 16" in one_error(run_batch("--audio", SPEECH, "--variations", "17", cwd=tmp_path))

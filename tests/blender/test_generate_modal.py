@@ -1,43 +1,47 @@
-"""The Generate operator's modal path in real Blender: its start, the timer's ticks, ESC, the Cancel
-button, the timer's removal and the bake, with the real worker, the shipped weights and real speech.
+"""The modal path of Generate and of a take's Regenerate (the ⟳ button) in real Blender: its start,
+the timer's ticks, ESC, the Cancel button, the timer's removal and the bake, with the real worker,
+the shipped weights and real speech.
 
 The bpy module runs no event loop, so Blender itself never calls ``invoke`` (an INVOKE call without
 an event runs ``execute``) nor ``modal``. Two stand-ins, and only these: an operator registered for
-these tests that carries the real operator's ``start_modal``, ``modal`` and ``_end`` and enters
-``start_modal`` from ``execute``, as the desktop's ``invoke`` does (a real timer on the real window,
-a real modal handler, a real worker); and the events, objects with the one field ``modal`` reads
-(``type``), passed to the running instance's ``modal`` as the event loop would pass them.
+these tests that carries the real operator's ``start_modal``, ``modal``, ``_end`` and ``new_run``
+and enters ``start_modal`` from ``execute``, as the desktop's ``invoke`` does (a real timer on the
+real window, a real modal handler, a real worker); and the events, objects with the one field
+``modal`` reads (``type``), passed to the running instance's ``modal`` as the event loop would pass them.
 
 The window manager's undo push at the end of a modal operator belongs to that event loop too; the
 one undo step is tested on the same operator run through ``execute``, where Blender pushes it.
 """
 
+import os
 import time
 from types import SimpleNamespace
 
 import bpy
 import pytest
+from bpy.props import StringProperty
 
-from conftest import scene_state
+from conftest import assert_range_regenerated, scene_state
 from asynfusion_blender import client, operators, takes
 
 
-GENERATE = operators.ASYNFUSION_OT_generate
+def _enter_modal(self, context):
+    type(self).started.append(self)
+    return self.start_modal(context)
 
 
-class ASYNFUSION_OT_generate_modal(bpy.types.Operator):
-    """Generate, entered through its modal start"""
-    bl_idname = "asynfusion.generate_modal_test"
-    bl_label = GENERATE.bl_label
-    bl_options = GENERATE.bl_options
-    # The real operator's own functions (a subclass of a registered operator would unhook it).
-    start_modal, modal, _end, new_run, _timer, _run = (GENERATE.start_modal, GENERATE.modal, GENERATE._end,
-                                                       GENERATE.new_run, GENERATE._timer, GENERATE._run)
-    started: list = []
+def modal_stand_in(real: type) -> type:
+    """An operator with ``real``'s own functions (a subclass of a registered operator would unhook
+    it) whose ``execute`` enters ``start_modal``, as the desktop's ``invoke`` does."""
+    functions = ("start_modal", "modal", "_end", "new_run", "_timer", "_run")
+    return type(f"{real.__name__}_modal", (bpy.types.Operator,), {
+        "bl_idname": f"{real.bl_idname}_modal_test", "bl_label": real.bl_label, "bl_options": real.bl_options,
+        "__annotations__": {"take": StringProperty(name="Take", options={'HIDDEN'})},     # Regenerate's
+        "execute": _enter_modal, "started": [], **{name: getattr(real, name) for name in functions}})
 
-    def execute(self, context):
-        type(self).started.append(self)
-        return self.start_modal(context)
+
+GENERATE = modal_stand_in(operators.ASYNFUSION_OT_generate)
+REGENERATE = modal_stand_in(operators.ASYNFUSION_OT_take_regenerate)
 
 
 def event(kind):
@@ -46,17 +50,19 @@ def event(kind):
 
 @pytest.fixture
 def modal(scene):
-    bpy.utils.register_class(ASYNFUSION_OT_generate_modal)
-    ASYNFUSION_OT_generate_modal.started.clear()
+    for cls in (GENERATE, REGENERATE):
+        bpy.utils.register_class(cls)
+        cls.started.clear()
     yield scene
-    ASYNFUSION_OT_generate_modal.started.clear()
-    bpy.utils.unregister_class(ASYNFUSION_OT_generate_modal)     # also ends its modal handler
+    for cls in (GENERATE, REGENERATE):
+        cls.started.clear()
+        bpy.utils.unregister_class(cls)     # also ends its modal handler
 
 
-def start():
-    """Press Generate: the operator goes modal and its timer runs."""
-    assert bpy.ops.asynfusion.generate_modal_test() == {'RUNNING_MODAL'}
-    op = ASYNFUSION_OT_generate_modal.started[-1]
+def start(cls=GENERATE, **properties):
+    """Press the button: the operator goes modal and its timer runs."""
+    assert getattr(bpy.ops.asynfusion, cls.bl_idname.split(".")[1])(**properties) == {'RUNNING_MODAL'}
+    op = cls.started[-1]
     assert op._timer is not None and operators.JOB.running
     return op
 
@@ -72,11 +78,8 @@ def tick_until(op, done, timeout=300.0):
     raise AssertionError("the operator did not end")
 
 
-def test_timer_ticks_generate_and_bake_then_the_timer_is_removed(modal):
-    armature, body = modal
-    op = start()
-    assert not bpy.ops.asynfusion.generate.poll()           # greyed out while it runs
-    assert bpy.ops.asynfusion.cancel.poll()
+def run_to_the_end(op) -> None:
+    """Other events pass through; timer ticks show rising progress until the bake, then the timer goes."""
     assert op.modal(bpy.context, event('MOUSEMOVE')) == {'PASS_THROUGH'}      # the rest of the UI still works
     progress = []
 
@@ -86,6 +89,14 @@ def test_timer_ticks_generate_and_bake_then_the_timer_is_removed(modal):
     assert tick_until(op, record) == {'FINISHED'}
     assert any(0.0 < p < 1.0 for p in progress) and progress == sorted(progress)
     assert op._timer is None and not operators.JOB.running
+
+
+def test_timer_ticks_generate_and_bake_then_the_timer_is_removed(modal):
+    armature, body = modal
+    op = start()
+    assert not bpy.ops.asynfusion.generate.poll()           # greyed out while it runs
+    assert bpy.ops.asynfusion.cancel.poll()
+    run_to_the_end(op)
     assert armature.animation_data.action.name == "5703-47212-0000 body"
     assert body.data.shape_keys.animation_data.action.name == "5703-47212-0000 face"
     assert operators.JOB.summary.startswith("Baked ") and operators.JOB.error == ""
@@ -94,10 +105,9 @@ def test_timer_ticks_generate_and_bake_then_the_timer_is_removed(modal):
     assert (take.name, take.seed, take.start) == ("5703-47212-0000", 3, 1) and not take.kept
 
 
-def _cancel_while_sampling(long_speech, cancel):
-    bpy.context.scene.asynfusion.audio_file = long_speech
+def _cancel_while_sampling(cancel, cls=GENERATE, **properties):
     before = scene_state()
-    op = start()
+    op = start(cls, **properties)
     assert tick_until(op, lambda: operators.JOB.stage == "sampling") == {'RUNNING_MODAL'}
     worker, request = op._run.worker, op._run.request
     assert cancel(op) == {'CANCELLED'}
@@ -110,14 +120,50 @@ def _cancel_while_sampling(long_speech, cancel):
 
 
 def test_esc_cancels_and_leaves_the_scene_and_the_warm_worker(modal, long_speech):
-    _cancel_while_sampling(long_speech, lambda op: op.modal(bpy.context, event('ESC')))
+    bpy.context.scene.asynfusion.audio_file = long_speech
+    _cancel_while_sampling(lambda op: op.modal(bpy.context, event('ESC')))
 
 
 def test_the_cancel_button_ends_the_run_on_the_next_tick(modal, long_speech):
     def press_cancel(op):
         assert bpy.ops.asynfusion.cancel() == {'FINISHED'}
         return op.modal(bpy.context, event('TIMER'))
-    _cancel_while_sampling(long_speech, press_cancel)
+    bpy.context.scene.asynfusion.audio_file = long_speech
+    _cancel_while_sampling(press_cancel)
+
+
+def _generated_take(folder, audio: str) -> takes.Take:
+    """A take generated (seed 0) in a .blend saved in ``folder``, so its motion file is kept."""
+    bpy.ops.wm.save_as_mainfile(filepath=str(folder / "scene.blend"))
+    settings = bpy.context.scene.asynfusion
+    settings.audio_file, settings.seed = audio, 0
+    assert bpy.ops.asynfusion.generate() == {'FINISHED'}
+    settings.seed = 7
+    scene = bpy.context.scene
+    scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end = True, 101, 180
+    return takes.all_takes()[0]
+
+
+def test_regenerate_ticks_to_a_new_take_that_keeps_the_take_outside_the_range(modal, tmp_path):
+    armature, _ = modal
+    old = _generated_take(tmp_path, bpy.context.scene.asynfusion.audio_file)
+    op = start(REGENERATE, take=old.id)
+    assert not bpy.ops.asynfusion.take_regenerate.poll() and not bpy.ops.asynfusion.generate.poll()
+    run_to_the_end(op)
+    assert operators.JOB.summary.startswith("Baked ")
+    new = takes.all_takes()[0]
+    # scene frames 101-180 at 24 fps from frame 1 are motion frames 125-225 at 30 fps
+    assert (new.name, new.seed, new.start) == ("5703-47212-0000-seed7-frames125-225", 7, old.start)
+    assert_range_regenerated(old.motion, new.motion, 125, 225)
+    assert armature.animation_data.action.name == f"{new.name} body"
+    assert {t.id for t in takes.all_takes()} == {old.id, new.id}
+
+
+def test_esc_mid_regenerate_leaves_the_scene_and_writes_no_motion(modal, long_speech, tmp_path):
+    old = _generated_take(tmp_path, long_speech)
+    _cancel_while_sampling(lambda op: op.modal(bpy.context, event('ESC')), REGENERATE, take=old.id)
+    assert os.listdir(tmp_path / "asynfusion") == [os.path.basename(old.motion)]
+    assert [t.id for t in takes.all_takes()] == [old.id]
 
 
 def test_a_generate_is_one_undo_step(scene):

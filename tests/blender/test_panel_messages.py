@@ -8,7 +8,7 @@ import sys
 import bpy
 import pytest
 
-from asynfusion_blender import client, operators, preferences
+from asynfusion_blender import client, operators, preferences, ui
 
 NO_RIG = "Choose a target armature (or select one), or create a rig first."
 
@@ -63,12 +63,43 @@ def test_an_undo_clears_an_error_and_a_loaded_file_clears_everything(addon, shor
 
 
 def test_the_worker_line_says_when_a_worker_stopped_answering(addon):
-    assert preferences.worker_status() == "Worker: not running (starts on Generate)"
+    assert preferences.worker_status() == "Worker: starts on Generate"
     silent = client.shared_client([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
         assert preferences.worker_status() == "Worker: starting..."
         silent.ready, silent.stall_seconds = {"device": "cpu"}, -1.0    # ready once, silent since
-        assert preferences.worker_status() == "Worker: not responding (a fresh one starts on Generate)"
+        assert preferences.worker_status() == "Worker: not responding; Generate restarts it"
     finally:
         client.shutdown()
-    assert preferences.worker_status() == "Worker: not running (starts on Generate)"
+    assert preferences.worker_status() == "Worker: starts on Generate"
+
+
+def test_a_worker_state_change_redraws_the_sidebar_wherever_the_mouse_is(addon, monkeypatch):
+    """The watch timer tags the 3D view's sidebar when the worker line would read differently (a real
+    worker starting, ready, stopped), and only then. The bpy module draws nothing, so what is seen
+    is the regions tagged for redraw, not pixels."""
+    screen = bpy.context.window_manager.windows[0].screen
+    sidebar = next(r for a in screen.areas if a.type == 'VIEW_3D' for r in a.regions if r.type == 'UI')
+    redraw, redrawn = operators.redraw_panels, []
+
+    def seen() -> list:
+        redrawn.append((preferences.worker_status(), redraw()))
+        return redrawn[-1][1]
+    monkeypatch.setattr(operators, "redraw_panels", seen)
+    ui.watch_worker()
+    redrawn.clear()
+    assert ui.watch_worker() == ui.WATCH_SECONDS and redrawn == []         # nothing changed: no redraw
+    worker = client.shared_client(preferences.worker_command(bpy.context), client.worker_env())
+    try:
+        ui.watch_worker()
+        assert worker.wait(None, 300)["type"] == "ready"
+        ui.watch_worker()
+        ui.watch_worker()
+        worker.close()
+        ui.watch_worker()
+    finally:
+        client.shutdown()
+    assert [line for line, _ in redrawn] == ["Worker: starting...", redrawn[1][0],
+                                             "Worker: starts on Generate"]
+    assert redrawn[1][0].startswith("Worker: ready on ")
+    assert all(regions == [sidebar] for _, regions in redrawn)

@@ -7,8 +7,10 @@ from conftest import REPO  # noqa: F401  (puts the repo on sys.path)
 
 
 def _snapshot():
+    from asynfusion_blender import ui
     return {
         "types": {name for name in dir(bpy.types) if "ASYNFUSION" in name.upper()},
+        "worker_watch": bpy.app.timers.is_registered(ui.watch_worker),
         "ops": set(dir(bpy.ops.asynfusion)),
         "scene_prop": hasattr(bpy.types.Scene, "asynfusion"),
         "menu": [f.__module__ for f in bpy.types.VIEW3D_MT_object_animation._dyn_ui_initialize()],
@@ -27,7 +29,7 @@ def test_register_then_unregister_leaves_no_trace():
     # Object > Animation holds the add-on's menu, which is where F3's menu search finds Generate
     assert "ASYNFUSION_MT_animation" in during["types"]
     assert during["menu"].count("asynfusion_blender.ui") == 1 and "asynfusion_blender.ui" not in before["menu"]
-    assert bpy.context.scene.asynfusion.steps_face == 6
+    assert bpy.context.scene.asynfusion.steps_face == 6 and during["worker_watch"]
     asynfusion_blender.unregister()
     assert _snapshot() == before
     # and again: a second cycle works (no stale state in the modules)

@@ -95,3 +95,36 @@ def test_deleting_a_take_removes_its_actions_and_undo_brings_them_back(rig, shor
 def test_a_take_that_is_gone_is_one_sentence(rig, short_take):
     with pytest.raises(RuntimeError, match="That take is no longer in the file; pick another one."):
         bpy.ops.asynfusion.take_use(take="no-such-take")
+
+
+def test_a_copied_take_action_is_the_users_own_and_the_take_leaves_it_alone(rig, short_take):
+    """A copy (action.copy(), Shift+D of the rig) carries the take's facts under another name: the
+    list still shows the take once, with its own actions, and keeping or deleting the take, or a
+    bake replacing a copy, treats the copies as the user's own actions."""
+    armature, face = rig
+    take = _bake(short_take)
+    body = next(name for name in take.actions if name.endswith("body"))
+    copy = bpy.data.actions[body].copy()
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(obj == armature)
+    bpy.context.view_layer.objects.active = armature
+    assert bpy.ops.object.duplicate() == {'FINISHED'}           # Shift+D: the rig with a copy of its action
+    twin = bpy.context.view_layer.objects.active
+    shifted = twin.animation_data.action
+    assert twin != armature and shifted.name not in (body, copy.name)
+    assert copy["asynfusion_take"]["id"] == shifted["asynfusion_take"]["id"] == take.id
+    assert [(t.id, t.actions) for t in takes.all_takes()] == [(take.id, take.actions)]
+    assert takes.playing([twin]) == set() and takes.playing([armature]) == {take.id}
+
+    assert bpy.ops.asynfusion.take_keep(take=take.id, keep=True) == {'FINISHED'}
+    assert bpy.data.actions[body].use_fake_user and not copy.use_fake_user and not shifted.use_fake_user
+    keys = [tuple(fc.keyframe_points[5].co) for fc in action_support.action_curves(shifted, twin)]
+    assert bpy.ops.asynfusion.take_delete('EXEC_DEFAULT', True, take=take.id) == {'FINISHED'}
+    assert not any(name in bpy.data.actions for name in take.actions) and takes.all_takes() == []
+    assert bpy.data.actions[copy.name] == copy and twin.animation_data.action == shifted
+    assert [tuple(fc.keyframe_points[5].co) for fc in action_support.action_curves(shifted, twin)] == keys
+
+    bpy.context.scene.asynfusion.armature = twin       # a bake replacing a copy keeps it, as any action of yours
+    second = _bake(short_take)
+    assert twin.animation_data.action.name in second.actions and shifted.use_fake_user
+    assert [t.id for t in takes.all_takes()] == [second.id]

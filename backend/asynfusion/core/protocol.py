@@ -33,6 +33,7 @@ import math
 OPS = ("generate", "cancel", "ping")
 REPLY_TYPES = ("ready", "progress", "result", "error", "heartbeat")
 HEARTBEAT_SECONDS = 1.0
+MAX_VARIATIONS = 16     # seeds one Generate may ask for (the panel, batch.py, asynfusion generate)
 
 _GENERATE_FIELDS = {
     "seed": int, "steps_face": int, "steps_body": int, "guidance": float, "speaker": int,
