@@ -44,7 +44,8 @@ class SamplerSettings:
 # pure noise on body FGD, tremor, head and heading (bench/ABLATIONS.md). The face takes 6 steps,
 # which close the lips deeper than 4; the body 6 too: the v5 student (which hears sub-frames)
 # trembles at 3-6 Hz 1.9-2.0x the capture's with 4 body steps and 1.05-1.07x with 6 (two
-# distillations, 3 seeds each; FGD 53-55 against 62-66; weights/MODEL_CARD.md).
+# distillations at guidance 2, 3 seeds each; FGD 53-55 against 62-66), the shipped one
+# (guidance 3) 1.79x and 1.21x (weights/MODEL_CARD.md).
 DEFAULTS = {
     "ddim": SamplerSettings(mode="ddim", steps_face=50, steps_body=50),
     "lcm": SamplerSettings(mode="lcm", steps_face=6, steps_body=6, body_start=759),
