@@ -52,7 +52,9 @@ def _features(gen: Generator) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_the_student_has_guidance_built_in_and_one_forward_pass_per_step():
     student = Generator(WEIGHTS, "cpu")
-    assert student.baked_guidance == 2.0 and not student.model.cfg.guidance_embed
+    distilled = student.config["training"]["distillation"]
+    assert distilled["w_min"] == distilled["w_max"] == 3.0        # the shipped student: guidance 3 (model card)
+    assert student.baked_guidance == 3.0 and not student.model.cfg.guidance_embed
     sizes, times = [], []
     student.model.branches["body"].inp.register_forward_hook(lambda m, i, o: sizes.append(i[0].shape[0]))
     student.model.branches["body"].time.register_forward_hook(lambda m, i, o: times.append(int(i[0][0])))
