@@ -99,10 +99,10 @@ def train(cfg: TrainConfig) -> Path:
     d = common.setup_dist(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    out = Path(cfg.out)
-    split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
     if not 0 <= cfg.subframes <= SUBFRAMES:
         raise ValueError(f"--subframes must be from 0 to {SUBFRAMES}, not {cfg.subframes}")
+    out = Path(cfg.out)
+    split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
     audio_dim = FEATURE_DIM * (1 + cfg.subframes)
     normaliser = fit_normaliser(with_mirrors(split.train, cfg.mirror), audio_dim)
     database = motion_database(with_mirrors(split.train, cfg.mirror), normaliser) if cfg.retrieval else None
