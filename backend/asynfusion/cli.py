@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"generate seeds --seed to --seed+N-1 (N up to {MAX_VARIATIONS}) in one batched model run, "
                           "each written to <output>-seed<K>.npz (and --livelink likewise)")
     gen.add_argument("--steps-face", type=_steps, default=None, help="face branch steps (default 6 for LCM weights)")
-    gen.add_argument("--steps-body", type=_steps, default=None, help="body branch steps (default 4 for LCM weights, "
+    gen.add_argument("--steps-body", type=_steps, default=None, help="body branch steps (default 6 for LCM weights, "
                      "starting from the motion-matched track)")
     gen.add_argument("--guidance", type=_finite, default=None, help="classifier-free guidance scale")
     gen.add_argument("--speaker", type=int, default=None, help="speaker/style id, for models trained with them")

@@ -16,6 +16,7 @@ import torch
 
 from . import windows
 from .model import BRANCHES, AsynFusion
+from .posture import take_posture
 from .schedule import Scheduler, async_plan
 from .smoothing import smooth
 
@@ -33,6 +34,7 @@ class SamplerSettings:
     smooth_face: float = 0.0       # optional temporal Gaussian sigma (frames) on the result; 0 = raw
     smooth_body: float = 0.0
     body_start: int | None = None  # SDEdit: the body starts from the retrieved track noised to this timestep
+    posture: float = 0.0           # Gaussian sigma (frames): the spine chain's slower motion from the track; 0 = the model's
 
     def plan(self, scheduler: Scheduler) -> list[dict[str, tuple[int, int]]]:
         return async_plan(scheduler.set_timesteps(self.steps_face),
@@ -45,10 +47,12 @@ class SamplerSettings:
 # which close the lips deeper than 4; the body 6 too: the v5 student (which hears sub-frames)
 # trembles at 3-6 Hz 1.9-2.0x the capture's with 4 body steps and 1.05-1.07x with 6 (two
 # distillations at guidance 2, 3 seeds each; FGD 53-55 against 62-66), the shipped one
-# (guidance 3) 1.79x and 1.21x (weights/MODEL_CARD.md).
+# (guidance 3) 1.79x and 1.21x (weights/MODEL_CARD.md). Its spine chain takes the posture
+# slower than one cycle per 4 s window from the retrieved track (posture.py): sigma 16 frames,
+# the Gaussian whose half-power frequency is 0.25 Hz.
 DEFAULTS = {
     "ddim": SamplerSettings(mode="ddim", steps_face=50, steps_body=50),
-    "lcm": SamplerSettings(mode="lcm", steps_face=6, steps_body=6, body_start=759),
+    "lcm": SamplerSettings(mode="lcm", steps_face=6, steps_body=6, body_start=759, posture=16.0),
 }
 
 
@@ -140,8 +144,10 @@ def sample_many(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, se
         xs = [{b: known.paste(scheduler, b, x[b], plan[0][b][0], g) for b in BRANCHES} for x, g in zip(xs, gens)]
     ticks = _Ticks(sum(len(ev) for ev in plan) * len(win.chunks), progress)
     for event in plan:
-        for x, g, estimates in zip(xs, gens, denoiser.predict(xs, event, ticks)):
+        for x, g, track, estimates in zip(xs, gens, tracks, denoiser.predict(xs, event, ticks)):
             for b, x0 in estimates.items():
+                if b == "body" and event[b][1] < 0 and track is not None:
+                    x0 = take_posture(x0, track, settings.posture)
                 x[b] = _step(scheduler, settings.mode, b, x[b], x0, *event[b], g)
                 if known is not None:
                     x[b] = known.paste(scheduler, b, x[b], event[b][1], g) if event[b][1] >= 0 else known.join(b, x0)

@@ -260,3 +260,45 @@ def test_body_noise_is_slow_unit_variance_noise_and_the_face_noise_is_white():
     assert high_share(face) > 0.6 and high_share(body) < 0.05
     again = Scheduler("ddim", body_noise_lowpass=2.0).noise("body", (2, 50, 3), torch.Generator().manual_seed(5))
     assert torch.equal(again, sch.noise("body", (2, 50, 3), torch.Generator().manual_seed(5)))   # seeded
+
+
+def test_posture_replaces_only_the_spine_chains_slow_motion():
+    from asynfusion.posture import axial_columns, take_posture
+    from asynfusion.representation import BODY_DIM
+
+    cols = axial_columns()
+    assert len(cols) == 30 and cols[:6] == list(range(6 * 3, 6 * 4))      # spine1 is body-branch joint 3
+    t = torch.arange(600, dtype=torch.float32)[:, None]
+    g = torch.Generator().manual_seed(0)
+    lean_model, lean_track = torch.randn(1, BODY_DIM, generator=g), torch.randn(1, BODY_DIM, generator=g)
+    slow = torch.sin(2 * torch.pi * t / 30 * 0.05)                       # a 20 s sway
+    nod = 0.5 * torch.sin(2 * torch.pi * t / 30 * 2.0)                   # 2 Hz nods
+    body = lean_model * slow + nod
+    track = lean_track * slow + torch.sin(2 * torch.pi * t / 30 * 3.0)   # its own fast motion does not come over
+    out = take_posture(body, track, 16.0)
+    others = [c for c in range(BODY_DIM) if c not in cols]
+    assert torch.equal(out[:, others], body[:, others])
+    inner = slice(100, -100)
+    want = (lean_track * slow + nod)[:, cols]
+    assert (out[inner][:, cols] - want[inner]).abs().max() < 0.1
+    assert (body[inner][:, cols] - want[inner]).abs().max() > 0.5         # the check can fail
+    assert torch.equal(take_posture(body, track, 0.0), body)
+
+
+def test_random_weights_the_sampler_takes_posture_from_the_track_only_when_told(random_weights):
+    from dataclasses import replace as _replace
+
+    from asynfusion.posture import axial_columns
+
+    gen = Generator(random_weights, "cpu")
+    feats = torch.randn(200, gen.model.cfg.audio_dim)
+    settings = gen.settings(None, None, None)
+    assert settings.posture > 0
+    own = gen.sample(feats, torch.zeros(66), _replace(settings, posture=0.0), 3)["body"]
+    taken = gen.sample(feats, torch.zeros(66), settings, 3)["body"]
+    cols = axial_columns()
+    others = [c for c in range(own.shape[1]) if c not in cols]
+    assert torch.equal(own[:, others], taken[:, others])
+    assert not torch.allclose(own[:, cols], taken[:, cols], atol=1e-3)
+    no_track = gen.sample(feats, torch.zeros(66), settings, 3, retrieval=False)["body"]
+    assert torch.isfinite(no_track).all()
