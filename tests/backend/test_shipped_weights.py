@@ -89,3 +89,25 @@ def test_five_minutes_of_silence_and_ten_of_speech_stay_on_the_floor(long_speech
     _check_grounded(tmp_path / "silence.npz", 300 * 30)
     gen.generate(long_speech, tmp_path / "speech.npz")
     _check_grounded(tmp_path / "speech.npz", 600 * 30)
+
+
+def test_shipped_weights_take_the_spine_chains_slow_posture_from_the_match(tmp_path):
+    """On held-out speech the student's own posture is steadier than the capture's (model card,
+    v5.1); the posture step moves the spine and head further and leaves the root, the legs and
+    the face exactly as they were."""
+    from dataclasses import replace
+
+    from asynfusion.evaluation.evaluate import Evaluation, evaluate_generator
+
+    from .conftest import BEAT2
+
+    ev = Evaluation(BEAT2, cache=str(tmp_path))
+    gen = Generator(WEIGHTS, "cpu")
+    on = gen.settings(None, None, None)
+    assert on.posture > 0
+    with_posture = evaluate_generator(ev, gen, on, seeds=3)
+    own = evaluate_generator(ev, gen, replace(on, posture=0.0), seeds=3)
+    for group in ("amp_spine", "amp_head"):
+        assert with_posture[group] > 1.03 * own[group], group
+    for key in ("amp_root", "amp_legs", "viseme", "closure", "expr_amp"):
+        assert with_posture[key] == own[key], key
