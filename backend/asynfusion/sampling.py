@@ -34,7 +34,7 @@ class SamplerSettings:
     smooth_face: float = 0.0       # optional temporal Gaussian sigma (frames) on the result; 0 = raw
     smooth_body: float = 0.0
     body_start: int | None = None  # SDEdit: the body starts from the retrieved track noised to this timestep
-    posture: float = 0.0           # Gaussian sigma (frames): the spine chain's slower motion from the track; 0 = the model's
+    posture: float = 0.0           # sigma (frames): the spine chain's slower motion from the track (posture.py)
 
     def plan(self, scheduler: Scheduler) -> list[dict[str, tuple[int, int]]]:
         return async_plan(scheduler.set_timesteps(self.steps_face),

@@ -118,15 +118,17 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
     start = DEFAULTS["lcm"].body_start
     steps = f"{DEFAULTS['lcm'].steps_face}+{DEFAULTS['lcm'].steps_body}"
     default = f"LCM {steps}, body from the match at t={start} (default)"
+    own_posture = "LCM default, posture from the model (no slow posture from the match)"
     expected = ["static mean pose", "mismatched capture (another take)", "motion matching (baseline)",
                 "teacher DDIM 3, body from noise",
                 f"teacher DDIM {steps}, body from the match at t={start} (what distillation must beat)", default,
-                f"LCM 6+4, body from the match at t={start}", "LCM 4+2, body from noise (async)", "LCM 4+4, body from noise (sync)",
+                own_posture, f"LCM 6+4, body from the match at t={start}", "LCM 4+2, body from noise (async)",
+                "LCM 4+4, body from noise (sync)",
                 "LCM 4+4, body from the match at t=499", "LCM 2+2, body from the match", "LCM 1+1, body from the match",
                 "LCM default, retrieval off (no track: body from noise)", "LCM default, CoSync off at inference",
                 "LCM default, smoothed (σ 1/2)", "**ground truth**"]
     voices = ["static mean pose", "motion matching (baseline)", "teacher DDIM 3, body from noise", default,
-              "LCM 4+2, body from noise (async)", "LCM default, retrieval off (no track: body from noise)"]
+              own_posture, "LCM 4+2, body from noise (async)", "LCM default, retrieval off (no track: body from noise)"]
     assert names == expected + expected + voices           # the body table, the face table, other voices
     data = json.loads(js.read_text())
     by_name = {row["name"]: row for row in data["rows"]}
@@ -136,6 +138,9 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
     on, off = by_name[default], by_name["LCM default, CoSync off at inference"]
     assert off["settings"]["cosync"] is False and on["settings"]["cosync"] is True
     assert on["metrics"]["face_mse"] != off["metrics"]["face_mse"]     # the gates really were shut
+    assert by_name[default]["settings"]["posture"] > 0 and by_name[own_posture]["settings"]["posture"] == 0
+    assert by_name[own_posture]["metrics"]["amp_head"] != on["metrics"]["amp_head"]   # the spine chain's posture
+    assert by_name[own_posture]["metrics"]["amp_legs"] == on["metrics"]["amp_legs"]   # ... and nothing below it
     no_retrieval = by_name["LCM default, retrieval off (no track: body from noise)"]["metrics"]
     assert no_retrieval["amp_arms"] != on["metrics"]["amp_arms"]      # the body branch reads the track
     assert "## Other voices" in text and by_name["motion matching (baseline)"]["voices"]["body_mean"] > 0
