@@ -1,9 +1,9 @@
 """The body's slow posture (lean, slouch, head carriage) taken from the retrieved motion.
 
-On speech it was not trained on, the model moves the spine and head like the capture
-between 0.3 and 3 Hz, but holds a steadier posture than a speaker does: below that band
-its head moves 0.36-0.8x as far as the held-out capture's, against about 1x on its own
-training speech (scratch analysis written up in weights/MODEL_CARD.md). Posture is not in
+On speech it was not trained on, the model moves the spine and head at least as much as
+the capture between 0.3 and 3 Hz, but holds a steadier posture than a speaker does: below
+that band its head moves 0.37-0.8x as far as the held-out capture's, against about 1x on its
+own training speech (the analysis is written up in weights/MODEL_CARD.md, v5.1). Posture is not in
 the audio, and a 4 s window cannot see a change slower than itself, so the model falls
 back to its mean. The retrieved track is a real speaker's posture picked for this speech.
 So the final body estimate keeps the model's faster motion of the spine chain and takes
