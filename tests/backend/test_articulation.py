@@ -74,6 +74,18 @@ def test_body_statistics_tell_capture_from_still_and_shaking_motion(split):
     assert S.root_stats(joints)["drift"] < 1.0
 
 
+def test_band_spread_puts_a_slow_lean_in_the_posture_band_and_nods_in_theirs():
+    t = np.arange(300) / 30.0                                       # 10 s, like a held-out segment
+    lean = np.linspace(0.0, 1.0, 300)                               # a lean that does not come back
+    nods = 0.3 * np.sin(2 * np.pi * 2.0 * t)
+    spread = S.band_spread(np.stack([lean + nods, nods], 1))
+    assert spread["posture"] > 0.25 and spread["gesture"] > 0.2
+    assert spread["sway"] < 0.05 and spread["fast"] < 0.03          # little of a 2 Hz nod leaks into other bands
+    total = np.var(np.stack([lean + nods, nods], 1), 0).sum()
+    assert abs(sum(v ** 2 for v in spread.values()) - total) < 1e-3 * total    # the bands split the variance
+    assert max(S.band_spread(np.full((300, 3), 2.0)).values()) == 0.0
+
+
 def test_grounding_keeps_captured_motion_and_puts_sinking_or_floating_feet_on_the_floor(split):
     take = split.train[0]
     kept = ground(take.poses, take.trans)

@@ -8,6 +8,7 @@ so 1.0 means "moves like the capture". None of them can be won by a static pose
 from __future__ import annotations
 
 import numpy as np
+from scipy.fft import dct
 from scipy.signal import welch
 
 from ..audio import MOTION_FPS
@@ -23,18 +24,37 @@ GROUPS: dict[str, tuple[int, ...]] = {
 }
 WRISTS = (20, 21)
 BANDS = {"slow": (1.0, 2.0), "tremor": (3.0, 6.0)}   # Hz: gesture strokes, and the wobble band
+# Hz: posture (slower than a 4 s window), sway and nods, gestures, the fast rest
+SPREAD_BANDS = {"posture": (0.0, 0.3), "sway": (0.3, 1.0), "gesture": (1.0, 3.0), "fast": (3.0, 15.0)}
 
 
 def group_amplitudes(joints: np.ndarray, poses: np.ndarray) -> dict[str, float]:
     """Temporal spread (metres, RMS of per-axis std) of each group's joints in the pelvis's
     own frame (so turning the whole body does not count as moving a limb), plus the root's
     own: its position spread and its heading range (degrees)."""
-    root = axis_angle_to_matrix(np.asarray(poses, np.float64)[:, :3])
-    rel = np.einsum("nji,nkj->nki", root, joints - joints[:, :1])
+    rel = in_pelvis_frame(joints, poses)
     out = {name: float(np.sqrt((rel[:, list(idx)].std(0) ** 2).sum(-1).mean())) for name, idx in GROUPS.items()}
     out["root"] = float(np.sqrt((joints[:, 0].std(0) ** 2).sum()))
     out["heading"] = heading_range(poses)
     return out
+
+
+def in_pelvis_frame(joints: np.ndarray, poses: np.ndarray) -> np.ndarray:
+    """(N, J, 3) joints relative to the pelvis, in the pelvis's own (rotating) frame."""
+    root = axis_angle_to_matrix(np.asarray(poses, np.float64)[:, :3])
+    return np.einsum("nji,nkj->nki", root, joints - joints[:, :1])
+
+
+def band_spread(x: np.ndarray, fps: float = MOTION_FPS) -> dict[str, float]:
+    """RMS spread of (N, ...) ``x`` over time in each of SPREAD_BANDS (their squares add up to
+    its variance). A DCT, not an FFT: it mirrors the ends, so the jump between a clip's last and
+    first frames does not leak into every band."""
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    n = len(x)
+    coef = dct(x - x.mean(0), type=2, norm="ortho", axis=0)
+    freqs = np.arange(n) * fps / (2 * n)
+    return {name: float(np.sqrt((coef[(freqs > lo) & (freqs <= hi)] ** 2).sum() / n))
+            for name, (lo, hi) in SPREAD_BANDS.items()}
 
 
 def heading_range(poses: np.ndarray) -> float:
