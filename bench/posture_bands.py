@@ -35,10 +35,15 @@ def spreads(ev: Evaluation, betas, poses, expressions, trans) -> dict[str, np.nd
 
 
 def model_motion(gen: Generator, settings):
+    """motion(features, seed) -> (poses, expressions, trans), as the baselines' runners are."""
     def motion(feats: np.ndarray, seed: int):
         t = torch.from_numpy(feats)
         return gen.decode(gen.sample(t, torch.zeros_like(t[0]), settings, seed))
     return motion
+
+
+def row(name: str, part: str, segment: str, ratio: np.ndarray) -> str:
+    return f"| {name} | {part} | {segment} | " + " | ".join(f"{v:.2f}" for v in ratio) + " |"
 
 
 def main() -> int:
@@ -54,9 +59,10 @@ def main() -> int:
     student, teacher = Generator(args.weights, "cpu"), Generator(Path(args.weights) / "teacher", "cpu")
     shipped = student.settings(None, None, None)
     base = Baselines(ev.train)
+    own = model_motion(student, replace(shipped, posture_sigma=0.0))
     sources = {
-        f"student, posture from the match (σ {shipped.posture:g}, default)": model_motion(student, shipped),
-        "student, its own posture": model_motion(student, replace(shipped, posture=0.0)),
+        f"student, posture from the match (σ {shipped.posture_sigma:g}, default)": model_motion(student, shipped),
+        "student, its own posture": own,
         "teacher DDIM 50": model_motion(teacher, teacher.settings(None, None, None)),
         "motion matching": base.match_features,
     }
@@ -74,8 +80,7 @@ def main() -> int:
         for name, runs in rows.items():
             for p in PARTS:
                 ratio = np.mean([r[p] for r in runs], 0) / truth[p]
-                print(f"| {name} | {p} | {seg.take.name} | " + " | ".join(f"{v:.2f}" for v in ratio) + " |")
-    own = model_motion(student, replace(shipped, posture=0.0))
+                print(row(name, p, seg.take.name, ratio))
     piece = min(seg.frames for seg in ev.segments)
     betas_of = {seg.take.name: seg.betas for seg in ev.segments}
     for take in ev.train:
@@ -87,8 +92,7 @@ def main() -> int:
             gen_parts += [spreads(ev, betas, *own(cut.feats, s)) for s in range(args.seeds)]
         for p in PARTS:
             ratio = np.mean([g[p] for g in gen_parts], 0) / np.mean([t[p] for t in truth_parts], 0)
-            print(f"| student, its own posture, on its training speech ({piece}-frame pieces) | {p} | {take.name} | "
-                  + " | ".join(f"{v:.2f}" for v in ratio) + " |")
+            print(row(f"student, its own posture, on its training speech ({piece}-frame pieces)", p, take.name, ratio))
     return 0
 
 

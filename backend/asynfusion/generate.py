@@ -89,7 +89,7 @@ class Generator:
                     steps_body=steps_body or defaults.steps_body,
                     guidance=defaults.guidance if guidance is None else guidance,
                     body_start=defaults.body_start if self.database is not None else None,
-                    posture=defaults.posture if self.database is not None else 0.0)
+                    posture_sigma=defaults.posture_sigma if self.database is not None else 0.0)
         if smoothing:
             s = replace(s, smooth_face=SMOOTH_SIGMA[0], smooth_body=SMOOTH_SIGMA[1])
         for name, n in (("face", s.steps_face), ("body", s.steps_body)):
@@ -186,7 +186,7 @@ class Generator:
         pad = self.normaliser.normalise_audio(self.silence[:, : offset.shape[0]] - offset.to(self.silence))
         retrieved = [self.retrieve(feats, seed) if retrieval else None for seed in seeds]
         if retrieved[0] is None:            # nothing to start the body from (or take posture from)
-            settings = replace(settings, body_start=None, posture=0.0)
+            settings = replace(settings, body_start=None, posture_sigma=0.0)
         return sample_many(self.model, self.scheduler, self.normaliser.normalise_audio(feats), settings, seeds, pad,
                            retrieved, speaker=speaker, progress=progress, autocast_dtype=self.precision,
                            inpaint=inpaint)
@@ -206,7 +206,7 @@ class Generator:
             "steps_face": settings.steps_face,
             "steps_body": settings.steps_body,
             "body_start": settings.body_start,
-            "posture_sigma_frames": settings.posture,
+            "posture_sigma_frames": settings.posture_sigma,
             "guidance": settings.guidance,
             "smoothing_sigma_frames": [settings.smooth_face, settings.smooth_body],
             "audio_file": os.path.basename(os.fspath(audio_path)),

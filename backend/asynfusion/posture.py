@@ -21,15 +21,8 @@ from .representation import BODY_ROT_JOINTS
 from .smoothing import smooth
 
 AXIAL_JOINTS = ("spine1", "spine2", "spine3", "neck", "head")
-
-
-def axial_columns() -> list[int]:
-    """The body branch's columns that hold the spine chain's 6D rotations."""
-    cols = []
-    for name in AXIAL_JOINTS:
-        k = BODY_ROT_JOINTS.index(JOINT_NAMES.index(name))
-        cols += range(6 * k, 6 * k + 6)
-    return cols
+# The body branch's columns that hold the spine chain's 6D rotations.
+AXIAL_COLUMNS = [6 * BODY_ROT_JOINTS.index(JOINT_NAMES.index(name)) + i for name in AXIAL_JOINTS for i in range(6)]
 
 
 def take_posture(body: torch.Tensor, track: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -37,7 +30,7 @@ def take_posture(body: torch.Tensor, track: torch.Tensor, sigma: float) -> torch
     of ``sigma`` frames replaced by ``track``'s; every other column is returned unchanged."""
     if sigma <= 0:
         return body
-    cols = axial_columns()
+    cols = AXIAL_COLUMNS
     mine, theirs = body[:, cols], track[: body.shape[0], cols].to(body)
     out = body.clone()
     out[:, cols] = mine - smooth(mine, sigma) + smooth(theirs, sigma)

@@ -34,7 +34,7 @@ class SamplerSettings:
     smooth_face: float = 0.0       # optional temporal Gaussian sigma (frames) on the result; 0 = raw
     smooth_body: float = 0.0
     body_start: int | None = None  # SDEdit: the body starts from the retrieved track noised to this timestep
-    posture: float = 0.0           # sigma (frames): the spine chain's slower motion from the track (posture.py)
+    posture_sigma: float = 0.0     # frames: the spine chain's slower motion from the track (posture.py)
 
     def plan(self, scheduler: Scheduler) -> list[dict[str, tuple[int, int]]]:
         return async_plan(scheduler.set_timesteps(self.steps_face),
@@ -52,7 +52,7 @@ class SamplerSettings:
 # the Gaussian whose half-power frequency is 0.25 Hz.
 DEFAULTS = {
     "ddim": SamplerSettings(mode="ddim", steps_face=50, steps_body=50),
-    "lcm": SamplerSettings(mode="lcm", steps_face=6, steps_body=6, body_start=759, posture=16.0),
+    "lcm": SamplerSettings(mode="lcm", steps_face=6, steps_body=6, body_start=759, posture_sigma=16.0),
 }
 
 
@@ -142,12 +142,15 @@ def sample_many(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, se
     known = None if inpaint is None else _Known(inpaint, win, device)
     if known is not None:
         xs = [{b: known.paste(scheduler, b, x[b], plan[0][b][0], g) for b in BRANCHES} for x, g in zip(xs, gens)]
+    if settings.posture_sigma > 0 and any(t is None for t in tracks):
+        raise ValueError("taking the posture from the match needs the retrieved track")
+    postures = [t if t is None or known is None else known.posture_reference(t) for t in tracks]
     ticks = _Ticks(sum(len(ev) for ev in plan) * len(win.chunks), progress)
     for event in plan:
-        for x, g, track, estimates in zip(xs, gens, tracks, denoiser.predict(xs, event, ticks)):
+        for x, g, posture, estimates in zip(xs, gens, postures, denoiser.predict(xs, event, ticks)):
             for b, x0 in estimates.items():
-                if b == "body" and event[b][1] < 0 and track is not None:
-                    x0 = take_posture(x0, track, settings.posture)
+                if b == "body" and event[b][1] < 0 and posture is not None:
+                    x0 = take_posture(x0, posture, settings.posture_sigma)
                 x[b] = _step(scheduler, settings.mode, b, x[b], x0, *event[b], g)
                 if known is not None:
                     x[b] = known.paste(scheduler, b, x[b], event[b][1], g) if event[b][1] >= 0 else known.join(b, x0)
@@ -182,6 +185,11 @@ class _Known:
         """The kept frames replaced by the known motion noised to timestep t (itself when t < 0)."""
         noise = scheduler.noise(branch, tuple(x_t.shape), gen).to(x_t.device)
         return torch.where(self.keep, scheduler.add_noise(self.x[branch], noise, t), x_t)
+
+    def posture_reference(self, track: torch.Tensor) -> torch.Tensor:
+        """Where a regenerated range takes its posture from: the known motion on the kept frames,
+        the new track inside, so the range's slow posture leaves the take's at each border."""
+        return torch.where(self.keep, self.x["body"], track)
 
     def join(self, branch: str, x0: torch.Tensor) -> torch.Tensor:
         """The final motion: the known frames, and in the range the model's estimate eased in."""

@@ -263,11 +263,12 @@ def test_body_noise_is_slow_unit_variance_noise_and_the_face_noise_is_white():
 
 
 def test_posture_replaces_only_the_spine_chains_slow_motion():
-    from asynfusion.posture import axial_columns, take_posture
+    from asynfusion.posture import AXIAL_COLUMNS, take_posture
     from asynfusion.representation import BODY_DIM
 
-    cols = axial_columns()
-    assert len(cols) == 30 and cols[:6] == list(range(6 * 3, 6 * 4))      # spine1 is body-branch joint 3
+    cols = AXIAL_COLUMNS
+    # spine1, spine2, spine3, neck, head: SMPL-X joints 3, 6, 9, 12, 15, at their own index in the body branch
+    assert cols == [6 * j + i for j in (3, 6, 9, 12, 15) for i in range(6)]
     t = torch.arange(600, dtype=torch.float32)[:, None]
     g = torch.Generator().manual_seed(0)
     lean_model, lean_track = torch.randn(1, BODY_DIM, generator=g), torch.randn(1, BODY_DIM, generator=g)
@@ -288,17 +289,46 @@ def test_posture_replaces_only_the_spine_chains_slow_motion():
 def test_random_weights_the_sampler_takes_posture_from_the_track_only_when_told(random_weights):
     from dataclasses import replace as _replace
 
-    from asynfusion.posture import axial_columns
+    from asynfusion.posture import AXIAL_COLUMNS
 
     gen = Generator(random_weights, "cpu")
     feats = torch.randn(200, gen.model.cfg.audio_dim)
     settings = gen.settings(None, None, None)
-    assert settings.posture > 0
-    own = gen.sample(feats, torch.zeros(66), _replace(settings, posture=0.0), 3)["body"]
+    assert settings.posture_sigma > 0
+    own = gen.sample(feats, torch.zeros(66), _replace(settings, posture_sigma=0.0), 3)["body"]
     taken = gen.sample(feats, torch.zeros(66), settings, 3)["body"]
-    cols = axial_columns()
+    cols = AXIAL_COLUMNS
     others = [c for c in range(own.shape[1]) if c not in cols]
     assert torch.equal(own[:, others], taken[:, others])
     assert not torch.allclose(own[:, cols], taken[:, cols], atol=1e-3)
     no_track = gen.sample(feats, torch.zeros(66), settings, 3, retrieval=False)["body"]
-    assert torch.isfinite(no_track).all()
+    plain = _replace(settings, posture_sigma=0.0, body_start=None)
+    assert torch.equal(no_track, gen.sample(feats, torch.zeros(66), plain, 3, retrieval=False)["body"])
+    with pytest.raises(ValueError, match="retrieved track"):
+        sample(gen.model, gen.scheduler, gen.normaliser.normalise_audio(feats), _replace(settings, body_start=None), 3,
+               feats[:1])
+
+
+def test_random_weights_a_regenerated_range_takes_its_posture_from_the_take_at_its_borders(random_weights,
+                                                                                          monkeypatch):
+    """Inside a regenerated range the posture comes from the new track, but near each border
+    from the kept motion: the range's slow posture leaves the take's, not a new seed's."""
+    from asynfusion.posture import AXIAL_COLUMNS
+    from asynfusion.sampling import Inpaint, _Known
+
+    gen = Generator(random_weights, "cpu")
+    settings = gen.settings(None, None, None)
+    frames = 240
+    take = 2.0                                    # the kept motion's posture (normalised units)
+    inpaint = Inpaint(torch.zeros(frames, gen.model.cfg.face_dim), torch.full((frames, gen.model.cfg.body_dim), take),
+                      100, 160)
+    feats = torch.randn(frames, gen.model.cfg.audio_dim)
+
+    def axial():
+        return gen.sample(feats, torch.zeros(66), settings, 3, inpaint=inpaint)["body"][:, AXIAL_COLUMNS]
+    kept_reference = axial()
+    monkeypatch.setattr(_Known, "posture_reference", lambda self, track: track)
+    new_track_only = axial()
+    borders = torch.cat([torch.arange(100, 112), torch.arange(148, 160)])
+    assert torch.equal(kept_reference[:100], new_track_only[:100])             # the kept frames are the take's
+    assert ((kept_reference[borders] - take).abs().mean() < 0.8 * (new_track_only[borders] - take).abs().mean())

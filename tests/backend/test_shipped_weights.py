@@ -104,9 +104,9 @@ def test_shipped_weights_take_the_spine_chains_slow_posture_from_the_match(tmp_p
     ev = Evaluation(BEAT2, cache=str(tmp_path))
     gen = Generator(WEIGHTS, "cpu")
     on = gen.settings(None, None, None)
-    assert on.posture > 0
+    assert on.posture_sigma > 0
     with_posture = evaluate_generator(ev, gen, on, seeds=3)
-    own = evaluate_generator(ev, gen, replace(on, posture=0.0), seeds=3)
+    own = evaluate_generator(ev, gen, replace(on, posture_sigma=0.0), seeds=3)
     for group in ("amp_spine", "amp_head"):
         assert with_posture[group] > 1.03 * own[group], group
     for key in ("amp_root", "amp_legs", "viseme", "closure", "expr_amp"):

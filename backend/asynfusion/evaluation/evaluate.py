@@ -341,7 +341,7 @@ def resolve_settings(gen: Generator, steps_face: int | None, steps_body: int | N
 def describe_settings(gen: Generator, s: SamplerSettings, cosync: bool = True) -> dict:
     return {"weights": str(gen.weights_dir), "kind": gen.kind, "sampler": s.mode, "steps_face": s.steps_face,
             "steps_body": s.steps_body, "body_start": s.body_start,
-            "posture": s.posture,
+            "posture_sigma": s.posture_sigma,
             "synchronous": s.steps_face == s.steps_body and s.body_start is None, "guidance": s.guidance,
             "cosync": cosync, "device": gen.device_name}
 
