@@ -20,11 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BEAT2 = REPO.parent / "shared" / "data" / "beat2"
-SAMPLERS = {  # name: (mode, steps_face, steps_body, body SDEdit start or None)
+# name: (mode, steps_face, steps_body, body SDEdit start or None); the rest as sampling.DEFAULTS[mode]
+# has it (the LCM rows take the posture step, as generating does)
+SAMPLERS = {
     "teacher DDIM 50": ("ddim", 50, 50, None),
     "LCM 6+6, body from the match (default)": ("lcm", 6, 6, 759),
     "LCM 6+4, body from the match": ("lcm", 6, 4, 759),
@@ -67,11 +70,11 @@ def one_cell(clip: str, weights: str, sampler: str, runs: int, device: str) -> d
 
     from asynfusion import audio
     from asynfusion.generate import Generator
-    from asynfusion.sampling import SamplerSettings
+    from asynfusion.sampling import DEFAULTS
 
     gen = Generator(weights, device)
     mode, sf, sb, start = SAMPLERS[sampler]
-    settings = SamplerSettings(mode=mode, steps_face=sf, steps_body=sb, body_start=start)
+    settings = replace(DEFAULTS[mode], steps_face=sf, steps_body=sb, body_start=start)
     times_audio, times_model = [], []
     for i in range(runs + 1):
         t0 = time.perf_counter()
