@@ -30,8 +30,7 @@ def take_posture(body: torch.Tensor, track: torch.Tensor, sigma: float) -> torch
     of ``sigma`` frames replaced by ``track``'s; every other column is returned unchanged."""
     if sigma <= 0:
         return body
-    cols = AXIAL_COLUMNS
-    mine, theirs = body[:, cols], track[: body.shape[0], cols].to(body)
+    mine, theirs = body[:, AXIAL_COLUMNS], track[: body.shape[0], AXIAL_COLUMNS].to(body)
     out = body.clone()
-    out[:, cols] = mine - smooth(mine, sigma) + smooth(theirs, sigma)
+    out[:, AXIAL_COLUMNS] = mine - smooth(mine, sigma) + smooth(theirs, sigma)
     return out
