@@ -22,7 +22,7 @@ import numpy as np
 
 from ..rig import blueprint
 from . import curve_math
-from ..core import rest_pose, quaternions, skeleton
+from ..core import feet, rest_pose, quaternions, skeleton
 
 LEGS = ((1, 4, 7), (2, 5, 8))            # hip, knee, ankle of each side
 FEET = (7, 8, 10, 11)                    # ankles and balls of the feet: what touches the floor
@@ -166,11 +166,9 @@ def _ancestors(joints: tuple[int, ...]) -> list[int]:
     return sorted(keep)
 
 
-def smplx_foot_rise(world: np.ndarray, trans: np.ndarray) -> np.ndarray:
-    """(F,) how far SMPL-X's lowest foot point is above its rest height, metres.
-
-    FK on the shared template (the legs only), placed where the built-in rig stands.
-    """
+def _smplx_feet(world: np.ndarray, trans: np.ndarray) -> dict[int, np.ndarray]:
+    """(F, 3) SMPL-X positions of the FEET joints: FK on the shared template (the legs only),
+    placed where the built-in rig stands."""
     rest_trans = _TEMPLATE[0] - rest_pose.SMPLX_MEAN_PELVIS
     pos = {0: _TEMPLATE[0] + (np.asarray(trans, np.float64) - rest_trans)}
     mats = {}
@@ -179,7 +177,43 @@ def smplx_foot_rise(world: np.ndarray, trans: np.ndarray) -> np.ndarray:
         if p not in mats:
             mats[p] = quaternions.quat_to_matrix(world[:, p])
         pos[j] = pos[p] + mats[p] @ (_TEMPLATE[j] - _TEMPLATE[p])
+    return pos
+
+
+def smplx_foot_rise(world: np.ndarray, trans: np.ndarray) -> np.ndarray:
+    """(F,) how far SMPL-X's lowest foot point is above its rest height, metres."""
+    pos = _smplx_feet(world, trans)
     return np.min(np.stack([pos[j][:, 1] - _TEMPLATE[j, 1] for j in FEET], axis=1), axis=1)
+
+
+def plant_rig_feet(world: np.ndarray, trans: np.ndarray, rig: TargetRig, root: np.ndarray) -> np.ndarray:
+    """``world`` with the rig's hips and knees turned so that its balls of the feet stand still
+    wherever SMPL-X's feet are planted (core.feet: the same contacts, spots, easing and
+    two-bone IK). Directions alone do not keep a planted foot planted on other proportions:
+    wider hips or another thigh/shin ratio move the rig's foot where SMPL-X's stays."""
+    sides = [(h, k, a, b) for (h, k, a), b in zip(LEGS, feet.BALLS)
+             if all(j in rig.bone_names for j in (h, k, a, b))
+             and (rig.anchors[k], rig.anchors[a], rig.anchors[b]) == (h, k, a)]
+    if not sides:
+        return world
+    smplx = _smplx_feet(world, trans)
+    planted = feet.contacts_from_heights(np.stack([smplx[b][:, 1] for b in feet.BALLS], axis=1))
+    heads = _posed_heads(world, rig, root, tuple(b for *_, b in sides))
+    world = world.copy()
+    up, conv = rig.conv[:, 1], rig.conv
+    for f, (h, k, a, b) in enumerate(sides):
+        side = feet.BALLS.index(b)
+        frames, shift = feet.hold_shift(heads[b], planted[:, side], up)
+        if not len(frames):
+            continue
+        g_knee = quaternions.quat_to_matrix(world[frames, k])
+        hinge = (conv @ g_knee[:, :, 0].T).T           # a straight knee bends about its x axis
+        swing, bend = feet.two_bone_ik(heads[h][frames], heads[k][frames], heads[a][frames], hinge,
+                                       heads[a][frames] + shift)
+        to_smplx = lambda r: conv.T @ r @ conv        # noqa: E731  armature-space rotation -> SMPL-X world
+        world[frames, h] = quaternions.matrix_to_quat(to_smplx(swing) @ quaternions.quat_to_matrix(world[frames, h]))
+        world[frames, k] = quaternions.matrix_to_quat(to_smplx(swing @ bend) @ g_knee)
+    return world
 
 
 def bone_quats(world: np.ndarray, rig: TargetRig, joints: list[int]) -> np.ndarray:
@@ -251,15 +285,19 @@ def retarget_curves(q_src: np.ndarray, trans: np.ndarray, rig: TargetRig, joints
     """
     world = world_quats(curve_math.resample_quats(q_src, i0, t))
     curves: list[curve_math.Curve] = []
+    heads = None
+    if with_root:
+        trans_t = curve_math.resample_linear(trans, i0, t)
+        heads = root_heads(world, trans_t, rig)
+        world = plant_rig_feet(world, trans_t, rig, heads)
     if joints:
         q = bone_quats(world, rig, joints)
         for k, j in enumerate(joints):
             name = rig.bone_names[j]
             path = f'pose.bones["{name}"].rotation_quaternion'
             curves.extend(curve_math.Curve(path, c, name, q[:, k, c]) for c in range(4))
-    if with_root:
+    if heads is not None:
         name = rig.bone_names[skeleton.ROOT]
-        heads = root_heads(world, curve_math.resample_linear(trans, i0, t), rig)
         loc = (heads - rig.heads[0]) @ rig.rest_rot[skeleton.ROOT]
         path = f'pose.bones["{name}"].location'
         curves.extend(curve_math.Curve(path, c, name, loc[:, c]) for c in range(3))

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from . import __version__, audio
+from .core.feet import plant_feet
 from .core.motion_file import Motion, non_finite, read_motion, write_motion
 from .device import autocast_dtype, describe, resolve_device
 from .errors import Cancelled, UserError
@@ -191,9 +192,13 @@ class Generator:
                            retrieved, speaker=speaker, progress=progress, autocast_dtype=self.precision,
                            inpaint=inpaint)
 
-    def decode(self, out: dict[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Normalised branches -> (poses, expressions, trans) with the feet on the floor."""
-        return decode(self.normaliser, out["face"], out["body"])
+    def decode(self, out: dict[str, torch.Tensor], plant: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Normalised branches -> (poses, expressions, trans) with the feet on the floor and,
+        with ``plant``, planted feet standing still (core.feet)."""
+        poses, expressions, trans = decode(self.normaliser, out["face"], out["body"])
+        if plant:
+            poses, trans = plant_feet(poses, trans)
+        return poses, expressions, trans
 
     def _to_motion(self, out: dict[str, torch.Tensor], seed: int, settings: SamplerSettings,
                    audio_path) -> Motion:
@@ -207,6 +212,7 @@ class Generator:
             "steps_body": settings.steps_body,
             "body_start": settings.body_start,
             "posture_sigma_frames": settings.posture_sigma,
+            "feet_planted": True,
             "guidance": settings.guidance,
             "smoothing_sigma_frames": [settings.smooth_face, settings.smooth_body],
             "audio_file": os.path.basename(os.fspath(audio_path)),

@@ -222,3 +222,45 @@ def test_a_bad_bone_map_is_one_sentence_and_nothing_changes(addon, take, tmp_pat
     with pytest.raises(RuntimeError, match="Choose or select the armature to write a bone map for."):
         bpy.ops.asynfusion.write_bone_map(filepath=str(tmp_path / "x.json"))
     assert not (tmp_path / "x.json").exists()
+
+
+def planted_feet_after_retarget(rig, joint_bone, frames=300):
+    """Bake the capture with planted feet (core.feet) onto ``rig``; over the frames where the
+    SMPL-X feet are planted, the median horizontal speed of the rig's ball-of-foot bones (m/s)
+    and the fraction faster than 0.1 m/s."""
+    from asynfusion_blender.core import feet, motion_file
+    from asynfusion_blender.core.kinematics import forward_kinematics
+    take = motion_file.read_motion(TAKE)
+    poses, trans = feet.plant_feet(take.poses[:frames], take.trans[:frames])
+    take = take.__class__(poses=poses, expressions=take.expressions[:frames], trans=trans, fps=take.fps,
+                          betas=take.betas, meta=take.meta)
+    planted = feet.contacts(forward_kinematics(poses, trans))
+    scene = bpy.context.scene
+    scene.render.fps = 30
+    bake.bake_motion(scene, take, rig, None, bake.BakeOptions(parts=PARTS))
+    balls = []
+    for k in range(frames):
+        scene.frame_set(scene.frame_start + k)
+        balls.append([world_head(rig, joint_bone[f"{side}_foot"])[:2] for side in ("left", "right")])
+    speed = np.linalg.norm(np.diff(np.array(balls), axis=0), axis=-1) * 30
+    held = planted[1:] & planted[:-1]
+    return float(np.median(speed[held])), float((speed[held] > 0.1).mean())
+
+
+def test_planted_feet_stay_planted_on_a_generated_rigify_rig(rigify):
+    bpy.ops.object.armature_human_metarig_add()
+    metarig = bpy.context.object
+    assert bpy.ops.pose.rigify_generate() == {'FINISHED'}
+    rig = next(o for o in bpy.data.objects if o.type == 'ARMATURE' and o is not metarig)
+    bpy.data.objects.remove(metarig)
+    speed, sliding = planted_feet_after_retarget(rig, RIGIFY_JOINTS)
+    assert speed <= 0.03 and sliding <= 0.15, (speed, sliding)
+
+
+@pytest.mark.parametrize("profile,proportions", [("mixamo.json", {}),
+                                                 ("vroid.json", {"legs": 0.92, "arms": 1.06, "spine": 0.95})])
+def test_planted_feet_stay_planted_on_mixamo_and_vroid_skeletons_of_other_proportions(addon, profile, proportions):
+    names = profile_names(profile, "mixamorig:" if profile == "mixamo.json" else "")
+    rig = build_rig("Armature", names, a_pose_joints(**proportions), centimetres=True)
+    speed, sliding = planted_feet_after_retarget(rig, mapped_bones(rig))
+    assert speed <= 0.03 and sliding <= 0.15, (speed, sliding)

@@ -27,6 +27,12 @@ def forward_kinematics(poses: np.ndarray, trans: np.ndarray, rest: np.ndarray | 
     template placed as an SMPL-X model places its joints (core.rest_pose.smplx_rest_joints),
     so FK of a zero pose with zero translation gives exactly that template.
     """
+    return posed_joints(poses, trans, rest)[0]
+
+
+def posed_joints(poses: np.ndarray, trans: np.ndarray, rest: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """forward_kinematics' positions (N, 55, 3) and each joint's world rotation (N, 55, 3, 3)."""
     poses = np.asarray(poses, np.float64)
     n = poses.shape[0]
     rest = rest_pose.smplx_rest_joints() if rest is None else np.asarray(rest, np.float64)
@@ -39,7 +45,7 @@ def forward_kinematics(poses: np.ndarray, trans: np.ndarray, rest: np.ndarray | 
         p = PARENTS[j]
         rot[:, j] = rot[:, p] @ local[:, j]
         pos[:, j] = pos[:, p] + rot[:, p] @ (rest[j] - rest[p])
-    return pos + np.asarray(trans, np.float64)[:, None, :]
+    return pos + np.asarray(trans, np.float64)[:, None, :], rot
 
 
 def floor_height() -> float:
@@ -54,7 +60,7 @@ def lowest_foot(poses: np.ndarray, trans: np.ndarray, chunk: int = 8192) -> np.n
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def _gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
+def gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
     if sigma <= 0 or len(x) < 2:
         return x
     r = int(np.ceil(3 * sigma))
@@ -79,7 +85,7 @@ def ground(poses: np.ndarray, trans: np.ndarray, tolerance: float = FLOAT_TOLERA
     low = lowest_foot(poses, trans)
     floor = floor_height()
     wanted = np.clip(low, floor, floor + tolerance) - low
-    fix = _gaussian(wanted, sigma)
+    fix = gaussian(wanted, sigma)
     fix += np.maximum(0.0, floor - (low + fix))      # smoothing must not push a foot into the floor
     trans[:, 1] += fix
     return trans

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..audio import MOTION_FPS, SAMPLE_RATE
+from ..core.arkit import INDEX, flame_to_arkit
+from ..core.skeleton import JAW
 from ..training import phones as P
 
 RIDGE = 10.0
@@ -107,3 +109,14 @@ def loudness_correlation(openness: np.ndarray, loud: np.ndarray) -> float | None
 def expression_amplitude(expressions: np.ndarray) -> float:
     """Root of the summed per-coefficient variance over time: how much the face moves."""
     return float(np.sqrt(np.asarray(expressions, np.float64).var(0).sum()))
+
+
+WIDE_OPEN = 0.95          # ARKit jawOpen at or above this is a fully open mouth
+
+
+def jaw_open_stats(expressions: np.ndarray, poses: np.ndarray) -> dict[str, float]:
+    """The face's ARKit jawOpen (the shipped FLAME->ARKit read-out, what the built-in head and
+    ARKit characters show): median, 90th percentile, and the fraction of frames fully open."""
+    jaw = flame_to_arkit(expressions, np.asarray(poses)[:, 3 * JAW: 3 * JAW + 3])[:, INDEX["jawOpen"]]
+    return {"jaw_p50": float(np.median(jaw)), "jaw_p90": float(np.percentile(jaw, 90)),
+            "jaw_wide": float((jaw >= WIDE_OPEN).mean())}

@@ -37,19 +37,23 @@ from ..training.data import Take, _pairs, load_split
 from ..weights import default_weights_dir
 from . import metrics as M
 from . import motion_stats as S
-from .articulation import (FaceProbe, balanced_accuracy, closure_depths, expression_amplitude, loudness,
-                           loudness_correlation)
+from .articulation import (FaceProbe, balanced_accuracy, closure_depths, expression_amplitude, jaw_open_stats,
+                           loudness, loudness_correlation)
 from .motion_ae import MotionAE, load_motion_ae
 
 AMP_GROUPS = tuple(S.GROUPS) + ("root", "heading")
+FOOT_KEYS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide")
+JAW_KEYS = ("jaw_p50", "jaw_p90", "jaw_wide")
 
 METRIC_KEYS = ("bc", "l1div", "l1div_seeds", "face_mse", "lvd", "jitter", "fgd", "fgd_std",
                "sync", "sync_hit", "sync_chance", "sync_xcorr", "sync_lag",
                "viseme", "closure", "expr_amp", "mouth_loudness") + tuple(f"amp_{g}" for g in AMP_GROUPS) + (
-               "wrist_slow", "wrist_tremor", "drift", "pelvis_low", "pelvis_high")
+               "wrist_slow", "wrist_tremor", "wrist_fast", "drift", "pelvis_low", "pelvis_high",
+               "gesture_fd", "gesture_fd_std") + FOOT_KEYS + JAW_KEYS
 TIMING_KEYS = ("gen_seconds", "motion_seconds", "realtime_factor")
 # Read as generated / captured (1.0 = moves like the capture).
-RELATIVE_KEYS = ("closure", "expr_amp") + tuple(f"amp_{g}" for g in AMP_GROUPS) + ("wrist_slow", "wrist_tremor")
+RELATIVE_KEYS = ("closure", "expr_amp") + tuple(f"amp_{g}" for g in AMP_GROUPS) + ("wrist_slow", "wrist_tremor",
+                                                                                   "wrist_fast")
 _LABELS = {
     "bc": "BC (beat consistency, higher = on the beat)",
     "l1div": "L1div (EMAGE, spread of poses)",
@@ -70,6 +74,16 @@ _LABELS = {
     "mouth_loudness": "mouth openness / loudness correlation",
     "wrist_slow": "wrist speed power 1-2 Hz",
     "wrist_tremor": "wrist speed power 3-6 Hz",
+    "wrist_fast": "wrist speed power 6-15 Hz",
+    "gesture_fd": "gesture FD (2 s windows, low-passed joints)",
+    "gesture_fd_std": "  its spread over seeds (std)",
+    "foot_speed": "planted feet: median speed (m/s)",
+    "foot_sliding": "planted feet: frames sliding > 0.1 m/s",
+    "foot_path": "each foot's path per minute (m)",
+    "stance_glide": "both feet planted: glide per second (m)",
+    "jaw_p50": "ARKit jawOpen, median",
+    "jaw_p90": "ARKit jawOpen, 90th percentile",
+    "jaw_wide": "ARKit jawOpen >= 0.95 (fraction of frames)",
     "drift": "root drift from the start (m)",
     "pelvis_low": "pelvis height, lowest (m)",
     "pelvis_high": "pelvis height, highest (m)",
@@ -84,6 +98,7 @@ class Segment:
     joints: np.ndarray           # (N, 55, 3) ground truth
     face: np.ndarray             # (N, 103)
     onsets: np.ndarray           # audio onsets (s) inside BC's trimmed range
+    gesture: np.ndarray          # (W, D) the capture's gesture windows (motion_stats.gesture_windows)
 
     @property
     def frames(self) -> int:
@@ -103,9 +118,9 @@ class Evaluation:
 
     def __init__(self, data: str | os.PathLike, holdout: float = DEFAULT_HOLDOUT, cache: str | None = None,
                  smplx_model: str | None = None, mean_vel: str | None = None,
-                 fid_model: str | os.PathLike | None = None) -> None:
+                 fid_model: str | os.PathLike | None = None, heldout_take: str | None = None) -> None:
         self.data = Path(data)
-        split = load_split(self.data, holdout=holdout, cache=cache)
+        split = load_split(self.data, holdout=holdout, cache=cache, heldout_take=heldout_take)
         if not split.test:
             raise UserError(f"{self.data} has no held-out takes to evaluate.")
         self.description = split.description
@@ -139,7 +154,7 @@ class Evaluation:
     def _segment(self, take: Take, betas) -> Segment:
         joints = self.joints.joints(take.poses, take.trans, betas, take.expressions)
         return Segment(take, betas, joints, M.face_params(take.poses, take.expressions),
-                       M.trimmed_onsets(take.wave, take.frames))
+                       M.trimmed_onsets(take.wave, take.frames), S.gesture_windows(joints, take.poses))
 
     # ---------------------------------------------------------------- scoring
 
@@ -155,7 +170,10 @@ class Evaluation:
             "joints_local": joints - np.asarray(trans, np.float64)[:, None],
             "face": face,
             "expr_amp": expression_amplitude(expressions),
+            "gesture": S.gesture_windows(joints, poses),
         }
+        out.update(S.foot_stats(joints))
+        out.update(jaw_open_stats(expressions, poses))
         out.update(M.face_body_sync(face, joints, self.mean_vel))
         out.update({f"amp_{k}": v for k, v in S.group_amplitudes(joints, poses).items()})
         out.update({f"wrist_{k}": v for k, v in S.wrist_band_power(joints).items()})
@@ -182,7 +200,7 @@ class Evaluation:
                     vals[k].append(r.get(k))
         res["bc"] = _weighted(vals["bc"], bc_w)
         for k in ("l1div", "jitter", "sync_xcorr", "sync_lag", "face_mse", "lvd", "expr_amp", "drift", "mouth_loudness",
-                  "wrist_slow", "wrist_tremor") + tuple(f"amp_{g}" for g in AMP_GROUPS):
+                  "wrist_slow", "wrist_tremor", "wrist_fast") + tuple(f"amp_{g}" for g in AMP_GROUPS) + FOOT_KEYS + JAW_KEYS:
             res[k] = _weighted(vals[k], lengths)
         flat = [r for samples in per_seg for r in samples]
         res["pelvis_low"] = min(r["pelvis_low"] for r in flat)
@@ -203,6 +221,11 @@ class Evaluation:
                    for k in range(seeds)]
             res["fgd"] = float(np.mean(fgd))
             res["fgd_std"] = float(np.std(fgd)) if seeds > 1 else None
+            truth = np.concatenate([s.gesture for s in self.segments])
+            gfd = [M.frechet_distance(np.concatenate([samples[k]["gesture"] for samples in per_seg]), truth)
+                   for k in range(seeds)]
+            res["gesture_fd"] = float(np.mean(gfd))
+            res["gesture_fd_std"] = float(np.std(gfd)) if seeds > 1 else None
         return res
 
     def ground_truth(self) -> dict:
@@ -231,8 +254,8 @@ def cosync_disabled(model):
                 g.copy_(s)
 
 
-def _sample_segment(gen: Generator, seg: Segment, settings: SamplerSettings, seed: int, retrieval: bool = True
-                    ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], float]:
+def _sample_segment(gen: Generator, seg: Segment, settings: SamplerSettings, seed: int, retrieval: bool = True,
+                    plant: bool = True) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], float]:
     """Sample a segment's (speaker-normalised) audio; the time covers retrieval and sampling."""
     feats = torch.from_numpy(seg.take.feats).to(gen.device)
     _sync(gen.device)
@@ -240,7 +263,7 @@ def _sample_segment(gen: Generator, seg: Segment, settings: SamplerSettings, see
     out = gen.sample(feats, torch.zeros_like(feats[0]), settings, seed, retrieval=retrieval)
     _sync(gen.device)
     seconds = time.perf_counter() - t0
-    return gen.decode(out), seconds
+    return gen.decode(out, plant), seconds
 
 
 def _sync(device: torch.device) -> None:
@@ -270,13 +293,13 @@ def score(ev: Evaluation, motion: Callable[[Segment, int], tuple], seeds: int,
 
 def evaluate_generator(ev: Evaluation, gen: Generator, settings: SamplerSettings, seeds: int = 2,
                        cosync: bool = True, reference: np.ndarray | None = None, log=None,
-                       retrieval: bool = True) -> dict:
+                       retrieval: bool = True, plant: bool = True) -> dict:
     """Generate ``seeds`` samples per held-out segment and score them -> metrics + timing."""
     ctx = contextlib.nullcontext() if cosync else cosync_disabled(gen.model)
     timing = {"seconds": 0.0, "motion": 0.0}
 
     def motion(seg: Segment, seed: int):
-        out, dt = _sample_segment(gen, seg, settings, seed, retrieval)
+        out, dt = _sample_segment(gen, seg, settings, seed, retrieval, plant)
         timing["seconds"] += dt
         timing["motion"] += seg.frames / MOTION_FPS
         return out

@@ -12,6 +12,8 @@ from scipy.fft import dct
 from scipy.signal import welch
 
 from ..audio import MOTION_FPS
+from ..core.feet import BALLS, contacts, runs
+from ..core.kinematics import gaussian
 from ..core.quaternions import axis_angle_to_matrix
 from ..core.skeleton import HANDS
 
@@ -23,7 +25,7 @@ GROUPS: dict[str, tuple[int, ...]] = {
     "hands": HANDS,
 }
 WRISTS = (20, 21)
-BANDS = {"slow": (1.0, 2.0), "tremor": (3.0, 6.0)}   # Hz: gesture strokes, and the wobble band
+BANDS = {"slow": (1.0, 2.0), "tremor": (3.0, 6.0), "fast": (6.0, 15.0)}   # Hz: strokes, the wobble band, texture
 # Hz: posture (slower than a 4 s window), sway and nods, gestures, the fast rest
 SPREAD_BANDS = {"posture": (0.0, 0.3), "sway": (0.3, 1.0), "gesture": (1.0, 3.0), "fast": (3.0, 15.0)}
 
@@ -79,3 +81,57 @@ def root_stats(joints: np.ndarray) -> dict[str, float]:
     horizontal = np.linalg.norm(pelvis[:, [0, 2]] - pelvis[:1, [0, 2]], axis=-1)
     return {"drift": float(horizontal.max()), "pelvis_low": float(pelvis[:, 1].min()),
             "pelvis_high": float(pelvis[:, 1].max())}
+
+
+SLIDE_SPEED = 0.10        # m/s: a planted foot faster than this is sliding
+GLIDE_WINDOW = 30         # frames: the stretch over which the stance's glide is measured
+
+
+def foot_stats(joints: np.ndarray, fps: float = MOTION_FPS) -> dict[str, float]:
+    """How planted feet behave (core.feet.contacts decides which are planted): their median
+    horizontal speed (m/s), the fraction of planted frames sliding faster than SLIDE_SPEED,
+    each foot's path per minute (m), and the glide while both feet are planted: how far the
+    point between the feet moves over GLIDE_WINDOW frames inside a both-feet stance (m, median
+    over such windows). A static pose scores 0 on all of them: these are constraints that
+    real motion meets, not a ranking."""
+    planted = contacts(joints)
+    balls = joints[:, list(BALLS)][:, :, [0, 2]]
+    speed = np.linalg.norm(np.diff(balls, axis=0), axis=-1) * fps                # (N-1, 2)
+    held = planted[1:] & planted[:-1]
+    minutes = max(len(joints) - 1, 1) / fps / 60.0
+    out = {"foot_speed": float(np.median(speed[held])) if held.any() else 0.0,
+           "foot_sliding": float((speed[held] > SLIDE_SPEED).mean()) if held.any() else 0.0,
+           "foot_path": float(speed.sum(0).mean() / fps / minutes)}
+    mid = balls.mean(1)
+    glides = [np.linalg.norm(mid[a + GLIDE_WINDOW:b] - mid[a:b - GLIDE_WINDOW], axis=-1)
+              for a, b in runs(planted.all(1)) if b - a > GLIDE_WINDOW]
+    out["stance_glide"] = float(np.median(np.concatenate(glides))) if glides else 0.0
+    return out
+
+
+GESTURE_JOINTS = (4, 5, 9, 12, 15, 16, 17, 18, 19, 20, 21)   # knees, spine3, neck, head, shoulders, elbows, wrists
+GESTURE_WINDOW = 60       # frames (2 s): one gesture phrase
+GESTURE_HOP = 10
+GESTURE_SIGMA = 2.0       # frames: the low-pass both motions get, so the distance reads gestures, not texture
+
+
+def gesture_windows(joints: np.ndarray, poses: np.ndarray, sigma: float = GESTURE_SIGMA,
+                    fps: float = MOTION_FPS) -> np.ndarray:
+    """(W, D) one vector per 2 s window: the mean and spread of each GESTURE_JOINTS position in
+    the pelvis's frame, and the mean of its speed and of its acceleration, after a Gaussian
+    low-pass of ``sigma`` frames. Fréchet distances between such sets compare how two motions
+    gesture (where the hands go, how far and how fast), not their frame-level texture, which
+    the wrists' band powers report separately."""
+    rel = in_pelvis_frame(joints, poses)[:, list(GESTURE_JOINTS)]
+    flat = rel.reshape(len(rel), -1)
+    if sigma > 0:
+        flat = np.stack([gaussian(flat[:, k], sigma) for k in range(flat.shape[1])], 1)
+    rel = flat.reshape(rel.shape)
+    speed = np.linalg.norm(np.gradient(rel, axis=0), axis=-1) * fps
+    accel = np.linalg.norm(np.gradient(np.gradient(rel, axis=0), axis=0), axis=-1) * fps * fps
+    out = []
+    for a in range(0, len(rel) - GESTURE_WINDOW + 1, GESTURE_HOP):
+        w = slice(a, a + GESTURE_WINDOW)
+        out.append(np.concatenate([rel[w].mean(0).ravel(), rel[w].std(0).ravel(),
+                                   speed[w].mean(0), accel[w].mean(0)]))
+    return np.asarray(out)

@@ -14,6 +14,7 @@ class RunOptions:
     Keyword-only, so the runs' own required fields (data, out) still come first."""
 
     holdout: float = DEFAULT_HOLDOUT
+    heldout_take: str | None = None   # a take-disjoint fold: this take held out whole
     save_every: int = 500
     seed: int = 0
     device: str = "auto"
@@ -76,7 +77,7 @@ class DistillConfig(RunOptions):
     stride: int = 5
 
 
-_SKIP = ("data", "out", "teacher", "device", "resume", "cache", "mirror", "retrieval", "cosync")
+_SKIP = ("data", "out", "teacher", "device", "resume", "cache", "heldout_take", "mirror", "retrieval", "cosync")
 
 
 def _numbers(p: argparse.ArgumentParser, cls) -> None:
@@ -92,6 +93,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--cache", default=None, help="audio feature cache folder (default OUT/feature_cache)")
+    p.add_argument("--heldout-take", default=None, metavar="NAME",
+                   help="hold this take out whole and train on the others (a take-disjoint fold)")
 
 
 def train_arguments(p: argparse.ArgumentParser) -> None:

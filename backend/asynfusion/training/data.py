@@ -168,8 +168,10 @@ class Split:
 
 
 def load_split(root: str | os.PathLike, holdout: float = DEFAULT_HOLDOUT, cache: str | os.PathLike | None = None,
-               limit: int | None = None) -> Split:
-    """Train and held-out takes from either layout."""
+               limit: int | None = None, heldout_take: str | None = None) -> Split:
+    """Train and held-out takes from either layout; ``heldout_take``: that whole take is held
+    out and every other take trains whole (a take-disjoint fold: nothing of the held-out
+    recording, not even its speaker's habits within that take, reaches training)."""
     root = Path(root)
     pairs, split = _pairs(root)
     if limit:
@@ -178,7 +180,16 @@ def load_split(root: str | os.PathLike, holdout: float = DEFAULT_HOLDOUT, cache:
         raise FileNotFoundError(f"no motion/audio pairs found in {root}")
     cache_dir = Path(cache) if cache else None
     train, test = [], []
-    if split:  # the published split
+    if heldout_take is not None:
+        names = [name for name, _, _ in pairs]
+        if heldout_take not in names:
+            raise ValueError(f"--heldout-take {heldout_take!r} is not a take in {root} (takes: {', '.join(names)})")
+        if len(names) < 2:
+            raise ValueError(f"{root} has one take; a take-disjoint fold needs another to train on")
+        for k, (name, npz, wav) in enumerate(pairs):
+            (test if name == heldout_take else train).append(load_take(name, npz, wav, cache_dir, k))
+        desc = f"take-disjoint fold: {heldout_take} held out whole, {len(train)} other take(s) train"
+    elif split:  # the published split
         for k, (name, npz, wav) in enumerate(pairs):
             kind = split.get(name, "train")
             if kind in ("train", "additional"):

@@ -109,7 +109,8 @@ def _prepare(cfg: DistillConfig, d: common.Dist, out: Path) -> tuple[_Run, Windo
     teacher, normaliser, database = tw.model, tw.normaliser, tw.database
     teacher.requires_grad_(False)
     scheduler = replace(tw.scheduler, kind="lcm", origin_steps=tw.scheduler.num_train_steps // cfg.skip)
-    split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
+    split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"),
+                       heldout_take=cfg.heldout_take)
     ds = Windows(split.train, normaliser.to("cpu"), teacher.cfg.window, cfg.stride, mirror=cfg.mirror,
                  database=database, stretch=cfg.stretch, voices=cfg.voices)
     guidance_input = cfg.w_max > cfg.w_min

@@ -102,7 +102,8 @@ def train(cfg: TrainConfig) -> Path:
     if not 0 <= cfg.subframes <= SUBFRAMES:
         raise ValueError(f"--subframes must be from 0 to {SUBFRAMES}, not {cfg.subframes}")
     out = Path(cfg.out)
-    split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"))
+    split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"),
+                       heldout_take=cfg.heldout_take)
     audio_dim = FEATURE_DIM * (1 + cfg.subframes)
     normaliser = fit_normaliser(with_mirrors(split.train, cfg.mirror), audio_dim)
     database = motion_database(with_mirrors(split.train, cfg.mirror), normaliser) if cfg.retrieval else None

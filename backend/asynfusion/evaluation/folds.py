@@ -1,0 +1,89 @@
+"""The take-disjoint ruler: train on one take, score on another, next to real motion and baselines.
+
+For each fold (a held-out take and weights trained without it) every row is scored on the
+whole held-out take, against its capture:
+
+* **the capture** itself (its own values; distances 0);
+* **the other take's capture**: real motion of the same speaker on other speech (the
+  real-vs-real row; it is also the mismatched capture: right speaker, wrong words);
+* **the model**, over seeds, with planted feet and without (core.feet);
+* **motion matching** over the fold's training take (baselines.py) and a **static pose**.
+
+A metric earns a place in the headline only where real motion beats every baseline on every
+fold: for body metrics the other take's capture (it is real but not this take), for the face's
+speech-aligned metrics the capture itself against the other take's face. ``earns_place`` applies
+that rule; the table says per metric whether it holds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..generate import Generator
+from .baselines import Baselines
+from .evaluate import Evaluation, evaluate_generator, score
+
+# (key, how to read it, who must win): "low" smaller is better; "gt" closest to the capture's
+# value (ratio, read on a log scale); "high" larger is better. Judge "other": the other take's
+# capture must beat the baselines; "capture": the capture must beat them and the other take.
+RULED = (
+    ("gesture_fd", "low", "other"),
+    ("fgd", "low", "other"),
+    ("amp_heading", "gt", "other"), ("amp_head", "gt", "other"), ("amp_spine", "gt", "other"),
+    ("amp_legs", "gt", "other"), ("amp_arms", "gt", "other"), ("amp_hands", "gt", "other"),
+    ("wrist_tremor", "gt", "other"), ("wrist_fast", "gt", "other"),
+    ("bc", "high", "capture"),
+    ("viseme", "high", "capture"), ("closure", "gt", "capture"),
+    ("jaw_wide", "gt", "capture"),
+)
+CONSTRAINTS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide")
+BASELINE_ROWS = ("matching", "static")
+ROWS = ("capture", "other take", "model", "model, feet not planted", "matching", "static")
+
+
+@dataclass
+class Fold:
+    heldout: str
+    weights: str
+
+
+def _badness(value, reference, how: str) -> float:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return math.inf
+    if how == "low":
+        return value
+    if how == "high":
+        return -value
+    if not reference or value <= 0:
+        return math.inf
+    return abs(math.log(value / reference))
+
+
+def earns_place(rows: dict[str, dict], key: str, how: str, judge: str) -> bool:
+    """Real motion beats every baseline on ``key`` (rows: row name -> metrics, one fold)."""
+    ref = rows["capture"].get(key)
+    real = rows["capture" if judge == "capture" else "other take"]
+    rivals = list(BASELINE_ROWS) + (["other take"] if judge == "capture" else [])
+    mine = _badness(real.get(key), ref, how)
+    return math.isfinite(mine) and all(mine < _badness(rows[r].get(key), ref, how) for r in rivals)
+
+
+def score_fold(data: str, fold: Fold, seeds: int, log=None, cache: str | None = None,
+               fid_model: str | None = None) -> dict[str, dict]:
+    """Every row of one fold: row name -> aggregated metrics (evaluate.Evaluation.aggregate)."""
+    ev = Evaluation(data, cache=cache, fid_model=fid_model, heldout_take=fold.heldout)
+    base = Baselines(ev.train)
+    gen = Generator(fold.weights, "cpu")
+    settings = gen.settings(None, None, None)
+    rows = {
+        "capture": score(ev, lambda seg, k: (seg.take.poses, seg.take.expressions, seg.take.trans), 1),
+        "other take": score(ev, base.mismatched, seeds),
+        "model": evaluate_generator(ev, gen, settings, seeds, log=log),
+        "model, feet not planted": evaluate_generator(ev, gen, settings, seeds, plant=False),
+        "matching": score(ev, base.matching, seeds),
+        "static": score(ev, base.static, 1),
+    }
+    if log is not None:
+        log(f"fold {fold.heldout}: scored {', '.join(rows)}")
+    return rows

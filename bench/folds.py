@@ -1,0 +1,82 @@
+"""The take-disjoint table: each fold's held-out take scored for real motion, the model and the
+baselines (evaluation/folds.py), written as markdown with both folds and their mean.
+
+    .venv/bin/python bench/folds.py ../shared/data/beat2 \\
+        --fold 2_scott_0_2_2=runs/fold-2_scott_0_2_2/student \\
+        --fold 2_scott_0_1_1=runs/fold-2_scott_0_1_1/student --seeds 3 -o bench/FOLDS.md
+
+Each ``--fold TAKE=WEIGHTS`` names a held-out take and weights trained without it
+(``asynfusion train/distill ... --heldout-take TAKE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from asynfusion.evaluation.evaluate import _LABELS, finite, json_ready
+from asynfusion.evaluation.folds import CONSTRAINTS, ROWS, RULED, Fold, earns_place, score_fold
+
+
+def _fmt(v) -> str:
+    if finite(v) is None:
+        return "n/a"
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+
+
+def _cell(folds: list[dict], row: str, key: str) -> str:
+    vals = [f[row].get(key) for f in folds]
+    text = " / ".join(_fmt(v) for v in vals)
+    spread = [f[row].get(key + "_std") for f in folds]
+    if any(finite(s) is not None for s in spread):
+        text += " (± " + " / ".join(_fmt(s) for s in spread) + ")"
+    good = [v for v in vals if finite(v) is not None]
+    if len(vals) > 1 and len(good) == len(vals):
+        text += f"; {_fmt(sum(good) / len(good))}"
+    return text
+
+
+def table(folds: list[dict], names: list[str], seeds: int) -> str:
+    head = "| metric | " + " | ".join(ROWS) + " | real beats every baseline |"
+    lines = [f"Folds (held-out take): {', '.join(names)}; each cell: fold by fold, then their mean; "
+             f"model, other take and matching over {seeds} seeds (± their spread where a distance).", "",
+             head, "|" + "---|" * (len(ROWS) + 2)]
+    for key, how, judge in RULED:
+        ok = all(earns_place(f, key, how, judge) for f in folds)
+        who = "the capture" if judge == "capture" else "the other take"
+        lines.append(f"| {_LABELS[key]} | " + " | ".join(_cell(folds, r, key) for r in ROWS)
+                     + f" | {'yes' if ok else '**no**'} ({who}) |")
+    lines += ["", "Constraints (a static pose meets them trivially; real motion meets them too):", "",
+              "| metric | " + " | ".join(ROWS) + " |", "|" + "---|" * (len(ROWS) + 1)]
+    for key in CONSTRAINTS + ("jaw_p50", "jaw_p90"):
+        lines.append(f"| {_LABELS[key]} | " + " | ".join(_cell(folds, r, key) for r in ROWS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data")
+    p.add_argument("--fold", action="append", required=True, metavar="TAKE=WEIGHTS")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--cache", default=None)
+    p.add_argument("-o", "--out", default=None, help="markdown file (default: print)")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    folds = [Fold(*spec.split("=", 1)) for spec in args.fold]
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    results = [score_fold(args.data, f, args.seeds, log=log, cache=args.cache) for f in folds]
+    text = table(results, [f.heldout for f in folds], args.seeds)
+    if args.out:
+        Path(args.out).write_text(text)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps([{r: json_ready(v) for r, v in f.items()} for f in results],
+                                              indent=1, default=lambda x: None if not math.isfinite(x) else x))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
