@@ -29,8 +29,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import secrets
 import shutil
+import signal
 import sys
 
 import bpy
@@ -45,8 +47,8 @@ if not __package__:
 
 from . import client, generation, preview, targets  # noqa: E402
 from .bake import bake, curve_math, rig_reader  # noqa: E402
-from .core.output import OutputError, check_output, replacing  # noqa: E402
-from .core.protocol import MAX_VARIATIONS  # noqa: E402
+from .core.output import OutputError, check_input, check_outputs, folder_files, pid_alive, replacing  # noqa: E402
+from .core.protocol import MAX_SEED, MAX_VARIATIONS, seed_error  # noqa: E402
 from .errors import USER_ERRORS, AddonError  # noqa: E402
 
 
@@ -66,7 +68,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "(default: a mesh of the rig that has them)")
     parser.add_argument("--overwrite", action="store_true", help="allow --out to be the input .blend")
     parser.add_argument("--start-frame", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help=f"a whole number from 0 to {MAX_SEED}")
     parser.add_argument("--parts", default=None,
                         help="what to bake, comma-separated from: " + ", ".join(curve_math.PARTS)
                         + " (default: all; without a face mesh on a non-SMPL-X rig, all but face)")
@@ -91,19 +93,28 @@ def script_args() -> list[str]:
 
 
 def inputs(path: str, extensions: tuple[str, ...]) -> list[str]:
-    """One file, or the matching files of a folder in name order."""
+    """One file, or the matching files of a folder in name order; a pipe or a device among them
+    is refused by its type (reading it would block)."""
+    what, choose = (("Audio file", "choose a recording") if extensions == generation.AUDIO_EXTENSIONS
+                    else ("Motion file", "choose an .npz file"))
     if os.path.isdir(path):
         found = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(extensions))
         if not found:
             raise AddonError(f"Folder {path} has no {'/'.join(extensions)} files.")
-        return found
-    if not os.path.isfile(path):
-        raise AddonError(f"{path} does not exist.")
-    return [path]
+        return [check_input(f, what, AddonError, choose) for f in found]
+    return [check_input(path, what, AddonError, choose)]
 
 
-def output_path(args: argparse.Namespace, files: list[str]) -> str:
-    """The .blend to save: never an input (links resolved), a folder or a device."""
+def run_inputs(args: argparse.Namespace, files: list[str]) -> list[str]:
+    """Everything this run reads, which no output may replace: its recordings or motion files and
+    the recording found beside each, --from, --bone-map, the open .blend and what it reads, the weights."""
+    beside = [] if args.audio else [generation.sibling_audio(f) for f in files]
+    return [*files, *(a for a in beside if a), args.source, args.bone_map, *generation.blend_inputs(),
+            *folder_files(args.weights)]
+
+
+def output_path(args: argparse.Namespace) -> str:
+    """The .blend to save (the open one only with --overwrite)."""
     source = bpy.data.filepath
     if args.out:
         out = os.path.abspath(args.out)
@@ -113,7 +124,22 @@ def output_path(args: argparse.Namespace, files: list[str]) -> str:
         out = os.path.abspath("asynfusion_baked.blend")
     if source and os.path.realpath(source) == os.path.realpath(out) and not args.overwrite:
         raise AddonError(f"Refusing to overwrite the input {os.path.basename(source)}; pass --overwrite or another --out.")
-    return check_output(out, files)
+    return out
+
+
+def check_run_outputs(args: argparse.Namespace, files: list[str], seeds: list[int],
+                      frames: tuple[int, int] | None) -> tuple[str, str]:
+    """(the .blend, the preview or ""), checked with every other output of the run (the motion
+    files published beside the .blend) against all of the run's inputs and each other."""
+    out = output_path(args)
+    folder = generation.motion_folder(out)      # made when publishing: while it is not there, no input is in it
+    published = [os.path.join(folder, generation.motion_name(f, seed, frames))
+                 for f in (files if args.audio and os.path.isdir(folder) else ()) for seed in seeds]
+    sources = run_inputs(args, files)
+    if args.overwrite:                      # the open .blend may be --out (no other output: they differ from --out)
+        sources = [s for s in sources if not s or os.path.realpath(s) != os.path.realpath(out)]
+    checked = check_outputs([out] + published + ([args.preview] if args.preview else []), sources)
+    return checked[0], checked[-1] if args.preview else ""
 
 
 def open_scene(path: str | None) -> None:
@@ -147,6 +173,30 @@ def save(out: str) -> None:
                               "check that the folder is writable and the disk has room.") from None
 
 
+_STAGING = re.compile(r"\.asynfusion-(\d+)-[0-9a-f]+\.part")
+
+
+def staging_folder(out: str) -> str:
+    """Where this run's generated motion waits beside ``out`` until the .blend is saved."""
+    return os.path.join(os.path.dirname(out), f".asynfusion-{os.getpid()}-{secrets.token_hex(4)}.part")
+
+
+def remove_dead_staging(folder: str) -> None:
+    """The staging folders of earlier runs that were killed (their process is gone)."""
+    for entry in os.listdir(folder):
+        found = _STAGING.fullmatch(entry)
+        if found and not pid_alive(int(found.group(1))):
+            shutil.rmtree(os.path.join(folder, entry), ignore_errors=True)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop as Ctrl-C does (the worker is closed, staged motion removed, nothing saved)."""
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise Terminated()
+
+
 def publish_motion(staging: str, folder: str) -> None:
     """Move the generated motion files into their folder once the .blend that used them is saved."""
     os.makedirs(folder, exist_ok=True)
@@ -162,7 +212,8 @@ def write_template(args: argparse.Namespace) -> str:
         if len(armatures) != 1:
             raise AddonError("Name the armature to write a bone map for with --rig.")
         armature = armatures[0]
-    return targets.write_bone_map(armature, os.path.abspath(args.write_bone_map))
+    return targets.write_bone_map(armature, args.write_bone_map,
+                                  [args.bone_map, *generation.blend_inputs(), *folder_files(args.weights)])
 
 
 def _announce(scene: bpy.types.Scene, seconds: float, face: bpy.types.Object | None, parts: frozenset[str]) -> None:
@@ -192,8 +243,7 @@ def _regenerate(args: argparse.Namespace, files: list[str]) -> tuple[str, int, i
                          "and the frames to resample.")
     if not args.audio or len(files) != 1:
         raise AddonError("--regenerate works on one take: give its recording as one --audio file.")
-    if not os.path.isfile(args.source):
-        raise AddonError(f"The take's motion file {os.path.basename(args.source)} does not exist; check --from.")
+    check_input(args.source, "The take's motion file", AddonError, "check --from")
     return os.path.abspath(args.source), args.regenerate[0], args.regenerate[1]
 
 
@@ -211,9 +261,12 @@ def run(args: argparse.Namespace) -> list[str]:
     files = inputs(args.audio or args.motion, generation.AUDIO_EXTENSIONS if args.audio else (".npz",))
     if not 1 <= args.variations <= MAX_VARIATIONS or (args.variations > 1 and not args.audio):
         raise AddonError(f"--variations needs --audio and a count from 1 to {MAX_VARIATIONS} (one take per seed).")
+    wrong_seed = seed_error(args.seed, args.variations)
+    if wrong_seed is not None:
+        raise AddonError(wrong_seed)
     regenerate = _regenerate(args, files)
-    out = output_path(args, files + ([regenerate[0]] if regenerate else []))
-    sheet = check_output(args.preview, files + [out]) if args.preview else ""
+    seeds = [args.seed + k for k in range(args.variations)]
+    out, sheet = check_run_outputs(args, files, seeds, None if regenerate is None else regenerate[1:])
     context = bpy.context
     scene = context.scene
     armature = targets.find_armature(scene, args.rig)
@@ -233,13 +286,16 @@ def run(args: argparse.Namespace) -> list[str]:
 
     worker = None
     if args.audio:
+        if args.python and not (os.path.isfile(args.python) and os.access(args.python, os.X_OK)):
+            raise AddonError(f"The backend Python {args.python} is not an executable file; check --python.")
         python = client.find_python(args.python)
         if python is None:
             raise AddonError(f"No backend Python found; pass --python or set {client.ENV_PYTHON}.")
         worker = client.WorkerClient(client.worker_command(python, args.device, args.weights), client.worker_env())
     lines = notes
     # named before it is made, so that an interrupt at any point still finds it to remove
-    staging = os.path.join(os.path.dirname(out), f".asynfusion-{os.getpid()}-{secrets.token_hex(4)}.part")
+    staging = staging_folder(out)
+    remove_dead_staging(os.path.dirname(out))
     try:
         if worker is not None:
             make_folder(staging)
@@ -247,7 +303,6 @@ def run(args: argparse.Namespace) -> list[str]:
             stem, device = os.path.splitext(os.path.basename(path))[0], None
             if worker is not None:
                 frames = None if regenerate is None else regenerate[1:]
-                seeds = [args.seed + k for k in range(args.variations)]
                 staged = [os.path.join(staging, generation.motion_name(path, seed, frames)) for seed in seeds]
                 reply = generation.generate_blocking(worker, path, staged[0], seeds[0], regenerate=regenerate,
                                                      more=list(zip(seeds[1:], staged[1:])),
@@ -282,15 +337,19 @@ def run(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(script_args() if argv is None else argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         for line in run(args):
             print(line)
     except USER_ERRORS as err:
         print(f"asynfusion: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("asynfusion: interrupted; nothing was saved.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        print(f"asynfusion: {'terminated' if isinstance(err, Terminated) else 'interrupted'}; nothing was saved.",
+              file=sys.stderr)
+        return 128 + signal.SIGTERM if isinstance(err, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

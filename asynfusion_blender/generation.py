@@ -34,6 +34,30 @@ def bake_motion_file(scene: bpy.types.Scene, path: str, armature: bpy.types.Obje
     return bake.bake_motion(scene, motion, armature, face_mesh, options)
 
 
+def bake_motion_files(scene: bpy.types.Scene, paths: list[str], armature: bpy.types.Object,
+                      face_mesh: bpy.types.Object | None, options: list[bake.BakeOptions]) -> list[bake.BakeSummary]:
+    """Bake each motion file as its own take, all or none: a failure takes back the bakes before it."""
+    done: list[bake.BakeSummary] = []
+    try:
+        for path, opts in zip(paths, options):
+            done.append(bake_motion_file(scene, path, armature, face_mesh, opts))
+    except BaseException:
+        for summary in reversed(done):
+            summary.undo()
+        raise
+    return done
+
+
+def blend_inputs() -> list[str]:
+    """The open .blend and the files it reads (linked libraries, sounds, images that are not
+    packed): inputs of every run in this scene, which no output may replace."""
+    paths = [bpy.data.filepath]
+    for datablocks in (bpy.data.libraries, bpy.data.sounds, bpy.data.images):
+        paths += [bpy.path.abspath(d.filepath, library=d.library) for d in datablocks
+                  if d.filepath and getattr(d, "packed_file", None) is None]
+    return [p for p in paths if p]
+
+
 def motion_folder(blend_path: str = "") -> str:
     """Where generated motion goes: //asynfusion/ beside the .blend (the one being written, else
     the open one), else a folder in the temp folder (emptied after each bake: see discard_temporary)."""

@@ -22,6 +22,8 @@ from . import client, generation, preferences, takes, targets
 from .bake import action_support, bake, rig_reader
 from .rig import build, smplx_model
 from .core import motion_file
+from .core.output import check_outputs
+from .core.protocol import seed_error
 from .errors import USER_ERRORS, AddonError
 
 
@@ -182,6 +184,14 @@ def _bone_map(context: bpy.types.Context) -> str | None:
     return bpy.path.abspath(path) if path else None
 
 
+def _panel_inputs(context: bpy.types.Context, *fields: str) -> list[str]:
+    """The files a panel run reads, which none of its outputs may replace: the open .blend and
+    what it reads, the panel's recording and bone map, and the panel's ``fields`` named."""
+    settings = _settings(context)
+    named = [getattr(settings, name) for name in ("audio_file", "bone_map", *fields)]
+    return [*generation.blend_inputs(), *(bpy.path.abspath(p) for p in named if p)]
+
+
 class GenerateRun:
     """One Generate, from the request to the bake, outside operator plumbing.
 
@@ -194,10 +204,14 @@ class GenerateRun:
         settings = _settings(context)
         armature, face = _targets(context)
         audio, start, strip, regenerate = _audio(context) + (None,) if take is None else _regeneration(context, take)
-        self.worker = client.shared_client(preferences.worker_command(context), client.worker_env())
         seeds = [settings.seed + k for k in range(settings.variations if take is None else 1)]
-        outs = [generation.motion_output_path(audio, seed, regenerate=None if regenerate is None else regenerate[1:])
-                for seed in seeds]
+        wrong_seed = seed_error(seeds[0], len(seeds))
+        if wrong_seed is not None:
+            raise AddonError(wrong_seed)
+        frames = None if regenerate is None else regenerate[1:]
+        outs = check_outputs([generation.motion_output_path(audio, seed, regenerate=frames) for seed in seeds],
+                             [audio, None if regenerate is None else regenerate[0], *_panel_inputs(context)])
+        self.worker = client.shared_client(preferences.worker_command(context), client.worker_env())
         self.request = generation.generate_request(self.worker, audio, outs[0], seeds[0], settings.steps_face,
                                              settings.steps_body, regenerate, list(zip(seeds[1:], outs[1:])))
         named = take is not None or len(seeds) > 1     # one take per motion file, else per recording
@@ -251,8 +265,7 @@ class GenerateRun:
                 _forget_deleted_targets(context)
                 return _fail(op, "The target rig was deleted during generation, so nothing was baked; "
                                  "choose or create a rig and press Generate again.")
-            summaries = [generation.bake_motion_file(context.scene, path, armature, face, options)
-                         for path, options in zip(paths, self.options)]
+            summaries = generation.bake_motion_files(context.scene, paths, armature, face, self.options)
         finally:
             for path in paths:
                 generation.discard_temporary(path)
@@ -468,6 +481,8 @@ class ASYNFUSION_OT_write_bone_map(bpy.types.Operator):
 
     filepath: StringProperty(name="Bone Map", subtype='FILE_PATH')  # type: ignore[valid-type]
     filter_glob: StringProperty(default="*.json", options={'HIDDEN'})  # type: ignore[valid-type]
+    # the file browser marks a name that exists and asks before writing over it
+    check_existing: BoolProperty(default=True, options={'HIDDEN', 'SKIP_SAVE'})  # type: ignore[valid-type]
 
     def _armature(self, context: bpy.types.Context) -> bpy.types.Object | None:
         _forget_deleted_targets(context)
@@ -487,7 +502,8 @@ class ASYNFUSION_OT_write_bone_map(bpy.types.Operator):
     def _write(self, context: bpy.types.Context) -> Status:
         if not self.filepath:
             raise AddonError("Choose where to write the bone map (.json).")
-        message = targets.write_bone_map(self._armature(context), bpy.path.abspath(self.filepath))
+        message = targets.write_bone_map(self._armature(context), bpy.path.abspath(self.filepath),
+                                         _panel_inputs(context, "motion_file", "model_file"))
         self.report({'INFO'}, message)
         return {'FINISHED'}
 

@@ -58,7 +58,9 @@ def new_take(name: str, seed: int | None, audio: str | None, seconds: float, sta
     """The facts of a take about to be baked (each of its actions gets them, with its part);
     ``generated``: (recording, motion file) of a generated take, so a range of it can be regenerated."""
     recording, motion = generated or ("", "")
-    return {"id": uuid.uuid4().hex[:12], "name": name, "seed": -1 if seed is None else int(seed),
+    # the seed as decimal text: ID property integers are 32-bit signed, seeds run to 2^32 - 1
+    # (protocol.MAX_SEED); int() reads it back, and the plain integers of older files too
+    return {"id": uuid.uuid4().hex[:12], "name": name, "seed": str(-1 if seed is None else int(seed)),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "audio": audio or "", "seconds": round(float(seconds), 3), "start": int(start),
             "recording": recording, "motion": motion}

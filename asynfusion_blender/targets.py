@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 
 import bpy
 
 from .bake import curve_math, rig_reader
+from .core.output import check_outputs, replacing
 from .errors import AddonError
 from .rig import build, builtin, profiles, smplx_names
 
@@ -65,18 +67,18 @@ def rig_status(armature: bpy.types.Object | None, bone_map: str, parts: frozense
     return _STATUS_CACHE[key]
 
 
-def write_bone_map(armature: bpy.types.Object, path: str) -> str:
-    """Write a bone-map template for ``armature`` to ``path``; returns the sentence to report."""
+def write_bone_map(armature: bpy.types.Object, path: str, inputs: Iterable[str | None] = ()) -> str:
+    """Write a bone-map template for ``armature`` to ``path``, never over one of ``inputs`` (the
+    open .blend and what it reads, a bone map in use: output.check_outputs) and atomically;
+    returns the sentence to report."""
     if armature is None or armature.type != 'ARMATURE':
         raise AddonError("Choose or select the armature to write a bone map for.")
+    path = check_outputs([path], inputs)[0]
     data = profiles.template([b.name for b in rig_reader.armature_bones(armature)], armature.name)
     filled = sum(1 for v in data["bones"].values() if v)
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-    except OSError as err:
-        raise AddonError(f"Cannot write {os.path.basename(path)}: {err.strerror}.") from None
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.write("\n")
     found = f" ({filled} of 55 joints filled from the {data['_matched_profile']} profile)" if filled else ""
     return (f"Wrote bone map {os.path.basename(path)} for '{armature.name}'{found}; give each joint its bone, "
             "then bake with it as the Bone Map (--bone-map).")

@@ -50,6 +50,7 @@ class BakeSummary:
     face: str | None = None              # which face shape keys were driven, as a sentence
     profile: str | None = None          # the rig profile the body went through (SMPL-X, Rigify, ...)
     take: str = ""                      # the take's id (takes.py)
+    undo: Callable[[], None] = lambda: None     # takes the whole bake back (a later step of one Generate failed)
 
 
 def expected_cost(scene: bpy.types.Scene, seconds: float, face_mesh: bpy.types.Object | None,
@@ -230,4 +231,5 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
     except BaseException:
         revert.run()
         raise
+    summary.undo = revert.run
     return summary

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from . import smplx_names
 from ..core import skeleton
+from ..core.output import check_input
 from ..errors import AddonError
 
 RIGS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "rigs")
@@ -77,23 +78,32 @@ def _profile_from(data: object, source: str) -> Profile:
         names = tuple(n for n in names if n)
         if names:
             bones[_JOINT_INDEX[joint]] = names
-    absorbed = frozenset(_JOINT_INDEX[n] for n in data.get("absorbed", ()) if n in _JOINT_INDEX)
+    absorbed = data.get("absorbed", [])
+    if not isinstance(absorbed, list) or not all(isinstance(n, str) for n in absorbed):
+        raise BoneMapError(f"Bone map {source} gives 'absorbed' something other than a list of SMPL-X joint names.")
     props = data.get("properties", {})
+    if not isinstance(props, dict) or not all(
+            isinstance(values, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                             for v in values.values()) for values in props.values()):
+        raise BoneMapError(f"Bone map {source} gives 'properties' something other than bone names to "
+                           "{property: number} objects.")
     return Profile(name=str(data.get("name", source)), bones=bones,
                    strip_namespace=bool(data.get("strip_namespace", False)),
-                   absorbed=absorbed, properties=props if isinstance(props, dict) else {})
+                   absorbed=frozenset(_JOINT_INDEX[n] for n in absorbed if n in _JOINT_INDEX), properties=props)
 
 
 def load_profile(path: str) -> Profile:
     """A profile or user bone map from a JSON file; BoneMapError in one sentence if unusable."""
     name = os.path.basename(path)
+    check_input(path, "Bone map", BoneMapError, "choose a .json file")    # a pipe would block open()
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:      # -sig: also as Windows Notepad saves it, with a BOM
             data = json.load(fh)
-    except FileNotFoundError:
-        raise BoneMapError(f"Bone map {name} does not exist; check the path.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         raise BoneMapError(f"Bone map {name} is not readable JSON.") from None
+    except RecursionError:
+        raise BoneMapError(f"Bone map {name} is nested too deeply to be a bone map; write it as the "
+                           "template (Write Bone Map Template) is laid out.") from None
     return _profile_from(data, name)
 
 

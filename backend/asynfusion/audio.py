@@ -17,6 +17,7 @@ import numpy as np
 import soundfile
 import torch
 
+from .core.output import check_input
 from .errors import AudioError
 
 SAMPLE_RATE = 16000
@@ -38,10 +39,7 @@ _AUDIBLE_ENERGY = -9.0         # log energy of a frame with anything audible (si
 def load_audio(path: str | os.PathLike) -> np.ndarray:
     """Decode ``path`` to float32 mono at 16 kHz, or raise AudioError with a sentence."""
     name = os.path.basename(os.fspath(path))
-    if os.path.isdir(path):
-        raise AudioError(f"Audio file {name} is a folder, not a file; choose a recording.")
-    if not os.path.isfile(path):
-        raise AudioError(f"Audio file {name} does not exist; check the path.")
+    check_input(path, "Audio file", AudioError, "choose a recording")   # missing, a folder, a pipe, a device
     try:
         open(path, "rb").close()
     except PermissionError:

@@ -10,8 +10,8 @@ import os
 import sys
 
 from .core.motion_file import MotionFileError
-from .core.output import OutputError, check_output
-from .core.protocol import MAX_VARIATIONS
+from .core.output import OutputError, check_outputs, folder_files
+from .core.protocol import MAX_SEED, MAX_VARIATIONS, seed_error
 from .errors import UserError
 from .progress import ProgressLine
 
@@ -70,11 +70,16 @@ def _generate(args) -> int:
         raise UserError("--regenerate START END and --from MOTION.npz go together: name the take's motion file "
                         "and the frames to resample.")
     regenerate = None if args.regenerate is None else Regenerate(args.source, *args.regenerate)
-    inputs = [args.audio] + ([args.source] if args.source else [])
+    wrong_seed = seed_error(args.seed, args.variations)
+    if wrong_seed is not None:
+        raise UserError(wrong_seed)
+    from .weights import default_weights_dir
+    inputs = [args.audio, args.source, *folder_files(args.weights or default_weights_dir())]
     seeds = [args.seed + k for k in range(args.variations)]
-    outputs = [check_output(path, inputs=inputs) for path in _per_seed(args.output, seeds)]
-    livelinks = ([check_output(path, inputs=inputs + outputs) for path in _per_seed(args.livelink, seeds)]
-                 if args.livelink else [None] * len(seeds))
+    written = check_outputs(_per_seed(args.output, seeds) + (_per_seed(args.livelink, seeds) if args.livelink else []),
+                            inputs)
+    outputs = written[:len(seeds)]
+    livelinks = written[len(seeds):] or [None] * len(seeds)
     generator = Generator(args.weights, args.device)
     print(f"device: {generator.device_name}", file=sys.stderr)
     bar = ProgressBar()
@@ -90,9 +95,17 @@ def _generate(args) -> int:
           f"({result.realtime_factor:.0f}x real time)")
     if args.arkit or args.livelink:
         from .core.face_track import write_face_outputs
-        for path, livelink in zip(outputs, livelinks):
-            for line in write_face_outputs(path, args.arkit, livelink):
-                print(line)
+        made, lines = list(outputs), []      # all or nothing: no motion file without the face files asked for
+        try:
+            for path, livelink in zip(outputs, livelinks):
+                lines += write_face_outputs(path, args.arkit, livelink)
+                made.append(livelink)
+        except BaseException:
+            for path in made:
+                if path and os.path.lexists(path):
+                    os.unlink(path)
+            raise
+        print("\n".join(lines))
     return 0
 
 
@@ -103,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("audio", help="speech recording: WAV, FLAC, Ogg or MP3, any sample rate")
     gen.add_argument("-o", "--output", required=True, help="motion file to write (.npz)")
     gen.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=int, default=0, help=f"a whole number from 0 to {MAX_SEED}")
     gen.add_argument("--variations", type=_variations, default=1, metavar="N",
                      help=f"generate seeds --seed to --seed+N-1 (N up to {MAX_VARIATIONS}) in one batched model run, "
                           "each written to <output>-seed<K>.npz (and --livelink likewise)")

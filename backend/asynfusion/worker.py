@@ -19,7 +19,7 @@ import traceback
 from . import __version__
 from .core import protocol
 from .core.motion_file import MotionFileError
-from .core.output import OutputError, check_output
+from .core.output import OutputError, check_outputs, folder_files
 from .errors import UserError
 
 
@@ -95,9 +95,10 @@ class Worker:
             rid = req["id"]
             try:
                 source = req.get("source")
-                inputs = [req["audio"]] + ([source] if source else [])
-                out = check_output(req["out"], inputs=inputs)
-                more = [(seed, check_output(path, inputs=inputs)) for seed, path in req.get("variations", [])]
+                variations = req.get("variations") or []
+                out, *paths = check_outputs([req["out"]] + [path for _seed, path in variations],
+                                            [req["audio"], source, *folder_files(self.generator.weights_dir)])
+                more = [(seed, path) for (seed, _asked), path in zip(variations, paths)]
                 result = self.generator.generate(
                     req["audio"], out, seed=req.get("seed", 0),
                     steps_face=req.get("steps_face"), steps_body=req.get("steps_body"),

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .npz import write_npz
-from .output import replacing
+from .output import check_input, replacing
 from .skeleton import NUM_JOINTS
 
 NUM_EXPRESSIONS = 100
@@ -104,16 +104,29 @@ def _arkit(name: str, arrays: dict, n: int) -> tuple[np.ndarray | None, tuple[st
     return weights, names
 
 
+def _meta(name: str, arrays: dict) -> dict:
+    """Our metadata: a JSON object; unreadable JSON reads as none, JSON of another kind is refused."""
+    if META_KEY not in arrays:
+        return {}
+    try:
+        meta = json.loads(str(_scalar(arrays[META_KEY])))
+    except json.JSONDecodeError:
+        return {}
+    except RecursionError:
+        meta = None
+    if not isinstance(meta, dict):
+        raise MotionFileError(f"{name} has metadata ('{META_KEY}') that is not a JSON object; "
+                              "regenerate the file or remove that entry.")
+    return meta
+
+
 def read_motion(path: str | os.PathLike) -> Motion:
     """Read a motion .npz, accepting the spellings BEAT2, EMAGE and AMASS use."""
     name = os.path.basename(os.fspath(path))
+    check_input(path, "Motion file", MotionFileError, "choose an .npz file")   # a pipe would block np.load
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise MotionFileError(f"Motion file {name} does not exist; check the path.") from None
-    except IsADirectoryError:
-        raise MotionFileError(f"Motion file {name} is a folder, not a file; choose an .npz file.") from None
     except PermissionError:
         raise MotionFileError(f"Motion file {name} cannot be read (permission denied); "
                               "check its permissions.") from None
@@ -124,6 +137,10 @@ def read_motion(path: str | os.PathLike) -> Motion:
 
     if "poses" not in arrays:
         raise MotionFileError(f"{name} has no 'poses' array; it is not an SMPL-X motion file.")
+    for key in ("poses", "expressions", "trans", "betas", "arkit"):
+        if key in arrays and np.asarray(arrays[key]).dtype.kind not in "iuf":
+            raise MotionFileError(f"{name} stores '{key}' as {np.asarray(arrays[key]).dtype} values, not real "
+                                  "numbers; it is not a motion file this can read.")
     poses = np.asarray(arrays["poses"], dtype=np.float32)
     if poses.ndim != 2 or poses.shape[1] not in (POSE_DIMS, 156) or poses.shape[0] < 1:
         raise MotionFileError(
@@ -149,12 +166,7 @@ def read_motion(path: str | os.PathLike) -> Motion:
             raise MotionFileError(f"{name} has trans of shape {t.shape}; expected ({n}, 3).")
         trans = t
 
-    meta = {}
-    if META_KEY in arrays:
-        try:
-            meta = json.loads(str(_scalar(arrays[META_KEY])))
-        except json.JSONDecodeError:
-            meta = {}
+    meta = _meta(name, arrays)
     betas = np.asarray(arrays.get("betas", np.zeros(10)), dtype=np.float32).reshape(-1)
     motion = Motion(
         poses=poses, expressions=expr, trans=trans, fps=_frame_rate(name, arrays), betas=betas,

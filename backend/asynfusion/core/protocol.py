@@ -4,10 +4,12 @@ Requests (add-on -> worker):
   {"op": "generate", "id": str, "audio": path, "out": path,
    "seed": int?, "steps_face": int?, "steps_body": int?, "guidance": float?, "speaker": int?,
    "regenerate": [start, end]?, "source": path?, "variations": [[seed, out], ...]?}
+                                       seed, and every seed in variations: 0 to MAX_SEED (2^32 - 1)
                                        regenerate: resample motion frames [start, end) of the
                                        motion file ``source`` (same audio), keep the rest exactly
-                                       variations: more seeds, sampled in the same model batches
-                                       as "seed", each written to its "out"
+                                       variations: more seeds (MAX_VARIATIONS in all), sampled in
+                                       the same model batches as "seed", each written to its "out"
+                                       (no out may be an input or another out: core/output.py)
   {"op": "cancel", "id": str}          stop that request within a second
   {"op": "ping"}                       answered by a "ready" reply
 Replies (worker -> add-on):
@@ -34,6 +36,7 @@ OPS = ("generate", "cancel", "ping")
 REPLY_TYPES = ("ready", "progress", "result", "error", "heartbeat")
 HEARTBEAT_SECONDS = 1.0
 MAX_VARIATIONS = 16     # seeds one Generate may ask for (the panel, batch.py, asynfusion generate)
+MAX_SEED = 2**32 - 1    # seeds are whole numbers 0..MAX_SEED everywhere (CLI, batch.py, worker, panel)
 
 _GENERATE_FIELDS = {
     "seed": int, "steps_face": int, "steps_body": int, "guidance": float, "speaker": int,
@@ -47,6 +50,15 @@ class ProtocolError(ValueError):
 def encode(message: dict) -> str:
     """One message as one line (no embedded newlines, ASCII-safe)."""
     return json.dumps(message, separators=(",", ":"), ensure_ascii=True) + "\n"
+
+
+def seed_error(seed: int, count: int = 1) -> str | None:
+    """The one sentence for seeds ``seed`` .. ``seed + count - 1`` (a Generate's variations) when
+    any lies outside 0..MAX_SEED, else None. Checked wherever a seed enters."""
+    if 0 <= seed and seed + count - 1 <= MAX_SEED:
+        return None
+    asked = f"{seed}" if count == 1 else f"{seed} to {seed + count - 1}"
+    return f"Seeds are whole numbers from 0 to {MAX_SEED} (asked: {asked}); choose a seed in that range."
 
 
 def _parse_object(line: str) -> dict:
@@ -86,6 +98,9 @@ def parse_request(line: str) -> dict:
             req[key] = kind(value)
         _check_regenerate(req)
         _check_variations(req.get("variations"))
+        for seed in [req.get("seed", 0)] + [v[0] for v in req.get("variations") or ()]:
+            if seed_error(seed) is not None:
+                raise ProtocolError(f"seed {seed} is outside 0 to {MAX_SEED}")
     return req
 
 
@@ -97,6 +112,9 @@ def _check_variations(variations: object) -> None:
             isinstance(v, list) and len(v) == 2 and isinstance(v[0], int) and not isinstance(v[0], bool)
             and isinstance(v[1], str) and v[1] for v in variations):
         raise ProtocolError("'variations' must be a list of [seed, output path] pairs")
+    if len(variations) > MAX_VARIATIONS - 1:
+        raise ProtocolError(f"'variations' holds {len(variations)} seeds; a request has at most "
+                            f"{MAX_VARIATIONS} seeds in all")
 
 
 def _check_regenerate(req: dict) -> None:
