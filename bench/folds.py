@@ -2,11 +2,14 @@
 baselines (evaluation/folds.py), written as markdown with both folds and their mean.
 
     .venv/bin/python bench/folds.py ../shared/data/beat2 \\
-        --fold 2_scott_0_2_2=runs/fold-2_scott_0_2_2/student \\
-        --fold 2_scott_0_1_1=runs/fold-2_scott_0_1_1/student --seeds 3 -o bench/FOLDS.md
+        --fold 2_scott_0_2_2=runs/fold-2_scott_0_2_2/student,runs/fold-2_scott_0_2_2/motion_ae \\
+        --fold 2_scott_0_1_1=runs/fold-2_scott_0_1_1/student,runs/fold-2_scott_0_1_1/motion_ae \\
+        --seeds 3 -o bench/FOLDS.md
 
-Each ``--fold TAKE=WEIGHTS`` names a held-out take and weights trained without it
-(``asynfusion train/distill ... --heldout-take TAKE``).
+Each ``--fold TAKE=WEIGHTS[,MOTION_AE]`` names a held-out take, weights trained without it
+(``asynfusion train/distill ... --heldout-take TAKE``) and, for the FGD, a motion autoencoder
+trained without it too (``asynfusion train-ae ... --heldout-take TAKE``; default: the shipped one,
+which has seen 85 % of every take).
 """
 
 from __future__ import annotations
@@ -59,15 +62,20 @@ def table(folds: list[dict], names: list[str], seeds: int) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data")
-    p.add_argument("--fold", action="append", required=True, metavar="TAKE=WEIGHTS")
+    p.add_argument("--fold", action="append", required=True, metavar="TAKE=WEIGHTS[,MOTION_AE]")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--cache", default=None)
     p.add_argument("-o", "--out", default=None, help="markdown file (default: print)")
     p.add_argument("--json", default=None)
+    p.add_argument("--steps-face", type=int, default=None, help="sampler settings to try (default: the weights')")
+    p.add_argument("--steps-body", type=int, default=None)
+    p.add_argument("--body-start", type=int, default=None)
+    p.add_argument("--posture-sigma", type=float, default=None)
     args = p.parse_args(argv)
-    folds = [Fold(*spec.split("=", 1)) for spec in args.fold]
+    sampler = {k: getattr(args, k) for k in ("steps_face", "steps_body", "body_start", "posture_sigma")}
+    folds = [Fold(spec.split("=", 1)[0], *spec.split("=", 1)[1].split(",", 1)) for spec in args.fold]
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    results = [score_fold(args.data, f, args.seeds, log=log, cache=args.cache) for f in folds]
+    results = [score_fold(args.data, f, args.seeds, log=log, cache=args.cache, **sampler) for f in folds]
     text = table(results, [f.heldout for f in folds], args.seeds)
     if args.out:
         Path(args.out).write_text(text)

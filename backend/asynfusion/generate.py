@@ -19,6 +19,7 @@ import torch
 from . import __version__, audio
 from .core.feet import plant_feet
 from .core.motion_file import Motion, non_finite, read_motion, write_motion
+from .core.quaternions import axis_angle_to_quat, quat_to_axis_angle, slerp
 from .device import autocast_dtype, describe, resolve_device
 from .errors import Cancelled, UserError
 from .representation import decode, motion_to_branches
@@ -130,13 +131,14 @@ class Generator:
         source = None if regenerate is None else self._source(regenerate, audio_path, raw.shape[0])
         audio_done = time.perf_counter()
         report(0.05, "sampling")
+        inpaint = None if source is None else self._inpaint(source, regenerate)
         outs = self.sample_many(raw, offset, settings, seeds, speaker,
-                                progress=lambda f: report(0.05 + 0.9 * f, "sampling"),
-                                inpaint=None if source is None else self._inpaint(source, regenerate))
+                                progress=lambda f: report(0.05 + 0.9 * f, "sampling"), inpaint=inpaint)
         model_done = time.perf_counter()
         motions = [self._to_motion(out, s, settings, audio_path) for out, s in zip(outs, seeds)]
-        if source is not None:
-            motions = [_spliced(source, m, regenerate) for m in motions]
+        if source is not None and inpaint is not None and regenerate is not None:
+            ease = inpaint.ramp(source.num_frames)[:, 0].numpy().astype(np.float64)
+            motions = [_spliced(source, m, regenerate, ease) for m in motions]
         report(0.97, "writing")
         if any(non_finite(m) is not None for m in motions):
             raise UserError("The model produced NaN or infinite motion, so nothing was written; "
@@ -221,13 +223,25 @@ class Generator:
         return Motion(poses=poses, expressions=expressions, trans=trans, fps=float(audio.MOTION_FPS), meta=meta)
 
 
-def _spliced(source: Motion, new: Motion, regenerate: Regenerate) -> Motion:
-    """The source's frames outside the range, bit for bit, and the new ones inside it."""
+def _spliced(source: Motion, new: Motion, regenerate: Regenerate, ease: np.ndarray) -> Motion:
+    """The source's frames outside the range, bit for bit, and the new ones inside it. The body
+    eases from the source's to the new over ``ease`` (the inpainting's ramp, (N,) weight of the
+    new motion) once more after decoding: planting the feet (core.feet) moves the legs and root
+    of each take its own way, which the easing in the sampler cannot see."""
     inside = slice(regenerate.start, regenerate.end)
+    w = ease[inside]
+    n = regenerate.end - regenerate.start
+    q_old, q_new = (axis_angle_to_quat(np.asarray(m.poses[inside], np.float64).reshape(n, -1, 3))
+                    for m in (source, new))
+    blended = {
+        "poses": quat_to_axis_angle(slerp(q_old, q_new, np.broadcast_to(w[:, None], q_old.shape[:2]))).reshape(n, -1),
+        "expressions": new.expressions[inside],
+        "trans": source.trans[inside] + w[:, None] * (new.trans[inside] - source.trans[inside]),
+    }
     arrays = {}
     for key in ("poses", "expressions", "trans"):
         a = np.array(getattr(source, key), np.float32, copy=True)
-        a[inside] = getattr(new, key)[inside]
+        a[inside] = blended[key]
         arrays[key] = a
     meta = dict(new.meta, regenerated=[regenerate.start, regenerate.end],
                 source_seed=source.meta.get("seed"), source_file=os.path.basename(regenerate.source))

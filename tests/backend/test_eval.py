@@ -27,7 +27,7 @@ from .conftest import BEAT2, PYTHON, REPO, cli_env
 sys.path.insert(0, str(REPO / "tests"))
 from synthetic_smplx import write_synthetic_model  # noqa: E402
 
-GT_NA = {"l1div_seeds", "face_mse", "lvd", "fgd_std"}     # what the captured motion has no value for
+GT_NA = {"l1div_seeds", "face_mse", "lvd", "fgd_std", "gesture_fd_std"}   # what the captured motion has no value for
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +168,20 @@ def test_eval_without_the_speed_normaliser_says_what_to_pass(random_weights, tin
              "--mean-vel", tmp_path / "nope.npy", "--cache", cache, "--seeds", "1"])
     assert r.returncode == 1
     assert r.stderr.strip().startswith("error:") and "--mean-vel" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.shared_data("beat2")
+def test_random_weights_a_take_disjoint_fold_scores_every_row_on_the_whole_held_out_take(random_weights, cache):
+    from asynfusion.evaluation.folds import ROWS, Fold, score_fold
+    from asynfusion.training.data import load_split
+
+    split = load_split(BEAT2, cache=cache, heldout_take="2_scott_0_1_1")
+    assert [t.name for t in split.test] == ["2_scott_0_1_1"] and [t.name for t in split.train] == ["2_scott_0_2_2"]
+    assert split.test[0].start == 0 and split.train[0].start == 0          # whole takes, nothing of one in the other
+    with pytest.raises(ValueError, match="not a take"):
+        load_split(BEAT2, cache=cache, heldout_take="2_scott_9_9_9")
+    rows = score_fold(str(BEAT2), Fold("2_scott_0_1_1", str(random_weights)), seeds=1, cache=str(cache))
+    assert tuple(rows) == ROWS
+    assert rows["capture"]["gesture_fd"] == pytest.approx(0, abs=1e-6) and rows["capture"]["fgd"] == pytest.approx(0, abs=1e-6)
+    assert rows["static"]["gesture_fd"] > rows["other take"]["gesture_fd"] > 0
+    assert rows["model"]["gesture_fd"] != rows["model, feet not planted"]["gesture_fd"]

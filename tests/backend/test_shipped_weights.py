@@ -111,3 +111,22 @@ def test_shipped_weights_take_the_spine_chains_slow_posture_from_the_match(tmp_p
         assert with_posture[group] > 1.03 * own[group], group
     for key in ("amp_root", "amp_legs", "viseme", "closure", "expr_amp"):
         assert with_posture[key] == own[key], key
+
+
+def test_shipped_weights_planted_feet_stand_still_on_speech_they_never_heard(tmp_path):
+    """The bundled LibriSpeech clip (another speaker): the feet on the floor move no faster than
+    the capture's planted feet (median 1.1-1.6 cm/s, 7-10 % of frames over 0.1 m/s), where
+    the network's own output slides them at 20-30 cm/s."""
+    from asynfusion.core.motion_file import read_motion
+    from asynfusion.evaluation.motion_stats import foot_stats
+
+    gen = Generator(None, "cpu")
+    gen.generate(SPEECH_OGG, tmp_path / "speech.npz", seed=0)
+    m = read_motion(tmp_path / "speech.npz")
+    planted = foot_stats(forward_kinematics(m.poses, m.trans))
+    assert m.meta["feet_planted"] is True
+    assert planted["foot_speed"] <= 0.03 and planted["foot_sliding"] <= 0.15, planted
+    assert planted["stance_glide"] <= 0.05, planted
+    feats, offset = audio.speaker_normalise(audio.audio_features(audio.normalise_loudness(audio.load_audio(SPEECH_OGG))))
+    raw = gen.decode(gen.sample(feats, offset, gen.settings(None, None, None), 0), plant=False)
+    assert foot_stats(forward_kinematics(raw[0], raw[2]))["foot_speed"] > 3 * max(planted["foot_speed"], 0.01)

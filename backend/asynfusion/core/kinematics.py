@@ -30,18 +30,19 @@ def forward_kinematics(poses: np.ndarray, trans: np.ndarray, rest: np.ndarray | 
     return posed_joints(poses, trans, rest)[0]
 
 
-def posed_joints(poses: np.ndarray, trans: np.ndarray, rest: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """forward_kinematics' positions (N, 55, 3) and each joint's world rotation (N, 55, 3, 3)."""
+def posed_joints(poses: np.ndarray, trans: np.ndarray, rest: np.ndarray | None = None,
+                 count: int = NUM_JOINTS) -> tuple[np.ndarray, np.ndarray]:
+    """forward_kinematics' positions (N, count, 3) and each joint's world rotation (N, count, 3, 3)
+    for the first ``count`` joints (every parent comes before its child: 12 is pelvis to feet)."""
     poses = np.asarray(poses, np.float64)
     n = poses.shape[0]
     rest = rest_pose.smplx_rest_joints() if rest is None else np.asarray(rest, np.float64)
-    local = axis_angle_to_matrix(poses.reshape(n, NUM_JOINTS, 3))
+    local = axis_angle_to_matrix(poses.reshape(n, NUM_JOINTS, 3)[:, :count])
     rot = np.empty_like(local)
-    pos = np.empty((n, NUM_JOINTS, 3))
+    pos = np.empty((n, count, 3))
     rot[:, 0] = local[:, 0]
     pos[:, 0] = rest[0]
-    for j in range(1, NUM_JOINTS):
+    for j in range(1, count):
         p = PARENTS[j]
         rot[:, j] = rot[:, p] @ local[:, j]
         pos[:, j] = pos[:, p] + rot[:, p] @ (rest[j] - rest[p])

@@ -61,6 +61,8 @@ def ae_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT)
     p.add_argument("--noise", type=float, default=0.0, help="input corruption std (denoising training)")
+    p.add_argument("--heldout-take", default=None, metavar="NAME",
+                   help="hold this take out whole and train on the others (a take-disjoint fold's features)")
     p.add_argument("--no-mirror", dest="mirror", action="store_false", help="no mirror augmentation")
     p.add_argument("--cache", default=None, help="audio feature cache folder")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")

@@ -18,7 +18,7 @@ that rule; the table says per metric whether it holds.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..generate import Generator
 from .baselines import Baselines
@@ -46,6 +46,7 @@ ROWS = ("capture", "other take", "model", "model, feet not planted", "matching",
 class Fold:
     heldout: str
     weights: str
+    motion_ae: str | None = None   # FGD features trained without the held-out take (None: the shipped ones)
 
 
 def _badness(value, reference, how: str) -> float:
@@ -70,12 +71,13 @@ def earns_place(rows: dict[str, dict], key: str, how: str, judge: str) -> bool:
 
 
 def score_fold(data: str, fold: Fold, seeds: int, log=None, cache: str | None = None,
-               fid_model: str | None = None) -> dict[str, dict]:
-    """Every row of one fold: row name -> aggregated metrics (evaluate.Evaluation.aggregate)."""
-    ev = Evaluation(data, cache=cache, fid_model=fid_model, heldout_take=fold.heldout)
+               **sampler) -> dict[str, dict]:
+    """Every row of one fold: row name -> aggregated metrics (evaluate.Evaluation.aggregate).
+    ``sampler``: SamplerSettings fields to change from the weights' defaults (None: keep)."""
+    ev = Evaluation(data, cache=cache, fid_model=fold.motion_ae, heldout_take=fold.heldout)
     base = Baselines(ev.train)
     gen = Generator(fold.weights, "cpu")
-    settings = gen.settings(None, None, None)
+    settings = replace(gen.settings(None, None, None), **{k: v for k, v in sampler.items() if v is not None})
     rows = {
         "capture": score(ev, lambda seg, k: (seg.take.poses, seg.take.expressions, seg.take.trans), 1),
         "other take": score(ev, base.mismatched, seeds),

@@ -210,7 +210,7 @@ def run(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    split = load_split(args.data, holdout=args.holdout, cache=args.cache)
+    split = load_split(args.data, holdout=args.holdout, cache=args.cache, heldout_take=args.heldout_take)
     cfg = AETrainConfig(steps=args.steps, batch=args.batch, window=args.window, lr=args.lr,
                         hidden=args.hidden, latent=args.latent, mirror=args.mirror, noise=args.noise,
                         seed=args.seed)
