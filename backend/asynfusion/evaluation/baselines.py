@@ -36,11 +36,14 @@ class Baselines:
         return decode(self.normaliser, track[:, :FACE_DIM], track[:, FACE_DIM:])
 
     def mismatched(self, seg, seed: int):
-        """A stretch of another take's training capture (a seed picks where), as long as ``seg``."""
+        """A stretch of another take's training capture (a seed picks where), as long as ``seg``;
+        a take shorter than that plays on backwards from its end (a wrap-around would jump)."""
         others = [t for t in self.train if t.source != seg.take.source] or self.train
         other = others[seed % len(others)]
         offset = (seed * 311) % max(1, other.frames - seg.frames)
-        idx = (offset + np.arange(seg.frames)) % other.frames
+        period = max(2 * (other.frames - 1), 1)
+        idx = (offset + np.arange(seg.frames)) % period
+        idx = np.where(idx < other.frames, idx, period - idx)
         return other.poses[idx], other.expressions[idx], other.trans[idx]
 
     def static(self, seg, seed: int):

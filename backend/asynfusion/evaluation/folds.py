@@ -35,9 +35,8 @@ RULED = (
     ("wrist_tremor", "gt", "other"), ("wrist_fast", "gt", "other"),
     ("bc", "high", "capture"),
     ("viseme", "high", "capture"), ("closure", "gt", "capture"),
-    ("jaw_wide", "gt", "capture"),
 )
-CONSTRAINTS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide")
+CONSTRAINTS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide", "jaw_wide")
 BASELINE_ROWS = ("matching", "static")
 ROWS = ("capture", "other take", "model", "model, feet not planted", "matching", "static")
 
