@@ -64,8 +64,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--bone-map", default="", metavar="MAP.json",
                         help="JSON map from SMPL-X joints to the rig's bones (see --write-bone-map)")
     parser.add_argument("--out", help="where to save the result .blend")
-    parser.add_argument("--face", help="mesh whose Exp### or ARKit-named shape keys take the face "
-                        "(default: a mesh of the rig that has them)")
+    parser.add_argument("--face", help="mesh, or meshes comma-separated, whose Exp### or ARKit-named shape keys "
+                        "take the face, the main face first; every other mesh of the rig with such keys "
+                        "(teeth, eyes, ...) takes it too (default: every mesh of the rig that has them)")
     parser.add_argument("--overwrite", action="store_true", help="allow --out to be the input .blend")
     parser.add_argument("--start-frame", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0, help=f"a whole number from 0 to {MAX_SEED}")
@@ -216,15 +217,16 @@ def write_template(args: argparse.Namespace) -> str:
                                   [args.bone_map, *generation.blend_inputs(), *folder_files(args.weights)])
 
 
-def _announce(scene: bpy.types.Scene, seconds: float, face: bpy.types.Object | None, parts: frozenset[str]) -> None:
+def _announce(scene: bpy.types.Scene, seconds: float, face: list[bpy.types.Object] | None,
+              parts: frozenset[str], armature: bpy.types.Object | None = None) -> None:
     """Say what a large bake will cost as soon as the clip's length is known, before generating it."""
-    cost = bake.expected_cost(scene, seconds, face, parts)
+    cost = bake.expected_cost(scene, seconds, face, parts, armature)
     if cost.large:
         print(cost.sentence(seconds), flush=True)
 
 
 def _bake_one(scene: bpy.types.Scene, motion_path: str, armature: bpy.types.Object,
-              face: bpy.types.Object | None, options: bake.BakeOptions, device: str | None) -> list[str]:
+              face: list[bpy.types.Object] | None, options: bake.BakeOptions, device: str | None) -> list[str]:
     """Bake one motion file as its own take; returns its summary lines."""
     summary = generation.bake_motion_file(scene, motion_path, armature, face, options)
     name = options.name
@@ -272,9 +274,11 @@ def run(args: argparse.Namespace) -> list[str]:
     armature = targets.find_armature(scene, args.rig)
     if armature is None:
         armature, _ = targets.create_builtin_rig(context)
-    face = None
+    face: list[bpy.types.Object] | None = None
     if "face" in parts:
-        face = targets.find_face(scene, args.face) if args.face else rig_reader.find_face_mesh(armature)
+        chosen = [n.strip() for n in (args.face or "").split(",") if n.strip()]
+        main = rig_reader.find_face_mesh(armature)
+        face = [targets.find_face(scene, n) for n in chosen] if chosen else [main] if main is not None else None
     notes = []
     match = rig_reader.match_rig(armature, os.path.abspath(args.bone_map) if args.bone_map else None)
     if not match.is_smplx:
@@ -306,7 +310,7 @@ def run(args: argparse.Namespace) -> list[str]:
                 staged = [os.path.join(staging, generation.motion_name(path, seed, frames)) for seed in seeds]
                 reply = generation.generate_blocking(worker, path, staged[0], seeds[0], regenerate=regenerate,
                                                      more=list(zip(seeds[1:], staged[1:])),
-                                                     on_audio=lambda s: _announce(scene, s, face, parts))
+                                                     on_audio=lambda s: _announce(scene, s, face, parts, armature))
                 device = reply.get("device")
                 named = len(seeds) > 1 or regenerate is not None      # a take per file name, else per recording
                 made = [(m, path, os.path.splitext(os.path.basename(m))[0] if named else stem, seed,

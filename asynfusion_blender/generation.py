@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import bpy
 
@@ -29,7 +29,8 @@ def sibling_audio(motion_path: str) -> str | None:
 
 
 def bake_motion_file(scene: bpy.types.Scene, path: str, armature: bpy.types.Object,
-                     face_mesh: bpy.types.Object | None, options: bake.BakeOptions) -> bake.BakeSummary:
+                     face_mesh: bpy.types.Object | Sequence[bpy.types.Object] | None,
+                     options: bake.BakeOptions) -> bake.BakeSummary:
     motion = motion_file.read_motion(path)
     return bake.bake_motion(scene, motion, armature, face_mesh, options)
 

@@ -234,7 +234,7 @@ class GenerateRun:
                 JOB.progress, JOB.stage = float(reply["fraction"]), str(reply.get("stage", ""))
                 if "audio_seconds" in reply:
                     face, parts = self.targets[1], self.options[0].parts
-                    cost = bake.expected_cost(self.scene, float(reply["audio_seconds"]), face, parts)
+                    cost = bake.expected_cost(self.scene, float(reply["audio_seconds"]), face, parts, self.targets[0])
                     JOB.cost = cost.panel_lines(float(reply["audio_seconds"])) if cost.large else []
             elif reply["type"] in ("result", "error"):
                 return reply

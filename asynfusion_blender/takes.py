@@ -155,11 +155,18 @@ def delete(take_id: str) -> str:
 
 
 def use(take_id: str, armature: bpy.types.Object, face_mesh: bpy.types.Object | None) -> list[str]:
-    """Play the take on the rig (body) and the face mesh's shape keys (face); returns what it could not."""
+    """Play the take on the rig (body), the face mesh's shape keys (face) and the other meshes
+    that took the face with it (teeth, eyes: each action names its mesh); returns what it could not."""
     skipped = []
     for action in _actions(take_id):
-        part = (_facts(action) or {}).get("part")
+        facts = _facts(action) or {}
+        part = facts.get("part")
         owner: action_support.Animated | None = armature
+        if part == "face" and facts.get("mesh"):     # the face on another mesh of the character (teeth, eyes)
+            owner = shape_keys_of(bpy.data.objects.get(str(facts["mesh"])))
+            if owner is not None:
+                action_support.play(owner, action)
+            continue
         if part == "face":
             owner = shape_keys_of(face_mesh)
             if owner is None:

@@ -28,7 +28,8 @@ def is_known_armature(obj: bpy.types.Object | None) -> bool:
     """An armature some rig profile (SMPL-X, Rigify, Mixamo, VRoid/VRM) recognises."""
     if obj is None or obj.type != 'ARMATURE':
         return False
-    return profiles.detect(b.name for b in rig_reader.armature_bones(obj)) is not None
+    return profiles.detect((b.name for b in rig_reader.armature_bones(obj)),
+                           heads=rig_reader.bone_heads(obj)) is not None
 
 
 def find_armature(scene: bpy.types.Scene, name: str | None = None) -> bpy.types.Object | None:
@@ -67,6 +68,15 @@ def rig_status(armature: bpy.types.Object | None, bone_map: str, parts: frozense
     return _STATUS_CACHE[key]
 
 
+def face_status(armature: bpy.types.Object | None, face_mesh: bpy.types.Object | None) -> str:
+    """The panel's line naming every mesh that takes the face (head, teeth, eyes, ...), when
+    more than the face mesh itself does."""
+    if face_mesh is None or face_mesh.type != 'MESH' or not rig_reader.expression_keys(face_mesh):
+        return ""
+    meshes = rig_reader.face_meshes(armature, [face_mesh])
+    return "Face on: " + ", ".join(m.name for m in meshes) if len(meshes) > 1 else ""
+
+
 def write_bone_map(armature: bpy.types.Object, path: str, inputs: Iterable[str | None] = ()) -> str:
     """Write a bone-map template for ``armature`` to ``path``, never over one of ``inputs`` (the
     open .blend and what it reads, a bone map in use: output.check_outputs) and atomically;
@@ -74,7 +84,8 @@ def write_bone_map(armature: bpy.types.Object, path: str, inputs: Iterable[str |
     if armature is None or armature.type != 'ARMATURE':
         raise AddonError("Choose or select the armature to write a bone map for.")
     path = check_outputs([path], inputs)[0]
-    data = profiles.template([b.name for b in rig_reader.armature_bones(armature)], armature.name)
+    data = profiles.template([b.name for b in rig_reader.armature_bones(armature)], armature.name,
+                             rig_reader.bone_heads(armature))
     filled = sum(1 for v in data["bones"].values() if v)
     with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2)

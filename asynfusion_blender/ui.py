@@ -41,6 +41,9 @@ class ASYNFUSION_PT_main(_Sidebar):
         status = targets.rig_status(settings.armature, settings.bone_map, settings.parts())
         if status:
             col.label(text=status)
+        faces = targets.face_status(settings.armature, settings.face_mesh) if settings.bake_face else ""
+        if faces:
+            col.label(text=faces)
 
         col = layout.column(align=True)
         col.label(text="2. Speech", icon='PLAY_SOUND')

@@ -9,9 +9,9 @@ kept (given a fake user) and the bake's new actions take their place.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import bpy
 import numpy as np
@@ -24,6 +24,7 @@ from ..rig import profiles
 from . import action_support, cost_estimate, curve_math, face_keys, retarget, rig_reader
 
 MAX_FRAME = 1048574     # Blender's last frame (MAXFRAME); keys past it collapse onto it
+STAND_NOTE_M = 0.03     # shown pose this far (metres) from the rest pose: the bake says which it used
 
 
 @dataclass
@@ -48,18 +49,28 @@ class BakeSummary:
     sound_strip: str | None = None
     warnings: list[str] = field(default_factory=list)
     face: str | None = None              # which face shape keys were driven, as a sentence
+    face_meshes: list[str] = field(default_factory=list)     # every mesh that took the face, the main one first
     profile: str | None = None          # the rig profile the body went through (SMPL-X, Rigify, ...)
     take: str = ""                      # the take's id (takes.py)
     undo: Callable[[], None] = lambda: None     # takes the whole bake back (a later step of one Generate failed)
 
 
-def expected_cost(scene: bpy.types.Scene, seconds: float, face_mesh: bpy.types.Object | None,
-                  parts: frozenset[str]) -> cost_estimate.BakeCost:
-    """What baking ``seconds`` of motion will cost, known as soon as the audio is read."""
+def expected_cost(scene: bpy.types.Scene, seconds: float,
+                  face_mesh: bpy.types.Object | Sequence[bpy.types.Object] | None,
+                  parts: frozenset[str], armature: bpy.types.Object | None = None) -> cost_estimate.BakeCost:
+    """What baking ``seconds`` of motion will cost, known as soon as the audio is read (the face
+    on every mesh that takes it, when the ``armature`` is given)."""
     frames = int(round(seconds * scene.render.fps / scene.render.fps_base))
-    face = len(rig_reader.expression_keys(face_mesh)) if "face" in parts else 0
+    chosen = _meshes(face_mesh)
+    meshes = rig_reader.face_meshes(armature, chosen) if chosen else []
+    face = sum(len(rig_reader.expression_keys(m)) for m in meshes) if "face" in parts else 0
     per_frame = cost_estimate.keys_per_frame(len(curve_math.baked_joints(parts)), "root" in parts, face)
     return cost_estimate.estimate(frames * per_frame)
+
+
+def _meshes(face_mesh: bpy.types.Object | Sequence[bpy.types.Object] | None) -> list[bpy.types.Object]:
+    """The face mesh argument as a list: none, one, or several (the main face first)."""
+    return [] if face_mesh is None else [face_mesh] if isinstance(face_mesh, bpy.types.Object) else list(face_mesh)
 
 
 class _Revert:
@@ -117,6 +128,22 @@ def _set_item(revert: _Revert, owner: bpy.types.PoseBone, key: str, value: float
     revert.add(lambda: owner.__setitem__(key, old))
 
 
+def _keep_stand(revert: _Revert, armature: bpy.types.Object, rig: retarget.TargetRig) -> None:
+    """Keep where the character stood as shown on the armature, so later takes start there too."""
+    if rig_reader.STAND_PROP not in cast(Any, armature):
+        cast(Any, armature)[rig_reader.STAND_PROP] = [float(v) for v in rig.stand]
+        revert.add(lambda: cast(Any, armature).pop(rig_reader.STAND_PROP, None))
+
+
+def stand_sentence(armature: bpy.types.Object, rig: retarget.TargetRig, frame: int) -> str | None:
+    """One line when the character is shown more than a few centimetres from its rest pose."""
+    metres = float(np.linalg.norm(np.array(armature.matrix_world.to_3x3()) @ rig.stand))
+    if metres <= STAND_NOTE_M:
+        return None
+    return (f"Armature '{armature.name}' stands {metres:.2f} m from its rest pose as shown at frame {frame}; "
+            "the bake starts from the shown pose and keeps its feet on that pose's floor, not the rest pose's.")
+
+
 def _add_sound(revert: _Revert, scene: bpy.types.Scene, path: str, frame: int) -> str:
     """The speech as a sound strip starting with the bake. A strip already playing this file
     is moved, not doubled: every Generate of one recording used to stack another copy."""
@@ -141,8 +168,13 @@ def _add_sound(revert: _Revert, scene: bpy.types.Scene, path: str, frame: int) -
 
 
 def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Object,
-                face_mesh: bpy.types.Object | None, options: BakeOptions) -> BakeSummary:
-    """Bake ``motion`` onto the rig as new actions; raises AddonError with the scene untouched."""
+                face_mesh: bpy.types.Object | Sequence[bpy.types.Object] | None,
+                options: BakeOptions) -> BakeSummary:
+    """Bake ``motion`` onto the rig as new actions; raises AddonError with the scene untouched.
+
+    The face goes onto ``face_mesh`` (one mesh or several, the first the main one) and every
+    other mesh of the character with face keys (rig_reader.face_meshes): head, teeth, eyes, ...
+    """
     parts = frozenset(options.parts)
     joints = curve_math.baked_joints(parts)
     with_root = "root" in parts
@@ -155,16 +187,28 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
     if match is not None and match.is_smplx and not options.bone_map:
         rig = rig_reader.rig_frame(armature, joints, with_root)
     elif match is not None:
-        rig = rig_reader.target_rig(armature, match)
+        rig = rig_reader.target_rig(armature, match, scene, options.start_frame) if with_root else \
+            rig_reader.target_rig(armature, match)
         skipped = match.skipped(joints)
         joints = [j for j in joints if j in match.mapping]
         if skipped:
             warnings.append(f"Armature '{armature.name}' ({match.profile}) has no bones for "
                             f"{profiles.describe_skipped(skipped)}; those joints were not baked.")
-    face_names = rig_reader.mesh_face_keys(face_mesh) if with_face else None
-    if with_face and face_names is None:
-        raise AddonError(face_keys.no_face_sentence(face_mesh.name) if face_mesh is not None else
-                         "Choose a face mesh with Exp000-Exp099 or ARKit-named shape keys, or untick Face.")
+        stood = stand_sentence(armature, rig, options.start_frame) if with_root else None
+        if stood is not None:
+            warnings.append(stood)
+    chosen = _meshes(face_mesh)
+    faces: list[tuple[bpy.types.Object, face_keys.FaceKeys]] = []
+    if with_face:
+        for mesh in chosen:
+            if rig_reader.mesh_face_keys(mesh) is None:
+                raise AddonError(face_keys.no_face_sentence(mesh.name))
+        if not chosen:
+            raise AddonError("Choose a face mesh with Exp000-Exp099 or ARKit-named shape keys, or untick Face.")
+        for mesh in rig_reader.face_meshes(armature, chosen):
+            keys = rig_reader.mesh_face_keys(mesh)
+            if keys is not None:
+                faces.append((mesh, keys))
     if options.audio_path is not None and not os.path.isfile(options.audio_path):
         raise AddonError(f"Audio file {os.path.basename(options.audio_path)} does not exist.")
 
@@ -186,9 +230,10 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
             raise AddonError(f"The motion gives non-finite bone values on armature '{armature.name}'; "
                              "check the motion file and the rig's rest pose.")
     seed = face_track.motion_seed(motion)
-    face = face_keys.face_curves(face_names, motion, i0, t, seed) if face_names is not None else []
+    track = face_keys.track_for([k for _, k in faces], motion, seed)
+    face = [face_keys.face_curves(keys, motion, i0, t, seed, track) for _, keys in faces]
 
-    cost = cost_estimate.estimate(len(frames) * (len(body) + len(face)))
+    cost = cost_estimate.estimate(len(frames) * (len(body) + sum(len(c) for c in face)))
     refused = cost_estimate.refusal(cost, len(frames) / dst_fps, cost_estimate.free_memory())
     if refused is not None:
         raise AddonError(refused)
@@ -204,21 +249,29 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
     try:
         if match is not None and not match.is_smplx:
             _set_switches(revert, armature, match)
+        if isinstance(rig, retarget.TargetRig) and with_root:
+            _keep_stand(revert, armature, rig)
         if rig is not None:
             for j in joints:
                 _set_attr(revert, armature.pose.bones[rig.bone_names[j]], "rotation_mode", 'QUATERNION')
             summary.actions.append(_write_action(revert, armature, f"{options.name} body", body, frames,
                                                  {**take, "part": "body"}, options.keep))
-        if face and face_mesh is not None:
-            key = rig_reader.shape_keys_of(face_mesh)
+        for k, ((mesh, keys), curves) in enumerate(zip(faces, face)):
+            key = rig_reader.shape_keys_of(mesh)
             low, high = float(motion.expressions.min()), float(motion.expressions.max())
-            for name in (face_names.columns if face_names.kind == face_keys.FLAME else ()):
+            for name in (keys.columns if keys.kind == face_keys.FLAME else ()):
                 block = key.key_blocks[name]
                 _set_attr(revert, block, "slider_min", min(block.slider_min, max(low, -10.0)))
                 _set_attr(revert, block, "slider_max", max(block.slider_max, min(high, 10.0)))
-            summary.actions.append(_write_action(revert, key, f"{options.name} face", face, frames,
-                                                 {**take, "part": "face"}, options.keep))
-            summary.face = face_keys.describe(face_names, face_mesh.name)
+            # the main face's action is the take's face; the others name their mesh, to play it there
+            facts = {**take, "part": "face"} if k == 0 else {**take, "part": "face", "mesh": mesh.name}
+            summary.actions.append(_write_action(revert, key, f"{options.name} face" + (f" {mesh.name}" if k else ""),
+                                                 curves, frames, facts, options.keep))
+        if faces:
+            summary.face = face_keys.describe(faces[0][1], faces[0][0].name)
+            summary.face_meshes = [mesh.name for mesh, _ in faces]
+            if len(faces) > 1:
+                summary.face += f" The face also moves {', '.join(repr(m.name) for m, _ in faces[1:])}."
         if options.audio_path is not None and bpy.app.build_options.audaspace:
             summary.sound_strip = _add_sound(revert, scene, options.audio_path, options.start_frame)
             if scene.sync_mode != 'AUDIO_SYNC':        # a slow viewport must drop frames, not drift off the sound

@@ -63,9 +63,16 @@ def _key_path(name: str) -> str:
     return f'key_blocks["{escaped}"].value'
 
 
-def face_curves(face: FaceKeys, motion: Motion, i0: np.ndarray, t: np.ndarray, seed: int = 0) -> list[Curve]:
-    """Shape-key value curves at scene frames, one per key the mesh has."""
+def track_for(faces: list[FaceKeys], motion: Motion, seed: int) -> np.ndarray | None:
+    """The ARKit track, computed once for every ARKit face of one bake (head, teeth, eyes, ...)."""
+    return arkit_track(motion, seed) if any(f.kind == ARKIT for f in faces) else None
+
+
+def face_curves(face: FaceKeys, motion: Motion, i0: np.ndarray, t: np.ndarray, seed: int = 0,
+                track: np.ndarray | None = None) -> list[Curve]:
+    """Shape-key value curves at scene frames, one per key the mesh has (``track``: the ARKit
+    track already computed for this motion and seed)."""
     if face.kind == FLAME:
         return expression_curves(motion.expressions, list(face.columns), i0, t)
-    v = resample_linear(arkit_track(motion, seed), i0, t)
+    v = resample_linear(arkit_track(motion, seed) if track is None else track, i0, t)
     return [Curve(_key_path(name), 0, "ARKit", v[:, col]) for name, col in face.columns.items()]

@@ -8,15 +8,17 @@ SMPL-X world rotation, ``C`` the SMPL-X -> armature axes and ``A_j`` the rest al
 turns the rig's rest bone onto SMPL-X's rest bone. A bone hangs (through unposed helper bones
 or copy-transforms) under its nearest mapped "anchor" ``a``, so its pose-bone rotation is
 ``B_j^T M_a^T M_j B_j`` (``B`` the bone's rest orientation). The root moves by SMPL-X's
-translation scaled by leg length; its height is then set so that the feet rise off their
-rest height exactly as much as SMPL-X's feet do (scaled), which keeps them on the floor.
+translation scaled by leg length, from where the character stands as shown (``stand``: the
+shown pose's root and feet against the rest pose's, so a file whose rest pose lies metres away
+from the pose it shows keeps standing where it is shown); its height is then set so that the
+feet rise off that floor exactly as much as SMPL-X's feet do (scaled), which keeps them on it.
 
 Conventions as in curve_math: quaternions (w, x, y, z), armature data space, no bpy here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,6 +62,8 @@ class TargetRig:
     conv: np.ndarray                 # (3, 3) SMPL-X axes -> armature data axes
     scale: float                     # rig units per SMPL-X metre (leg length ratio, units included)
     align: np.ndarray                # (55, 3, 3) rest alignment A_j in armature space
+    stand: np.ndarray = field(default_factory=lambda: np.zeros(3))        # shown pose - rest pose (stand_offset)
+    root_parent: np.ndarray = field(default_factory=lambda: np.eye(4))    # the root's parent bone, posed x rest^-1
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -257,12 +261,26 @@ def _posed_heads(world: np.ndarray, rig: TargetRig, root_head: np.ndarray, joint
     return out
 
 
+def stand_offset(rig: TargetRig, shown: np.ndarray) -> np.ndarray:
+    """(3,) where the character stands as shown, against its rest pose (armature space): the shown
+    root's offset across the floor, and up by how far its lowest foot (as root_heads measures a
+    foot's rise) is above the rest pose's feet; ``shown`` (55, 3) heads, nan where not known."""
+    up = rig.conv[:, 1]
+    if not np.all(np.isfinite(shown[0])):
+        return np.zeros(3)
+    d = shown[0] - rig.heads[0]
+    feet = [j for j in FEET if j in rig.bone_names and np.all(np.isfinite(shown[j]))]
+    rise = min(float((shown[j] - rig.heads[j]) @ up) for j in feet) if feet else float(d @ up)
+    return d - (d @ up) * up + rise * up
+
+
 def root_heads(world: np.ndarray, trans: np.ndarray, rig: TargetRig) -> np.ndarray:
-    """(F, 3) where the root bone's head goes: SMPL-X's pelvis travel, scaled by leg length,
-    then lifted so that the rig's lowest foot point rises off its rest height as SMPL-X's does."""
+    """(F, 3) where the root bone's head goes: SMPL-X's pelvis travel, scaled by leg length, from
+    where the character stands as shown, then lifted so that the rig's lowest foot point rises off
+    that floor as SMPL-X's does."""
     rest_trans = _TEMPLATE[0] - rest_pose.SMPLX_MEAN_PELVIS
     disp = (np.asarray(trans, np.float64) - rest_trans) @ rig.conv.T * rig.scale
-    root = rig.heads[0] + disp
+    root = rig.heads[0] + rig.stand + disp
     feet = tuple(j for j in FEET if j in rig.bone_names)
     if not feet:
         return root
@@ -271,7 +289,7 @@ def root_heads(world: np.ndarray, trans: np.ndarray, rig: TargetRig) -> np.ndarr
     except KeyError:        # a foot that does not ride on the root: travel only
         return root
     up = rig.conv[:, 1]
-    rise = np.min(np.stack([(heads[j] - rig.heads[j]) @ up for j in feet], axis=1), axis=1)
+    rise = np.min(np.stack([(heads[j] - rig.heads[j] - rig.stand) @ up for j in feet], axis=1), axis=1)
     want = rig.scale * smplx_foot_rise(world, trans)
     return root + (want - rise)[:, None] * up
 
@@ -298,7 +316,8 @@ def retarget_curves(q_src: np.ndarray, trans: np.ndarray, rig: TargetRig, joints
             curves.extend(curve_math.Curve(path, c, name, q[:, k, c]) for c in range(4))
     if heads is not None:
         name = rig.bone_names[skeleton.ROOT]
-        loc = (heads - rig.heads[0]) @ rig.rest_rot[skeleton.ROOT]
+        inv = np.linalg.inv(rig.root_parent)        # the head as its (possibly posed) parent carries it
+        loc = (heads @ inv[:3, :3].T + inv[:3, 3] - rig.heads[0]) @ rig.rest_rot[skeleton.ROOT]
         path = f'pose.bones["{name}"].location'
         curves.extend(curve_math.Curve(path, c, name, loc[:, c]) for c in range(3))
     return curves

@@ -1,11 +1,13 @@
 """What a bake reads from Blender before it writes anything: the rig's bones and rest frames,
-the profile that maps it, and the face mesh's shape keys. Reading raises one sentence when a
-rig cannot take the motion; it never changes the scene."""
+the profile that maps it, where the character stands as shown, and the shape keys of the meshes
+that take the face. Reading raises one sentence when a rig cannot take the motion; it never
+changes the scene (a frame it evaluates the shown pose at is set back)."""
 
 from __future__ import annotations
 
 import os
-from typing import cast
+from collections.abc import Sequence
+from typing import Any, cast
 
 import bpy
 import numpy as np
@@ -17,6 +19,7 @@ from ..rig.blueprint import REST_TRANS_PROP
 from . import curve_math, face_keys, retarget
 
 CM_THRESHOLD = 5.0      # a pelvis->neck distance above this many units means a centimetre rig
+STAND_PROP = "asynfusion_stand"   # on the armature: where it stood as shown when first baked (retarget.stand_offset)
 
 
 def armature_bones(obj: bpy.types.Object) -> bpy.types.ArmatureBones:
@@ -71,10 +74,17 @@ def match_rig(armature: bpy.types.Object, bone_map: str | None = None) -> profil
     if bone_map:
         profile = profiles.load_profile(bone_map)
         return profiles.match_user_map(profile, names, armature.name, os.path.basename(bone_map))
-    match = profiles.detect(names)
+    match = profiles.detect(names, heads=bone_heads(armature))
     if match is None:
-        raise smplx_names.RigMappingError(profiles.unknown_rig_sentence(armature.name))
+        by_name = profiles.detect(names)
+        raise smplx_names.RigMappingError(profiles.unknown_rig_sentence(
+            armature.name, by_name.profile if by_name is not None else None))
     return match
+
+
+def bone_heads(armature: bpy.types.Object) -> dict[str, tuple[float, float, float]]:
+    """Every bone's rest head in armature space (what profiles.fits_geometry checks)."""
+    return {b.name: (b.head_local[0], b.head_local[1], b.head_local[2]) for b in armature_bones(armature)}
 
 
 def _copied_bone(pose_bone: bpy.types.PoseBone, armature: bpy.types.Object, driven: set[str]) -> str | None:
@@ -107,8 +117,10 @@ def _anchor(armature: bpy.types.Object, name: str, joint_of: dict[str, int], dri
         current = nxt
 
 
-def target_rig(armature: bpy.types.Object, match: profiles.RigMatch) -> retarget.TargetRig:
-    """Rest frames, heads and anchors of a non-SMPL-X rig's mapped bones, read once."""
+def target_rig(armature: bpy.types.Object, match: profiles.RigMatch,
+               scene: bpy.types.Scene | None = None, frame: int | None = None) -> retarget.TargetRig:
+    """Rest frames, heads and anchors of a non-SMPL-X rig's mapped bones, read once; with a
+    ``frame``, also where the character stands as shown there (stand_of)."""
     bones = armature_bones(armature)
     rest = np.tile(np.eye(3), (skeleton.NUM_JOINTS, 1, 1))
     heads = np.full((skeleton.NUM_JOINTS, 3), np.nan)
@@ -123,12 +135,56 @@ def target_rig(armature: bpy.types.Object, match: profiles.RigMatch) -> retarget
     for j, name in match.mapping.items():
         anchors[j] = _anchor(armature, name, joint_of, driven)
     try:
-        return retarget.target_rig(dict(match.mapping), rest, heads, anchors)
+        rig = retarget.target_rig(dict(match.mapping), rest, heads, anchors)
     except (ValueError, StopIteration):
         raise AddonError(
             f"Armature '{armature.name}' ({match.profile}) needs its root, hips or shoulders and a "
             "spine, neck or head bone standing apart to tell which way is up."
         ) from None
+    if frame is not None:
+        rig.stand, rig.root_parent, _ = stand_of(armature, rig, scene or bpy.context.scene, frame)
+    return rig
+
+
+def _shown_pose(armature: bpy.types.Object, rig: retarget.TargetRig, scene: bpy.types.Scene,
+                frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """(55, 3) heads of the mapped bones as the character is shown at ``frame`` (evaluated pose:
+    actions, drivers, constraints; armature space) and the root's parent bone's pose transform."""
+    adt = armature.animation_data
+    animated = adt is not None and (adt.action is not None or len(adt.drivers) or len(adt.nla_tracks))
+    before = (scene.frame_current, scene.frame_subframe)
+    moved = bool(animated) and before != (frame, 0.0)
+    try:
+        if moved:
+            scene.frame_set(frame)
+        pose = armature.evaluated_get(bpy.context.evaluated_depsgraph_get()).pose
+        shown = np.full((skeleton.NUM_JOINTS, 3), np.nan)
+        for j, name in rig.bone_names.items():
+            shown[j] = np.array(pose.bones[name].head)
+        parent = pose.bones[rig.bone_names[skeleton.ROOT]].parent
+        carried = (np.array(parent.matrix) @ np.linalg.inv(np.array(parent.bone.matrix_local))
+                   if parent is not None else np.eye(4))
+    finally:
+        if moved:
+            scene.frame_set(before[0], subframe=before[1])
+    return shown, carried
+
+
+def stand_of(armature: bpy.types.Object, rig: retarget.TargetRig, scene: bpy.types.Scene,
+             frame: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(stand, root's parent transform, measured now): where the character stands as shown at the
+    bake's first frame against its rest pose (retarget.stand_offset). Measured at the first bake
+    onto the armature and kept on it (STAND_PROP), so later takes start where the first did and
+    not where the take playing now has moved it; an armature already playing a take from before
+    this was kept stands on its rest pose."""
+    shown, carried = _shown_pose(armature, rig, scene, frame)
+    kept = cast(Any, armature).get(STAND_PROP)
+    if kept is not None and len(kept) == 3:
+        return np.asarray(kept, np.float64), carried, False
+    adt = armature.animation_data
+    if adt is not None and adt.action is not None and cast(Any, adt.action).get("asynfusion_take") is not None:
+        return np.zeros(3), carried, False
+    return retarget.stand_offset(rig, shown), carried, True
 
 
 def mesh_face_keys(mesh: bpy.types.Object | None) -> face_keys.FaceKeys | None:
@@ -143,9 +199,32 @@ def expression_keys(mesh: bpy.types.Object | None) -> list[str]:
     return list(face.columns) if face is not None else []
 
 
+def character_meshes(armature: bpy.types.Object) -> list[bpy.types.Object]:
+    """The meshes of the character: under the armature (any depth) or deformed by it."""
+    found = [o for o in armature.children_recursive if o.type == 'MESH']
+    found += [o for o in bpy.data.objects if o.type == 'MESH' and o not in found and o.users_scene
+              and any(m.type == 'ARMATURE' and cast(Any, m).object == armature for m in o.modifiers)]
+    return found
+
+
+def _face_rank(mesh: bpy.types.Object) -> tuple[int, int, str]:
+    """The head before the teeth and eyes: the most face keys, then the most vertices."""
+    return (-len(expression_keys(mesh)), -len(cast(bpy.types.Mesh, mesh.data).vertices), mesh.name)
+
+
+def face_meshes(armature: bpy.types.Object | None,
+                chosen: Sequence[bpy.types.Object] = ()) -> list[bpy.types.Object]:
+    """Every mesh that takes the face: ``chosen`` first, then each other mesh of the character with
+    Exp### or ARKit-named keys (head, teeth, tongue, eyes, lashes, ...), the head first. When
+    meshes are chosen and none of them is the character's (a face of its own), only they take it."""
+    own = [] if armature is None or armature.type != 'ARMATURE' else character_meshes(armature)
+    if chosen and not any(o in own for o in chosen):
+        return list(chosen)
+    rest = sorted((o for o in own if o not in chosen and expression_keys(o)), key=_face_rank)
+    return list(chosen) + rest
+
+
 def find_face_mesh(armature: bpy.types.Object) -> bpy.types.Object | None:
-    """A mesh deformed by the armature that carries Exp### or ARKit-named shape keys, if any."""
-    for obj in armature.children:
-        if obj.type == 'MESH' and expression_keys(obj):
-            return obj
-    return None
+    """The character's main face mesh (the one with the most face keys, then vertices), if any."""
+    found = face_meshes(armature)
+    return found[0] if found else None

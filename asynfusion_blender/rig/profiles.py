@@ -9,15 +9,20 @@ Profiles are data (``data/rigs/*.json``), not code paths, so a new skeleton is o
 
 A user's ``--bone-map`` file has the same layout (only ``bones`` is needed). The rig's own
 SMPL-X names (smplx_names) come first; otherwise the profile whose root bone is present and
-that names the most body joints wins. No bpy here: names in, names out.
+that names the most body joints wins, among those whose chains make sense where the bones
+stand (``fits_geometry``: pelvis below spine below neck below head, legs hanging down, left
+limbs on the left), so that names alone never pick a wrong profile. No bpy here: names and
+rest-pose heads in, names out.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from . import smplx_names
 from ..core import skeleton
@@ -29,6 +34,13 @@ SMPLX = "SMPL-X"
 MIN_BODY_JOINTS = 6          # fewer recognised body joints than this is not a match
 _JOINT_INDEX = {n: j for j, n in enumerate(skeleton.JOINT_NAMES)}
 _BODY = range(22)
+_CENTRE = (0, 3, 6, 9, 12, 15)            # pelvis, spine1-3, neck, head: bottom to top
+_UP = (12, 15, 9, 6)                      # neck, else head, spine3, spine2: which way is up
+_PAIRS = ((1, 2), (16, 17), (13, 14), (4, 5), (7, 8), (18, 19), (20, 21), (10, 11))
+_LEGS = ((1, 4, 7), (2, 5, 8))            # hip, knee, ankle: each below the one before
+_SIDE_JOINTS = {1: (1, 4, 7, 10, 16, 18, 20), -1: (2, 5, 8, 11, 17, 19, 21)}   # left / right limbs
+_TOES = ((7, 10), (8, 11))                # ankle -> ball of the foot points forward
+_SLACK = 0.02                             # of the pelvis->top height: joints this close count as level
 
 
 class BoneMapError(AddonError):
@@ -141,11 +153,57 @@ def _smplx_match(names: list[str]) -> RigMatch | None:
     return None
 
 
-def detect(bone_names: Iterable[str], profiles: list[Profile] | None = None) -> RigMatch | None:
+def fits_geometry(mapping: dict[int, str], heads: Mapping[str, Sequence[float]]) -> bool:
+    """Whether a profile's chains make sense where the rig's bones stand (rest heads, any units
+    and axes): the pelvis, an up bone (neck, head or chest) and a left/right pair are there; the
+    spine rises from pelvis to head; each leg hangs hip > knee > ankle; every left limb joint is
+    on the side of the left hip (or shoulder) and every right one on the other; and, where the
+    toes say which way the rig faces, that side is the character's left. A profile that names
+    bones of other chains (a VRM 'spine' as the Rigify metarig's pelvis) fails here."""
+    pos = {j: np.asarray(heads[name], np.float64) for j, name in mapping.items() if name in heads}
+    top = next((j for j in _UP if j in pos), None)
+    pair = next(((a, b) for a, b in _PAIRS if a in pos and b in pos), None)
+    if 0 not in pos or top is None or pair is None:
+        return False
+    up = pos[top] - pos[0]
+    height = float(np.linalg.norm(up))
+    if not np.isfinite(height) or height < 1e-9:
+        return False
+    up /= height
+    slack = _SLACK * height
+    level = {j: float((p - pos[0]) @ up) for j, p in pos.items()}
+    centre = [level[j] for j in _CENTRE if j in level]
+    if any(b < a - slack for a, b in zip(centre, centre[1:])) or level[top] <= slack:
+        return False
+    for chain in _LEGS:
+        legs = [level[j] for j in chain if j in level]
+        if any(b > a - slack for a, b in zip(legs, legs[1:])):
+            return False
+    left = pos[pair[0]] - pos[pair[1]]
+    left -= (left @ up) * up
+    if np.linalg.norm(left) < 1e-9:
+        return False
+    left /= np.linalg.norm(left)
+    for sign, joints in _SIDE_JOINTS.items():
+        if any(sign * float((pos[j] - pos[0]) @ left) <= 0.0 for j in joints if j in pos):
+            return False
+    ahead = [pos[toe] - pos[ankle] for ankle, toe in _TOES if ankle in pos and toe in pos]
+    if ahead:
+        forward = np.mean(ahead, axis=0)
+        forward -= (forward @ up) * up
+        if np.linalg.norm(forward) > 1e-3 * height and float(np.cross(up, forward) @ left) <= 0.0:
+            return False            # left and right swapped: the character's left is the other side
+    return True
+
+
+def detect(bone_names: Iterable[str], profiles: list[Profile] | None = None,
+           heads: Mapping[str, Sequence[float]] | None = None) -> RigMatch | None:
     """The rig's profile from its bone names, or None when nothing fits.
 
     SMPL-X names win when nearly the whole body has them; a rig with an SMPL-X pelvis that no
-    profile fits stays SMPL-X too, so the bake can name the SMPL-X bones it lacks.
+    profile fits stays SMPL-X too, so the bake can name the SMPL-X bones it lacks. With the
+    bones' rest ``heads`` (name -> armature-space head), a profile must also fit the rig's
+    geometry (fits_geometry); the best-named one that does wins.
     """
     names = list(bone_names)
     smplx = _smplx_match(names)
@@ -155,7 +213,8 @@ def detect(bone_names: Iterable[str], profiles: list[Profile] | None = None) -> 
     for profile in builtin_profiles() if profiles is None else profiles:
         mapping = apply_profile(profile, names)
         score = sum(j in mapping for j in _BODY)
-        if 0 in mapping and score >= MIN_BODY_JOINTS and (best is None or score > best[0]):
+        if (0 in mapping and score >= MIN_BODY_JOINTS and (best is None or score > best[0])
+                and (heads is None or fits_geometry(mapping, heads))):
             best = (score, profile, mapping)
     if best is None:
         mapping = smplx_names.map_bones(names)
@@ -177,10 +236,13 @@ def match_user_map(profile: Profile, bone_names: Iterable[str], rig_name: str, s
     return RigMatch(profile.name, mapping, profile.absorbed, profile.properties)
 
 
-def unknown_rig_sentence(rig_name: str) -> str:
-    return (f"Armature '{rig_name}' has no bones named like SMPL-X, Rigify, Mixamo or VRoid/VRM; "
-            "write a bone map for it (AsynFusion: Write Bone Map Template) and pass it with "
-            "--bone-map or the panel's Bone Map field.")
+def unknown_rig_sentence(rig_name: str, named_like: str | None = None) -> str:
+    """``named_like``: the profile its names match although its bones do not stand as that profile's do."""
+    what = (f"has bones named like {named_like} that do not stand as {named_like}'s do (pelvis below spine "
+            "below neck below head, left limbs on the left)" if named_like else
+            "has no bones named like SMPL-X, Rigify, Mixamo or VRoid/VRM")
+    return (f"Armature '{rig_name}' {what}; write a bone map for it (AsynFusion: Write Bone Map Template) "
+            "and pass it with --bone-map or the panel's Bone Map field.")
 
 
 def describe_skipped(joints: list[int]) -> str:
@@ -200,10 +262,12 @@ def describe_skipped(joints: list[int]) -> str:
     return ", ".join(parts)
 
 
-def template(bone_names: Iterable[str], rig_name: str) -> dict:
-    """A bone map to fill in for an armature: every SMPL-X joint, pre-filled where a profile fits."""
+def template(bone_names: Iterable[str], rig_name: str,
+             heads: Mapping[str, Sequence[float]] | None = None) -> dict:
+    """A bone map to fill in for an armature: every SMPL-X joint, pre-filled where a profile fits
+    (with ``heads``, only a profile whose chains fit the rig's geometry: never a bone of another chain)."""
     names = list(bone_names)
-    match = detect(names)
+    match = detect(names, heads=heads)
     mapping = match.mapping if match is not None else {}
     return {
         "name": f"{rig_name} bone map",
