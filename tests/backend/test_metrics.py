@@ -207,6 +207,7 @@ def synthetic_model(tmp_path_factory):
     return path
 
 
+@pytest.mark.shared_data("beat2")
 def test_fk_matches_the_smplx_package_on_a_synthetic_model(synthetic_model):
     m = read_motion(TAKE)
     frames = [0, 400, 1300, 1905]

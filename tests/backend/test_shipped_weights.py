@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import soundfile
 import torch
 from safetensors import safe_open
@@ -91,6 +92,7 @@ def test_five_minutes_of_silence_and_ten_of_speech_stay_on_the_floor(long_speech
     _check_grounded(tmp_path / "speech.npz", 600 * 30)
 
 
+@pytest.mark.shared_data("beat2")
 def test_shipped_weights_take_the_spine_chains_slow_posture_from_the_match(tmp_path):
     """On held-out speech the student's own posture is steadier than the capture's (model card,
     v5.1); the posture step moves the spine and head further and leaves the root, the legs and
