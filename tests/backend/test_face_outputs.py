@@ -122,4 +122,4 @@ def test_a_livelink_path_over_the_output_is_refused_before_generating(random_wei
     r = cli("generate", SPEECH_OGG, "-o", out, "--weights", random_weights, "--livelink", out)
     assert r.returncode == 1 and not out.exists()
     assert r.stderr.strip().splitlines()[-1] == (
-        "error: Refusing to write the output speech.npz over the input speech.npz; choose another output file.")
+        "error: Two outputs of this run are the same file speech.npz; give each output its own name.")
