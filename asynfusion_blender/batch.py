@@ -3,7 +3,7 @@
     blender -b [scene.blend] --python asynfusion_blender/batch.py -- \\
         (--audio FILE|FOLDER | --motion FILE.npz|FOLDER) [--rig NAME] [--bone-map MAP.json]
         [--out OUT.blend] [--start-frame N] [--seed N] [--parts face,jaw,body,hands,root]
-        [--blend IN.blend] [--preview SHEET.png] [--regenerate START END --from TAKE.npz]
+        [--blend IN.blend] [--preview SHEET.png] [--regenerate FIRST LAST [--from TAKE.npz]]
         [--variations N]
     ... --write-bone-map MAP.json [--rig NAME]     (a template to fill in, then --bone-map it)
     python asynfusion_blender/batch.py ...      (where the bpy wheel is installed)
@@ -18,9 +18,10 @@ input .blend is overwritten only with --overwrite. Generated motion files go to 
 ``asynfusion/`` folder beside the saved .blend. ``--preview`` renders a contact sheet of the
 (last) baked take after saving (Cycles, CPU). ``--face MESH`` names the mesh whose shape keys
 (Exp000-Exp099, or ARKit names in any common spelling) take the face; by default a mesh of the
-rig that has them. ``--regenerate START END --from TAKE.npz`` (with one --audio file, the
-take's own) resamples motion frames START to END-1 (30 fps, from 0) of that take with --seed and
-bakes the result as a new take; every other frame is the take's. ``--variations N`` generates
+rig that has them. ``--regenerate FIRST LAST [--from TAKE.npz]`` (with one --audio file, the
+take's own) resamples the timeline's frames FIRST to LAST of that take (the open .blend's take of
+the recording, or --from's motion file) with --seed and bakes the result as a new take starting
+where the take does; every other frame is the take's. ``--variations N`` generates
 seeds --seed to --seed+N-1 in one batched call, one take each (<audio>-seed<K>). Errors: one line on stderr, exit 1.
 """
 
@@ -45,7 +46,8 @@ if not __package__:
     __package__ = os.path.basename(_here)
     importlib.import_module(__package__)
 
-from . import client, generation, preview, targets  # noqa: E402
+from . import client, generation, preview, takes, targets  # noqa: E402
+from .core import motion_file  # noqa: E402
 from .bake import bake, curve_math, rig_reader  # noqa: E402
 from .core.output import OutputError, check_input, check_outputs, folder_files, pid_alive, replacing  # noqa: E402
 from .core.protocol import MAX_SEED, MAX_VARIATIONS, seed_error  # noqa: E402
@@ -79,10 +81,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--preview", default="", help="also render a contact sheet of the bake to this PNG")
     parser.add_argument("--variations", type=int, default=1, metavar="N",
                         help="N seeds from --seed on, generated in one batched call, one take each")
-    parser.add_argument("--regenerate", type=int, nargs=2, default=None, metavar=("START", "END"),
-                        help="resample only motion frames START to END-1 (30 fps, from 0) of --from's take")
+    parser.add_argument("--regenerate", type=int, nargs=2, default=None, metavar=("FIRST", "LAST"),
+                        help="resample only the timeline's frames FIRST to LAST (as the preview range shows "
+                        "them) of the take, into a new take that starts where it does")
     parser.add_argument("--from", dest="source", default="", metavar="TAKE.npz",
-                        help="the take's motion file (made for --audio) that --regenerate works on")
+                        help="the take's motion file (made for --audio) that --regenerate works on "
+                        "(default: the open .blend's take of --audio, the one playing or else the newest)")
     return parser.parse_args(argv)
 
 
@@ -236,17 +240,54 @@ def _bake_one(scene: bpy.types.Scene, motion_path: str, armature: bpy.types.Obje
     return lines + [f"{name}: warning: {warning}" for warning in summary.warnings]
 
 
-def _regenerate(args: argparse.Namespace, files: list[str]) -> tuple[str, int, int] | None:
-    """--regenerate's (take's motion file, start, end), once it is known to make sense."""
-    if args.regenerate is None and not args.source:
+def _scene_take(scene: bpy.types.Scene, recording: str, source: str) -> takes.Take | None:
+    """The take of the open .blend that --regenerate works on: the one whose motion file is
+    ``source`` (by name) when given, else one generated from ``recording``: the one an armature
+    plays, else the newest."""
+    def same(a: str, b: str) -> bool:
+        return os.path.basename(a) == os.path.basename(b)
+    found = [t for t in takes.all_takes()
+             if (same(t.motion, source) if source else t.recording and same(t.recording, recording))]
+    now = takes.playing([o for o in scene.objects if o.type == 'ARMATURE'])
+    return next((t for t in found if t.id in now), found[0] if found else None)
+
+
+def _take_motion(take: takes.Take) -> str:
+    """The take's motion file: where it was written, else the same name in ``asynfusion/`` beside
+    the open .blend (the .blend and its folder were moved together)."""
+    if os.path.isfile(take.motion):
+        return take.motion
+    return os.path.join(generation.motion_folder(), os.path.basename(take.motion))
+
+
+def _regenerate(args: argparse.Namespace, files: list[str], scene: bpy.types.Scene
+                ) -> tuple[tuple[str, int, int], tuple[int, int], int] | None:
+    """--regenerate FIRST LAST (the timeline's frames, as the preview range): ((take's motion file,
+    start, end in its motion frames), (FIRST, LAST), the take's start frame), once it makes sense.
+    The take is --from's motion file, else the open .blend's take of the recording."""
+    if args.regenerate is None:
+        if args.source:
+            raise AddonError("--from TAKE.npz goes with --regenerate FIRST LAST; name the frames to resample.")
         return None
-    if args.regenerate is None or not args.source:
-        raise AddonError("--regenerate START END and --from TAKE.npz go together; name the take's motion file "
-                         "and the frames to resample.")
     if not args.audio or len(files) != 1:
         raise AddonError("--regenerate works on one take: give its recording as one --audio file.")
-    check_input(args.source, "The take's motion file", AddonError, "check --from")
-    return os.path.abspath(args.source), args.regenerate[0], args.regenerate[1]
+    take = _scene_take(scene, files[0], args.source)
+    if args.source:
+        source = os.path.abspath(check_input(args.source, "The take's motion file", AddonError, "check --from"))
+    elif take is None:
+        raise AddonError(f"The scene has no take generated from {os.path.basename(files[0])}; open its .blend "
+                         "(--blend) or name the take's motion file with --from.")
+    else:
+        source = check_input(_take_motion(take), "The take's motion file", AddonError,
+                             "keep the asynfusion folder beside the .blend or pass --from")
+    start = take.start if take is not None else args.start_frame
+    motion = motion_file.read_motion(source)
+    shown = takes.Take(id="", name=take.name if take is not None else os.path.splitext(os.path.basename(source))[0],
+                       seed=-1, date="", seconds=motion.num_frames / float(motion.fps), start=start, actions=(),
+                       kept=False)
+    first, last = args.regenerate
+    begin, end = takes.motion_range(shown, first, last, scene.render.fps / scene.render.fps_base, motion.fps)
+    return (source, begin, end), (first, last), start
 
 
 def run(args: argparse.Namespace) -> list[str]:
@@ -266,11 +307,14 @@ def run(args: argparse.Namespace) -> list[str]:
     wrong_seed = seed_error(args.seed, args.variations)
     if wrong_seed is not None:
         raise AddonError(wrong_seed)
-    regenerate = _regenerate(args, files)
-    seeds = [args.seed + k for k in range(args.variations)]
-    out, sheet = check_run_outputs(args, files, seeds, None if regenerate is None else regenerate[1:])
     context = bpy.context
     scene = context.scene
+    found = _regenerate(args, files, scene)
+    regenerate, frames, start_frame = (None, None, args.start_frame) if found is None else found
+    if regenerate is not None:
+        args.source = regenerate[0]         # the take's motion file, found or named, is an input
+    seeds = [args.seed + k for k in range(args.variations)]
+    out, sheet = check_run_outputs(args, files, seeds, frames)
     armature = targets.find_armature(scene, args.rig)
     if armature is None:
         armature, _ = targets.create_builtin_rig(context)
@@ -306,20 +350,19 @@ def run(args: argparse.Namespace) -> list[str]:
         for path in files:
             stem, device = os.path.splitext(os.path.basename(path))[0], None
             if worker is not None:
-                frames = None if regenerate is None else regenerate[1:]
                 staged = [os.path.join(staging, generation.motion_name(path, seed, frames)) for seed in seeds]
                 reply = generation.generate_blocking(worker, path, staged[0], seeds[0], regenerate=regenerate,
                                                      more=list(zip(seeds[1:], staged[1:])),
                                                      on_audio=lambda s: _announce(scene, s, face, parts, armature))
                 device = reply.get("device")
-                named = len(seeds) > 1 or regenerate is not None      # a take per file name, else per recording
-                made = [(m, path, os.path.splitext(os.path.basename(m))[0] if named else stem, seed,
+                # a take is named as its motion file (<audio>-seed<K>), one take or several alike
+                made = [(m, path, os.path.splitext(os.path.basename(m))[0], seed,
                          (path, os.path.join(generation.motion_folder(out), os.path.basename(m))))
                         for m, seed in zip(staged, seeds)]
             else:
                 made = [(path, generation.sibling_audio(path), stem, None, None)]
             for motion_path, audio, name, seed, generated in made:
-                options = bake.BakeOptions(parts=parts, start_frame=args.start_frame, audio_path=audio, name=name,
+                options = bake.BakeOptions(parts=parts, start_frame=start_frame, audio_path=audio, name=name,
                                            bone_map=os.path.abspath(args.bone_map) if args.bone_map else None,
                                            seed=seed, keep=True, generated=generated)
                 lines.extend(_bake_one(scene, motion_path, armature, face, options, device))

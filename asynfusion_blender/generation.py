@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import bpy
 
@@ -71,16 +71,51 @@ def _temporary_folder() -> str:
 
 
 def motion_name(audio_path: str, seed: int, regenerate: tuple[int, int] | None = None) -> str:
-    """<audio>-seed<N>.npz, or <audio>-seed<N>-frames<S>-<E>.npz for a regenerated range."""
+    """<audio>-seed<N>.npz, or <audio>-seed<N>-frames<S>-<E>.npz for a regenerated range (the
+    timeline's frames S to E, as the preview range shows them)."""
     frames = "" if regenerate is None else f"-frames{regenerate[0]}-{regenerate[1]}"
     return f"{os.path.splitext(os.path.basename(audio_path))[0]}-seed{seed}{frames}.npz"
 
 
 def motion_output_path(audio_path: str, seed: int, blend_path: str = "",
-                       regenerate: tuple[int, int] | None = None) -> str:
+                       regenerate: tuple[int, int] | None = None, taken: Collection[str] = ()) -> str:
+    """Where a generated take's motion goes: ``motion_name``, with ``-2``, ``-3``, ... added when a
+    file of that name is already there or a take in ``taken`` has that name (the same seed pressed
+    again is a take of its own, and never replaces the motion file of an earlier one). In the temp
+    folder (an unsaved .blend) only the takes count: a file there is gone once baked."""
     folder = motion_folder(blend_path)
     os.makedirs(folder, exist_ok=True)
-    return os.path.join(folder, motion_name(audio_path, seed, regenerate))
+    stem = os.path.splitext(motion_name(audio_path, seed, regenerate))[0]
+    kept = folder != _temporary_folder()
+    name, k = stem, 1
+    while name in taken or (kept and os.path.exists(os.path.join(folder, name + ".npz"))):
+        k += 1
+        name = f"{stem}-{k}"
+    return os.path.join(folder, name + ".npz")
+
+
+# Motion files Generate wrote beside a saved .blend in this session: the ones no take saved with
+# the .blend uses any more (deleted, undone, or left out on save) are removed when it is saved.
+WRITTEN: set[str] = set()
+
+
+def remember_written(paths: Sequence[str]) -> None:
+    WRITTEN.update(os.path.abspath(p) for p in paths if os.path.dirname(os.path.abspath(p)) != _temporary_folder())
+
+
+def remove_unused_motion(used: Collection[str]) -> list[str]:
+    """Remove this session's motion files that no take in ``used`` (motion paths) refers to;
+    returns the paths removed."""
+    keep = {os.path.abspath(p) for p in used if p}
+    removed = []
+    for path in sorted(WRITTEN - keep):
+        WRITTEN.discard(path)
+        try:
+            os.unlink(path)
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def discard_temporary(motion_path: str) -> None:

@@ -27,6 +27,7 @@ from .core.protocol import seed_error
 from .errors import USER_ERRORS, AddonError
 
 
+SEED_FIELD_MAX = 2**31 - 1      # the panel's seed field is a Blender integer
 Status = set[Literal['RUNNING_MODAL', 'CANCELLED', 'FINISHED', 'PASS_THROUGH', 'INTERFACE']]
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class JobState:
     cost: list[str] = field(default_factory=list)   # what a large bake will cost, shown while generating
     cancel_requested: bool = False
     baked: list[str] = field(default_factory=list)  # the actions the summary is about
+    note: str = ""                                  # what the last save left out (takes not kept)
 
     def done(self, summary: str, baked: list[str] | None = None) -> None:
         self.summary, self.error, self.baked = summary, "", list(baked or ())
@@ -72,8 +74,45 @@ def _after_undo(*_args: object) -> None:
 
 @bpy.app.handlers.persistent
 def _after_load(*_args: object) -> None:
+    takes.release_held()        # the takes a save kept are not kept takes
+    generation.WRITTEN.clear()  # the motion written for the file before belongs to it, not to this one
+    JOB.note = ""
     if not JOB.running:
         JOB.done("")            # nothing said about the previous file is about this one
+
+
+_DROPPED: list[takes.Take] = []
+
+
+@bpy.app.handlers.persistent
+def _before_save(*_args: object) -> None:
+    """Keep every take in the file (the default), or note which ones a save of kept takes leaves out."""
+    _DROPPED.clear()
+    if preferences.saves_every_take(bpy.context):
+        takes.hold_for_save()
+    else:
+        _DROPPED.extend(takes.dropped_on_save())
+
+
+@bpy.app.handlers.persistent
+def _after_save(*_args: object) -> None:
+    """Give the held takes back, remove this session's motion files no saved take uses, and say
+    which takes were left out."""
+    takes.release_held()
+    generation.remove_unused_motion(takes.saved_motion(_DROPPED))
+    JOB.note = save_note([t.name for t in _DROPPED])
+    if JOB.note:
+        print(f"AsynFusion: {JOB.note}")
+    _DROPPED.clear()
+    redraw_panels()
+
+
+def save_note(dropped: list[str]) -> str:
+    """One line naming the takes a save left out."""
+    if not dropped:
+        return ""
+    names = ", ".join(dropped)
+    return f"Saved without {len(dropped)} take{'s' if len(dropped) > 1 else ''} not kept: {names}."
 
 
 def targets_changed(_settings: object, _context: bpy.types.Context) -> None:
@@ -83,7 +122,8 @@ def targets_changed(_settings: object, _context: bpy.types.Context) -> None:
 
 
 _HANDLERS = ((bpy.app.handlers.undo_post, _after_undo), (bpy.app.handlers.redo_post, _after_undo),
-             (bpy.app.handlers.load_post, _after_load))
+             (bpy.app.handlers.load_post, _after_load), (bpy.app.handlers.save_pre, _before_save),
+             (bpy.app.handlers.save_post, _after_save))
 
 
 def register() -> None:
@@ -156,26 +196,29 @@ def _audio(context: bpy.types.Context) -> tuple[str, int, str | None]:
             raise AddonError("Choose a sound strip from the sequencer, or switch the audio source to File.")
         return bpy.path.abspath(strip.sound.filepath), int(strip.frame_start), None
     path = bpy.path.abspath(settings.audio_file)
-    if not settings.audio_file or not os.path.isfile(path):
+    if not settings.audio_file:
         raise AddonError("Choose a speech recording (WAV, FLAC, MP3 or OGG) to generate from.")
+    if not os.path.isfile(path):
+        raise AddonError(f"Audio file {path} does not exist; check the path.")
     return path, settings.start_frame, path
 
 
 def _regeneration(context: bpy.types.Context, take_id: str
-                  ) -> tuple[str, int, str | None, tuple[str, int, int]]:
-    """(recording, start frame, strip recording, (motion file, start, end)) to regenerate the
-    timeline's preview range of a take: the new take starts where the old one does."""
+                  ) -> tuple[str, int, str | None, tuple[str, int, int], tuple[int, int]]:
+    """(recording, start frame, strip recording, (motion file, start, end) in motion frames, the
+    timeline's frames) to regenerate the timeline's preview range of a take: the new take starts
+    where the old one does."""
     take = takes.find(take_id)
     if not take.recording:
         raise AddonError(f"Take {take.name} was baked from a motion file; only a take generated here can have a "
                          "range regenerated.")
     scene = context.scene
     if not scene.use_preview_range:
-        raise AddonError("Set the timeline's preview range (Ctrl+Alt+P over the timeline) to the frames to "
-                         "regenerate, then press Regenerate again.")
-    start, end = takes.motion_range(take, scene.frame_preview_start, scene.frame_preview_end,
-                                    scene.render.fps / scene.render.fps_base, motion_file.DEFAULT_FPS)
-    return take.recording, take.start, take.audio or None, (take.motion, start, end)
+        raise AddonError("Set a preview range first (Ctrl+Alt+P over the timeline).")
+    first, last = scene.frame_preview_start, scene.frame_preview_end
+    start, end = takes.motion_range(take, first, last, scene.render.fps / scene.render.fps_base,
+                                    motion_file.DEFAULT_FPS)
+    return take.recording, take.start, take.audio or None, (take.motion, start, end), (first, last)
 
 
 def _bone_map(context: bpy.types.Context) -> str | None:
@@ -203,20 +246,24 @@ class GenerateRun:
         """``take``: regenerate the preview range of that take (by id) instead of the panel's audio."""
         settings = _settings(context)
         armature, face = _targets(context)
-        audio, start, strip, regenerate = _audio(context) + (None,) if take is None else _regeneration(context, take)
+        audio, start, strip, regenerate, frames = (_audio(context) + (None, None) if take is None
+                                                   else _regeneration(context, take))
         seeds = [settings.seed + k for k in range(settings.variations if take is None else 1)]
         wrong_seed = seed_error(seeds[0], len(seeds))
         if wrong_seed is not None:
             raise AddonError(wrong_seed)
-        frames = None if regenerate is None else regenerate[1:]
-        outs = check_outputs([generation.motion_output_path(audio, seed, regenerate=frames) for seed in seeds],
-                             [audio, None if regenerate is None else regenerate[0], *_panel_inputs(context)])
+        names = {t.name for t in takes.all_takes()}
+        outs: list[str] = []
+        for seed in seeds:     # named by the timeline's frames; unique, so no earlier take's motion is replaced
+            outs.append(generation.motion_output_path(audio, seed, regenerate=frames, taken=names))
+            names.add(os.path.splitext(os.path.basename(outs[-1]))[0])
+        outs = check_outputs(outs, [audio, None if regenerate is None else regenerate[0], *_panel_inputs(context)])
         self.worker = client.shared_client(preferences.worker_command(context), client.worker_env())
         self.request = generation.generate_request(self.worker, audio, outs[0], seeds[0], settings.steps_face,
                                              settings.steps_body, regenerate, list(zip(seeds[1:], outs[1:])))
-        named = take is not None or len(seeds) > 1     # one take per motion file, else per recording
+        # a take is named as its motion file: <audio>-seed<K>, one take or several alike
         self.options = [bake.BakeOptions(parts=settings.parts(), start_frame=start, audio_path=strip,
-                                         name=os.path.splitext(os.path.basename(out if named else audio))[0],
+                                         name=os.path.splitext(os.path.basename(out))[0],
                                          bone_map=_bone_map(context), seed=seed, generated=(audio, out))
                         for seed, out in zip(seeds, outs)]
         self.targets = (armature, face)
@@ -269,6 +316,10 @@ class GenerateRun:
         finally:
             for path in paths:
                 generation.discard_temporary(path)
+        generation.remember_written(paths)
+        settings = _settings(context)
+        if not settings.lock_seed and settings.seed + len(paths) <= SEED_FIELD_MAX:
+            settings.seed += len(paths)         # the next Generate makes a new take (the lock keeps the seed)
         summary = summaries[-1]                 # the last variation plays; the take list has them all
         text = generation.summary_text(summary, reply.get("device"))
         if len(summaries) > 1:
@@ -453,8 +504,13 @@ class ASYNFUSION_OT_create_rig(bpy.types.Operator):
         else:
             armature, body = targets.create_builtin_rig(context)
         settings.armature, settings.face_mesh = armature, body
+        cube = targets.startup_cube(context.scene)
+        if cube is not None:            # it would hide the character's legs; undo shows it again
+            cube.hide_set(True)
+            cube.hide_render = True
         build.frame_in_views(context)
-        self.report({'INFO'}, f"Created {armature.name} with {len(rig_reader.armature_bones(armature))} bones.")
+        hidden = " and hid the startup cube" if cube is not None else ""
+        self.report({'INFO'}, f"Created {armature.name} with {len(rig_reader.armature_bones(armature))} bones{hidden}.")
         return {'FINISHED'}
 
 
@@ -557,7 +613,7 @@ class ASYNFUSION_OT_take_use(_TakeOperator):
 
 
 class ASYNFUSION_OT_take_keep(_TakeOperator):
-    """Keep this take in the .blend (a fake user), or let it go once nothing plays it"""
+    """Keep this take (a fake user): saved even when Save Takes is Kept Only"""
     bl_idname = "asynfusion.take_keep"
     bl_label = "AsynFusion: Keep Take"
 

@@ -45,6 +45,11 @@ class AsynFusionPreferences(bpy.types.AddonPreferences):
         name="Weights Folder", subtype='DIR_PATH',
         description="Folder with the trained AsynFusion weights; empty uses the weights shipped with the add-on",
     )
+    save_takes: EnumProperty(  # type: ignore[valid-type]
+        name="Save Takes", default="ALL",
+        items=[("ALL", "Every Take", "Saving the .blend keeps every take in the take list"),
+               ("KEPT", "Kept Only", "Saving the .blend keeps only the takes kept (shield) or playing; "
+                "the panel names the others before and when they are left out")])
     wheel_dir: StringProperty(  # type: ignore[valid-type]
         name="Offline Wheels", subtype='DIR_PATH',
         description="For Set Up Backend without internet: a folder with the .whl files of torch and the "
@@ -59,6 +64,7 @@ class AsynFusionPreferences(bpy.types.AddonPreferences):
         draw_setup(layout, self, setup_note(self.device, self.wheel_dir))
         layout.prop(self, "device")
         layout.prop(self, "weights_dir")
+        layout.prop(self, "save_takes")
         layout.label(text=worker_status())
         layout.label(text=LICENCE_NOTE, icon='INFO')
 
@@ -67,6 +73,12 @@ def get_preferences(context: bpy.types.Context) -> AsynFusionPreferences | None:
     """The preferences when the add-on is enabled through Blender, else None (defaults apply)."""
     addon: bpy.types.Addon | None = context.preferences.addons.get(AsynFusionPreferences.bl_idname)
     return addon.preferences if addon is not None else None  # type: ignore[return-value]
+
+
+def saves_every_take(context: bpy.types.Context) -> bool:
+    """Whether saving keeps every take (the default) or only kept and playing ones."""
+    prefs = get_preferences(context)
+    return prefs is None or prefs.save_takes == "ALL"
 
 
 def worker_status() -> str:

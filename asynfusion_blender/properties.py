@@ -35,7 +35,13 @@ class AsynFusionSettings(bpy.types.PropertyGroup):
         description="JSON map from SMPL-X joints to this rig's bones, for rigs no profile recognises "
                     "(empty: the profile is detected from the bone names)")
     start_frame: IntProperty(name="Start Frame", default=1)  # type: ignore[valid-type]
-    seed: IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
+    seed: IntProperty(  # type: ignore[valid-type]
+        name="Seed", default=0, min=0,
+        description="The motion's random seed: the same seed and speech give the same motion. "
+                    "Each Generate moves it on, so the next one is a new take, unless locked")
+    lock_seed: BoolProperty(  # type: ignore[valid-type]
+        name="Lock Seed", default=False,
+        description="Keep the seed after Generate (pressing it again makes the same motion as a new take)")
     variations: IntProperty(  # type: ignore[valid-type]
         name="Variations", default=1, min=1, max=MAX_VARIATIONS,
         description="Takes to generate at once, seeds Seed, Seed+1, ...: one batched run of the model, "

@@ -3,9 +3,10 @@ between, keep or delete.
 
 A take's facts live on its actions, as the custom property ``asynfusion_take`` (id, name, seed,
 date, audio, length, start frame, which part, the action's own name), so the .blend holds them
-with nothing else to save. Only a kept take has a fake user: one that is neither kept nor
-playing has no users and is gone once the file is saved and opened again, so takes no longer
-pile up in the .blend.
+with nothing else to save. Only a kept take has a fake user. Saving keeps every take by default (``hold_for_save``
+gives the others a fake user for the save only); with the preference *Save Takes: Kept Only*
+a take that is neither kept nor playing is left out of the saved file, and the panel says which
+before and when it is saved (``dropped_on_save``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .bake.rig_reader import shape_keys_of
 from .errors import AddonError
 
 KEY = "asynfusion_take"
+HELD = "asynfusion_held"    # set on a take's action only while a save keeps it (saving every take)
 GONE = "That take is no longer in the file; pick another one."
 
 
@@ -119,7 +121,7 @@ def motion_range(take: Take, first: int, last: int, fps: float, motion_fps: floa
     end_of_take = take.start + take.seconds * fps
     if last < first or first < take.start or last >= round(end_of_take):
         raise AddonError(f"Frames {first}-{last} are not inside take {take.name} (frames {take.start}-"
-                         f"{round(end_of_take) - 1}); set the preview range within the take, start before end.")
+                         f"{round(end_of_take) - 1}); choose frames within it, the first before the last.")
     start = round((first - take.start) / fps * motion_fps)
     end = max(round((last + 1 - take.start) / fps * motion_fps), start + 1)
     return start, min(end, round(take.seconds * motion_fps))
@@ -174,3 +176,33 @@ def use(take_id: str, armature: bpy.types.Object, face_mesh: bpy.types.Object | 
                 continue
         action_support.play(owner, action)
     return skipped
+
+
+def dropped_on_save() -> list[Take]:
+    """The takes a save would leave out when only kept takes are saved: those with an action
+    that nothing uses (neither kept nor playing)."""
+    unused = {a.name for a in bpy.data.actions if a.users == 0 and not a.use_fake_user}
+    return [t for t in all_takes() if unused.intersection(t.actions)]
+
+
+def hold_for_save() -> None:
+    """Before a save that keeps every take: each take's action that nothing uses gets a fake user,
+    marked as held, so that it is written; ``release_held`` takes it back after the save and
+    after the file is opened again (the take stays not kept)."""
+    for action in bpy.data.actions:
+        if _facts(action) is not None and action.users == 0 and not action.use_fake_user:
+            action.use_fake_user = True
+            cast(Any, action)[HELD] = True
+
+
+def release_held() -> None:
+    for action in bpy.data.actions:
+        if cast(Any, action).get(HELD):
+            del cast(Any, action)[HELD]
+            action.use_fake_user = False
+
+
+def saved_motion(dropped: list[Take]) -> list[str]:
+    """The motion files of the takes a save writes (every take but ``dropped``)."""
+    gone = {t.id for t in dropped}
+    return [t.motion for t in all_takes() if t.id not in gone and t.motion]

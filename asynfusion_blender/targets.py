@@ -128,3 +128,20 @@ def targets_from_selection(context: bpy.types.Context) -> tuple[bpy.types.Object
 
 def create_builtin_rig(context: bpy.types.Context) -> tuple[bpy.types.Object, bpy.types.Object]:
     return build.build_rig(context, builtin.builtin_rig())
+
+
+def startup_cube(scene: bpy.types.Scene) -> bpy.types.Object | None:
+    """The startup file's cube when it is still as Blender made it (named Cube, a 2 m cube of 8
+    vertices at the origin, unrotated, unscaled, no modifiers or animation, shown): the built-in
+    character stands inside it. Any cube the user touched is theirs and returns None."""
+    cube: bpy.types.Object | None = scene.objects.get("Cube")
+    if cube is None or cube.type != 'MESH' or cube.hide_get() or cube.parent is not None:
+        return None
+    mesh: bpy.types.Mesh = cube.data  # type: ignore[assignment]
+    def exactly(vector: object, value: float) -> bool:
+        return all(c == value for c in vector)  # type: ignore[attr-defined]
+    untouched = (len(mesh.vertices) == 8 and len(mesh.polygons) == 6 and mesh.shape_keys is None
+                 and not cube.modifiers and cube.animation_data is None and exactly(cube.location, 0.0)
+                 and exactly(cube.rotation_euler, 0.0) and exactly(cube.scale, 1.0)
+                 and all(all(abs(c) == 1.0 for c in v.co) for v in mesh.vertices))  # type: ignore[attr-defined]
+    return cube if untouched else None

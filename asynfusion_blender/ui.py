@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import textwrap
+from typing import Literal
+
 import bpy
 
 from . import operators, preferences, takes, targets
 from .bake import action_support, rig_reader
+
+
+Icon = Literal['INFO', 'BLANK1', 'ERROR', 'CHECKMARK']
+CHAR_PX = 6.5           # the width of an average character of the UI font at scale 1, in pixels
+MARGIN_PX = 50          # the panel's margins and a label's icon
+
+
+def wrap(text: str, region_width: float, scale: float = 1.0) -> list[str]:
+    """``text`` in lines that fit a sidebar ``region_width`` pixels wide (at ``scale``, the UI
+    scale), broken between words: a label would cut a long sentence off in its middle."""
+    chars = max(16, int((region_width - MARGIN_PX * scale) / (CHAR_PX * scale)))
+    return textwrap.wrap(text, chars, break_long_words=True, break_on_hyphens=False) or [""]
+
+
+def message(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: Icon) -> None:
+    """A message over as many lines as the sidebar's width needs, the icon on the first."""
+    region = context.region
+    width = region.width if region is not None else 300
+    for i, line in enumerate(wrap(text, width, context.preferences.system.ui_scale)):
+        layout.label(text=line, icon=icon if i == 0 else 'BLANK1')
 
 
 class _Sidebar(bpy.types.Panel):
@@ -59,7 +82,9 @@ class ASYNFUSION_PT_main(_Sidebar):
 
         col = layout.column(align=True)
         col.label(text="3. Generate", icon='SHADERFX')
-        col.prop(settings, "seed")
+        row = col.row(align=True)
+        row.prop(settings, "seed")
+        row.prop(settings, "lock_seed", text="", icon='LOCKED' if settings.lock_seed else 'UNLOCKED')
         row = col.row(align=True)
         row.prop(settings, "steps_face", text="Face")
         row.prop(settings, "steps_body", text="Body")
@@ -74,25 +99,30 @@ class ASYNFUSION_PT_main(_Sidebar):
             row = layout.row(align=True)
             row.progress(factor=job.progress, type='BAR', text=f"{job.stage} {job.progress:.0%}")
             row.operator("asynfusion.cancel", text="", icon='CANCEL')
+            col = layout.column(align=True)
             for i, line in enumerate(job.cost):
-                layout.label(text=line, icon='INFO' if i == 0 else 'BLANK1')
+                message(col, context, line, 'INFO' if i == 0 else 'BLANK1')
         else:
             row = layout.row(align=True)
             row.operator("asynfusion.generate", text="Generate", icon='PLAY_SOUND')
             row.prop(settings, "variations", text="×")
         if job.error:
-            box = layout.box()
+            box = layout.column(align=True)
             box.alert = True
-            box.label(text=job.error, icon='ERROR')
+            message(box, context, job.error, 'ERROR')
         elif job.current_summary():
-            layout.label(text=job.current_summary(), icon='CHECKMARK')
-        _draw_takes(layout, settings)
+            message(layout.column(align=True), context, job.current_summary(), 'CHECKMARK')
+        _draw_takes(layout, context, settings)
 
 
-def _draw_takes(layout: bpy.types.UILayout, settings) -> None:  # settings: AsynFusionSettings
+def _draw_takes(layout: bpy.types.UILayout, context: bpy.types.Context,
+                settings) -> None:  # settings: AsynFusionSettings
     """4. Takes: each bake, newest first; click one to play it, the shield keeps it, ⟳ regenerates
-    a range of it, X deletes it."""
+    a range of it, X deletes it. When saving keeps only kept takes, a line says which a save
+    would leave out, and after a save which it did."""
     found = takes.all_takes()
+    if operators.JOB.note:
+        message(layout.column(align=True), context, operators.JOB.note, 'INFO')
     if not found:
         return
     owners = [o for o in (settings.armature, rig_reader.shape_keys_of(settings.face_mesh)) if o is not None]
@@ -110,6 +140,16 @@ def _draw_takes(layout: bpy.types.UILayout, settings) -> None:  # settings: Asyn
             row.operator("asynfusion.take_regenerate", text="", icon='FILE_REFRESH').take = take.id
         row.operator("asynfusion.take_delete", text="", icon='X').take = take.id
         col.label(text=take.details(), icon='BLANK1')
+    if not preferences.saves_every_take(context):
+        dropped = takes.dropped_on_save()
+        if dropped:
+            message(layout.column(align=True), context, save_warning(len(dropped)), 'INFO')
+
+
+def save_warning(count: int) -> str:
+    """The line under the take list while a save would leave takes out (Save Takes: Kept Only)."""
+    return (f"{count} take{'s are' if count > 1 else ' is'} neither kept nor playing: "
+            f"saving leaves {'them' if count > 1 else 'it'} out (the shield keeps a take).")
 
 
 class ASYNFUSION_PT_motion(_SubPanel):

@@ -295,26 +295,30 @@ def test_one_bake_drives_a_whole_non_smplx_character_body_and_arkit_face(tmp_pat
 
 
 def test_regenerate_a_range_of_a_take_into_a_new_take(tmp_path):
-    """Real worker and weights: frames 100-199 of a baked take are resampled with a new seed, the
-    other frames of the new motion file are the take's bit for bit, and the new take is baked;
-    a range outside the take is one line, exit 1, nothing saved."""
-    assert run_batch("--audio", SPEECH, "--out", str(tmp_path / "a.blend"), cwd=tmp_path).returncode == 0
+    """Real worker and weights: the timeline's frames 81-160 of a baked take (24 fps from frame 1:
+    motion frames 100-199) are resampled with a new seed, the take found in the .blend without
+    --from; the other frames of the new motion file are the take's bit for bit, and the new take
+    is baked where the take starts; a range outside the take is one line, exit 1, nothing saved."""
+    a = run_batch("--audio", SPEECH, "--start-frame", "1", "--out", str(tmp_path / "a.blend"), cwd=tmp_path)
+    assert a.returncode == 0, a.stderr
+    assert "5703-47212-0000-seed0: Baked 356 frames (14.8 s)" in a.stdout       # named as variations are
     take = tmp_path / "asynfusion" / "5703-47212-0000-seed0.npz"
-    done = run_batch("--audio", SPEECH, "--regenerate", "100", "200", "--from", str(take), "--seed", "4",
-                     "--out", str(tmp_path / "b.blend"), cwd=tmp_path)
+    done = run_batch("--blend", str(tmp_path / "a.blend"), "--audio", SPEECH, "--regenerate", "81", "160",
+                     "--seed", "4", "--start-frame", "50", "--out", str(tmp_path / "b.blend"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "5703-47212-0000-seed4-frames100-200: Baked 356 frames (14.8 s)" in done.stdout
+    assert "5703-47212-0000-seed4-frames81-160: Baked 356 frames (14.8 s), frames 1-356" in done.stdout
     old = np.load(take)
-    new = np.load(tmp_path / "asynfusion" / "5703-47212-0000-seed4-frames100-200.npz")
+    new = np.load(tmp_path / "asynfusion" / "5703-47212-0000-seed4-frames81-160.npz")
     for key in ("poses", "expressions", "trans"):
         assert np.array_equal(old[key][:100], new[key][:100]) and np.array_equal(old[key][200:], new[key][200:])
         assert not np.array_equal(old[key][100:200], new[key][100:200])
-    bad = run_batch("--audio", SPEECH, "--regenerate", "400", "900", "--from", str(take),
+    bad = run_batch("--audio", SPEECH, "--regenerate", "300", "900", "--from", str(take),
                     "--out", str(tmp_path / "c.blend"), cwd=tmp_path)
-    assert "not inside the take's frames 0-445" in one_error(bad)
+    assert one_error(bad).endswith("Frames 300-900 are not inside take 5703-47212-0000-seed0 (frames 1-356); "
+                                   "choose frames within it, the first before the last.")
     assert not (tmp_path / "c.blend").exists()
     alone = run_batch("--audio", SPEECH, "--regenerate", "1", "5", "--out", str(tmp_path / "d.blend"), cwd=tmp_path)
-    assert "--from TAKE.npz go together" in one_error(alone)
+    assert "The scene has no take generated from 5703-47212-0000.ogg" in one_error(alone)
 
 
 def test_variations_are_one_batched_generate_and_one_take_each(tmp_path):

@@ -60,7 +60,7 @@ def test_generate_through_the_timer_path_then_a_warm_second_run(scene, long_spee
         seconds = w.getnframes() / w.getframerate()
     scene_fps = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
     action = armature.animation_data.action
-    assert action.name == "three_minutes body"
+    assert action.name == f"three_minutes-seed{run.options[0].seed} body"
     assert abs(bpy.context.scene.frame_end - seconds * scene_fps) <= 2
     assert body.data.shape_keys.animation_data.action is not None
     assert operators.JOB.summary.startswith("Baked ") and "cpu" in operators.JOB.summary.lower()
@@ -160,7 +160,7 @@ def test_generate_operator_in_background_mode_uses_the_real_worker(scene, tmp_pa
     assert bpy.app.background and not bpy.data.filepath
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))   # where an unsaved file's motion goes
     assert bpy.ops.asynfusion.generate() == {'FINISHED'}
-    assert armature.animation_data.action.name == "5703-47212-0000 body"
+    assert armature.animation_data.action.name == "5703-47212-0000-seed3 body"
     assert os.listdir(tmp_path / "asynfusion") == []             # baked, so the temporary motion is gone
 
 

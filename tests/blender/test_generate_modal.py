@@ -97,12 +97,13 @@ def test_timer_ticks_generate_and_bake_then_the_timer_is_removed(modal):
     assert not bpy.ops.asynfusion.generate.poll()           # greyed out while it runs
     assert bpy.ops.asynfusion.cancel.poll()
     run_to_the_end(op)
-    assert armature.animation_data.action.name == "5703-47212-0000 body"
-    assert body.data.shape_keys.animation_data.action.name == "5703-47212-0000 face"
+    assert armature.animation_data.action.name == "5703-47212-0000-seed3 body"     # named as variations are
+    assert body.data.shape_keys.animation_data.action.name == "5703-47212-0000-seed3 face"
     assert operators.JOB.summary.startswith("Baked ") and operators.JOB.error == ""
     assert bpy.ops.asynfusion.generate.poll() and not bpy.ops.asynfusion.cancel.poll()
     take = takes.all_takes()[0]            # the take remembers the seed it was generated with
-    assert (take.name, take.seed, take.start) == ("5703-47212-0000", 3, 1) and not take.kept
+    assert (take.name, take.seed, take.start) == ("5703-47212-0000-seed3", 3, 1) and not take.kept
+    assert bpy.context.scene.asynfusion.seed == 4          # the next Generate is a new take
 
 
 def _cancel_while_sampling(cancel, cls=GENERATE, **properties):
@@ -152,8 +153,9 @@ def test_regenerate_ticks_to_a_new_take_that_keeps_the_take_outside_the_range(mo
     run_to_the_end(op)
     assert operators.JOB.summary.startswith("Baked ")
     new = takes.all_takes()[0]
-    # scene frames 101-180 at 24 fps from frame 1 are motion frames 125-225 at 30 fps
-    assert (new.name, new.seed, new.start) == ("5703-47212-0000-seed7-frames125-225", 7, old.start)
+    # scene frames 101-180 at 24 fps from frame 1 are motion frames 125-225 at 30 fps; the name
+    # speaks the timeline's frames
+    assert (new.name, new.seed, new.start) == ("5703-47212-0000-seed7-frames101-180", 7, old.start)
     assert_range_regenerated(old.motion, new.motion, 125, 225)
     assert armature.animation_data.action.name == f"{new.name} body"
     assert {t.id for t in takes.all_takes()} == {old.id, new.id}

@@ -36,9 +36,11 @@ def test_the_preview_range_of_a_take_is_regenerated_into_a_new_take(generated):
     scene.asynfusion.seed = 7
     assert bpy.ops.asynfusion.take_regenerate(take=old.id) == {'FINISHED'}
     new = takes.all_takes()[0]
-    # scene frames 101-180 at 24 fps from frame 1 are motion frames 125-225 at 30 fps
-    assert new.name == "5703-47212-0000-seed7-frames125-225" and new.seed == 7 and new.start == old.start
-    assert new.label() == "seed7-frames125-225"       # the list shows what tells it from the other takes
+    # scene frames 101-180 at 24 fps from frame 1 are motion frames 125-225 at 30 fps; the name
+    # speaks the timeline's frames, as the preview range shows them
+    assert new.name == "5703-47212-0000-seed7-frames101-180" and new.seed == 7 and new.start == old.start
+    assert new.label() == "seed7-frames101-180"       # the list shows what tells it from the other takes
+    assert scene.asynfusion.seed == 8                 # pressing it again resamples with the next seed
     assert old.name.endswith(old.label())
     assert_range_regenerated(old.motion, new.motion, 125, 225)
     # the rig plays the new take; its keys match the old take's away from the range
@@ -51,8 +53,8 @@ def test_the_preview_range_of_a_take_is_regenerated_into_a_new_take(generated):
 
 
 @pytest.mark.parametrize("preview,words", [
-    (None, "Set the timeline's preview range"),
-    ((300, 900), "are not inside take 5703-47212-0000"),
+    (None, r"Set a preview range first \(Ctrl\+Alt\+P over the timeline\)\.$"),
+    ((300, 900), "are not inside take 5703-47212-0000-seed0"),
     ((0, 10), "frames 1-356"),        # begins before the take (Blender keeps a preview end >= its start)
 ])
 def test_a_range_that_is_not_in_the_take_is_one_sentence_and_changes_nothing(generated, preview, words):

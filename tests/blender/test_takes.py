@@ -1,5 +1,5 @@
 """Takes (issue 13, point 2): each bake is a take whose facts live on its actions, only kept
-takes have a fake user (the others leave the .blend once nothing plays them), switching plays a
+takes have a fake user (saving keeps the others too: issue 23), switching plays a
 take's actions on the rig and face, deleting removes them and undo brings them back. Real
 operators on the built-in rig, real save and open."""
 
@@ -49,16 +49,16 @@ def test_each_bake_is_a_take_with_its_facts_on_its_actions(rig, short_take):
     assert set(_playing()) == set(second.actions)
 
 
-def test_only_kept_takes_stay_in_the_saved_file(rig, short_take, tmp_path):
-    kept, dropped, playing = _bake(short_take), _bake(short_take), _bake(short_take)
+def test_every_take_stays_in_the_saved_file_and_only_kept_ones_are_kept(rig, short_take, tmp_path):
+    """Saving keeps every take by default (issue 23); Save Takes: Kept Only is in test_first_use.py."""
+    kept, unkept, playing = _bake(short_take), _bake(short_take), _bake(short_take)
     assert bpy.ops.asynfusion.take_keep(take=kept.id, keep=True) == {'FINISHED'}
     assert all(bpy.data.actions[name].use_fake_user for name in kept.actions)
     assert [t.kept for t in takes.all_takes() if t.id == kept.id] == [True]
     path = str(tmp_path / "takes.blend")
     bpy.ops.wm.save_as_mainfile(filepath=path)
     bpy.ops.wm.open_mainfile(filepath=path)
-    assert {t.id for t in takes.all_takes()} == {kept.id, playing.id}
-    assert dropped.id not in {t.id for t in takes.all_takes()}
+    assert {t.id: t.kept for t in takes.all_takes()} == {kept.id: True, unkept.id: False, playing.id: False}
     # Unkeeping lets it go the same way.
     assert bpy.ops.asynfusion.take_keep(take=kept.id, keep=False) == {'FINISHED'}
     assert not any(bpy.data.actions[name].use_fake_user for name in kept.actions)
