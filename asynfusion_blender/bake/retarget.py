@@ -207,7 +207,7 @@ def plant_rig_feet(world: np.ndarray, trans: np.ndarray, rig: TargetRig, root: n
     up, conv = rig.conv[:, 1], rig.conv
     for f, (h, k, a, b) in enumerate(sides):
         side = feet.BALLS.index(b)
-        frames, shift = feet.hold_shift(heads[b], planted[:, side], up)
+        frames, shift = feet.hold_shift(heads[b], planted[:, side], up, feet.MAX_REACH * rig.scale)
         if not len(frames):
             continue
         g_knee = quaternions.quat_to_matrix(world[frames, k])

@@ -119,3 +119,16 @@ def test_blinks_saccades_and_brows_like_a_speaker_and_the_same_for_a_seed(takes)
         at_pause.append(pauses[onsets].mean())
     assert np.mean(at_pause) > np.mean(pause_share)        # blinks gather at pauses
     assert not np.array_equal(FM.procedural_face(w, 30.0, 0), FM.procedural_face(w, 30.0, 1))
+
+
+def test_the_jaw_bends_towards_fully_open_instead_of_clipping_and_other_shapes_still_clip():
+    assert arkit.soft_ceiling(np.array([0.3]))[0] == 0.3
+    wide = arkit.soft_ceiling(np.array([0.9, 1.0, 1.3, 5.0]))
+    assert (np.diff(wide) > 0).all() and wide[-1] <= 1.0 and wide[1] < 0.95      # order kept, 1.0 no longer full
+    fit = arkit.load_fit()
+    x = np.tile(fit.mean, (3, 1))
+    x[:, :] += np.outer([0.0, 4.0, 8.0], fit.std * np.sign(fit.matrix[:, arkit.INDEX["jawOpen"]]))
+    w = arkit.raw_readout(fit, x)
+    jaw = w[:, arkit.INDEX["jawOpen"]]
+    assert jaw[2] > jaw[1] and jaw[2] < 1.0                               # wider still reads wider, never pinned
+    assert ((w >= 0) & (w <= 1)).all()

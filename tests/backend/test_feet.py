@@ -120,3 +120,40 @@ def test_a_metric_earns_its_place_only_where_real_motion_beats_every_baseline():
     assert earns_place(rows, "v", "high", "capture")
     rows["other take"]["v"] = 0.8                            # the wrong speech's face reads out better
     assert not earns_place(rows, "v", "high", "capture")
+
+
+def test_ik_bends_a_knee_the_way_knees_bend_even_from_past_straight():
+    poses, trans = still(40)
+    poses[:20, 12] = -0.15                        # left knee straightened a little past its rest pose
+    poses[20:, 12] = 0.4                          # and an ordinarily bent knee
+    j, rot = posed_joints(poses, trans)
+    target = j[:, 7] + np.array([0.0, 0.05, 0.0])   # the ankle 5 cm up: the knee must bend more
+    swing, bend = F.two_bone_ik(j[:, 1], j[:, 4], j[:, 7], rot[:, 4][:, :, 0], target)
+    r_hip, r_knee = swing @ rot[:, 1], swing @ bend @ rot[:, 4]
+    local_knee = np.einsum("fji,fjk->fik", r_hip, r_knee)       # hip^T knee
+    flexion = np.arctan2(local_knee[:, 2, 1], local_knee[:, 1, 1])   # rotation about the knee's x axis
+    assert (flexion > 0.2).all(), flexion                          # flexed forward, never hyperextended
+    rest_shin = np.linalg.inv(rot[:, 4]) @ (j[:, 7] - j[:, 4])[..., None]
+    rest_thigh = np.linalg.inv(rot[:, 1]) @ (j[:, 4] - j[:, 1])[..., None]
+    ankle = j[:, 1] + (r_hip @ rest_thigh)[..., 0] + (r_knee @ rest_shin)[..., 0]
+    np.testing.assert_allclose(ankle, target, atol=1e-6)
+
+
+def test_contacts_hold_through_a_small_lift_and_ignore_a_foot_that_never_comes_down():
+    h = np.full((60, 2), 0.02)
+    h[20:30, 0] = 0.02 + 0.055          # between the touch margin (5 cm) and the release (6 cm): stays planted
+    h[40:50, 0] = 0.02 + 0.08           # a real lift
+    c = F.contacts_from_heights(h)
+    assert c[20:30, 0].all() and not c[40:50, 0].any() and c[:, 1].all()
+    h[:, 1] = 0.30                      # the right foot held up the whole clip
+    assert not F.contacts_from_heights(h)[:, 1].any()
+
+
+def test_a_held_spot_moves_on_only_past_the_reach_in_the_balls_own_units():
+    path = np.c_[np.linspace(0, 0.3, 300), np.zeros(300), np.zeros(300)]      # 30 cm slowly, metres
+    frames, shift = F.hold_shift(path, np.ones(300, bool), np.array([0.0, 1.0, 0.0]))
+    held = path[frames] + shift
+    assert len(np.unique(np.round(held[10:-10, 0], 4))) < 60          # a few spots, not a slide
+    frames_cm, shift_cm = F.hold_shift(path * 100, np.ones(300, bool), np.array([0.0, 1.0, 0.0]),
+                                       reach=F.MAX_REACH * 100)
+    np.testing.assert_allclose(shift_cm[10:-10], shift[10:-10] * 100, atol=0.2)   # the same hold in cm (± a frame)

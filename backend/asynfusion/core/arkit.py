@@ -112,9 +112,10 @@ SOFT_KNEE = 0.6   # above this a fitted weight bends smoothly towards 1 instead 
 
 def soft_ceiling(x: np.ndarray, knee: float = SOFT_KNEE) -> np.ndarray:
     """x below ``knee``; above it knee + (1 - knee) tanh((x - knee) / (1 - knee)): the same slope
-    at the knee, never above 1. A hard clip at 1 held every over-wide opening at the shape's
-    full extent (ARKit jawOpen 1.0 on 3-6 % of generated frames, the capture's 0.3-1 %: a yawn);
-    the curve keeps their order and still reaches full weight only for the widest."""
+    at the knee, never above 1. Used for the jaw (jawOpen, and mouthClose, which jawOpen is
+    raised to): a hard clip at 1 held every over-wide opening at the shape's full extent (ARKit
+    jawOpen 1.0 on 3-6 % of generated frames, the capture's 0.3-1 %: a yawn); the curve keeps
+    their order and reaches full weight only for the widest. Other shapes keep the clip."""
     x = np.asarray(x, np.float64)
     span = 1.0 - knee
     return np.where(x <= knee, x, knee + span * np.tanh((x - knee) / span))
@@ -123,7 +124,10 @@ def soft_ceiling(x: np.ndarray, knee: float = SOFT_KNEE) -> np.ndarray:
 def raw_readout(fit: ArkitFit, inputs: np.ndarray) -> np.ndarray:
     """(N, 52) fitted values in [0, 1] before jawOpen is raised to mouthClose."""
     z = (np.asarray(inputs, np.float64) - fit.mean) / fit.std
-    return soft_ceiling(np.maximum(z @ fit.matrix + fit.bias, 0.0))
+    w = np.clip(z @ fit.matrix + fit.bias, 0.0, 1.0)
+    mouth = [INDEX["jawOpen"], INDEX["mouthClose"]]
+    w[:, mouth] = soft_ceiling(np.maximum(z @ fit.matrix[:, mouth] + fit.bias[mouth], 0.0))
+    return w
 
 
 def flame_to_arkit(expressions: np.ndarray, jaw: np.ndarray, fit: ArkitFit | None = None) -> np.ndarray:

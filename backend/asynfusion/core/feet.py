@@ -55,10 +55,16 @@ def contacts(joints: np.ndarray) -> np.ndarray:
 
 def contacts_from_heights(heights: np.ndarray, margin: float = CONTACT_MARGIN,
                           release: float = RELEASE_MARGIN) -> np.ndarray:
-    """(N, 2) bool from the (N, 2) heights of the balls of the feet."""
+    """(N, 2) bool from the (N, 2) heights of the balls of the feet. Each foot is measured from
+    its own lowest height (a speaker's feet rest at slightly different heights), but a foot whose
+    lowest height is above the other foot's floor by more than ``margin`` never touches it."""
     out = np.zeros(heights.shape, bool)
+    floor = np.percentile(heights.min(1), FLOOR_PERCENTILE)
     for f in range(2):
-        h = heights[:, f] - np.percentile(heights[:, f], FLOOR_PERCENTILE)
+        own = np.percentile(heights[:, f], FLOOR_PERCENTILE)
+        if own - floor > margin:
+            continue
+        h = heights[:, f] - own
         on = False
         for t, v in enumerate(h):
             on = v <= (release if on else margin)
@@ -121,16 +127,23 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, hinge: np.
     """World-space (swing, bend) rotations (F, 3, 3) that put the ankle on ``target`` (F, 3):
     ``bend`` turns the shin about the knee in the leg's own plane to the right hip-ankle
     distance, then ``swing`` turns the whole leg about the hip onto the target (new hip world
-    rotation: swing @ hip's, new knee's: swing @ bend @ knee's). ``hinge`` (F, 3): the axis a
-    straight leg bends about. Out of reach, the leg stretches as far as it can towards it."""
+    rotation: swing @ hip's, new knee's: swing @ bend @ knee's). ``hinge`` (F, 3): the knee's
+    own x axis in world space, about which it flexes. Out of reach, the leg stretches as far as
+    it can towards it."""
     upper, lower = knee - hip, ankle - knee
     a, b = np.linalg.norm(upper, axis=-1), np.linalg.norm(lower, axis=-1)
     d = np.clip(np.linalg.norm(target - hip, axis=-1), np.abs(a - b) + 1e-4, (a + b) * 0.9995)
     interior = np.arccos(np.clip(((-upper) * lower).sum(-1) / (a * b), -1.0, 1.0))   # angle at the knee
     wanted = np.arccos(np.clip((a * a + b * b - d * d) / (2 * a * b), -1.0, 1.0))
+    # The plane's normal, oriented so that turning the shin about it opens the knee the way a knee
+    # bends (about -hinge: a knee flexes about +x); a knee straightened past its rest pose has
+    # the normal the other way round, and is measured the long way round so it bends back.
     normal = np.cross(-upper, lower)
     flat = np.linalg.norm(normal, axis=-1) < 1e-6 * a * b
-    normal[flat] = hinge[flat]
+    normal[flat] = -hinge[flat]
+    backwards = (normal * hinge).sum(-1) > 0
+    normal[backwards] *= -1.0
+    interior = np.where(backwards, 2 * np.pi - interior, interior)
     bend = _axis_rotation(normal, wanted - interior)
     new_ankle = knee + np.einsum("fij,fj->fi", bend, lower)
     return _rotation_between(_unit(new_ankle - hip), _unit(target - hip)), bend
@@ -140,18 +153,18 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
-def _held_spots(ball: np.ndarray, a: int, b: int) -> np.ndarray:
+def _held_spots(ball: np.ndarray, a: int, b: int, reach: float) -> np.ndarray:
     """(b - a, D) where the ball (N, D) is held over contact [a, b): one spot, moved on (a
-    shuffle of EASE frames) wherever the foot's own path leaves it by more than MAX_REACH."""
+    shuffle of EASE frames) wherever the foot's own path leaves it by more than ``reach``."""
     spots = np.empty((b - a, ball.shape[1]))
     start = a
     while start < b:
         end = start + 1
-        centre = ball[start]
-        while end < b and np.linalg.norm(ball[end] - centre) <= MAX_REACH:
+        total = ball[start].copy()          # a running sum: an hour-long stance stays linear
+        while end < b and np.linalg.norm(ball[end] - total / (end - start)) <= reach:
+            total += ball[end]
             end += 1
-            centre = ball[start:end].mean(0)
-        spots[start - a:end - a] = centre
+        spots[start - a:end - a] = total / (end - start)
         start = end
     return _smooth(spots, EASE / 2.0) if b - a > 2 * EASE else spots   # a quick shuffle, not a jump
 
@@ -164,15 +177,17 @@ def _weights(a: int, b: int) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * ramp)
 
 
-def hold_shift(ball: np.ndarray, planted: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def hold_shift(ball: np.ndarray, planted: np.ndarray, up: np.ndarray, reach: float = MAX_REACH
+               ) -> tuple[np.ndarray, np.ndarray]:
     """(frames, (F, 3) shifts): how far the ball (N, 3) must move along the floor (``up``
-    removed) on the frames it is held, eased in and out, to stay on its contact's spot."""
+    removed) on the frames it is held, eased in and out, to stay on its contact's spot;
+    ``reach``: MAX_REACH in the ball's units (a rig in centimetres: 15, not 0.15)."""
     flat = ball - np.outer(ball @ up, up)
     weight = np.zeros(len(ball))
     spot = flat.copy()
     for a, b in runs(planted):
         weight[a:b] = _weights(a, b)
-        spot[a:b] = _held_spots(flat, a, b)
+        spot[a:b] = _held_spots(flat, a, b, reach)
     frames = np.flatnonzero(weight > 0)
     return frames, (spot[frames] - flat[frames]) * weight[frames, None]
 

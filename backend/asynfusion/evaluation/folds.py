@@ -34,7 +34,7 @@ RULED = (
     ("amp_legs", "gt", "other"), ("amp_arms", "gt", "other"), ("amp_hands", "gt", "other"),
     ("wrist_tremor", "gt", "other"), ("wrist_fast", "gt", "other"),
     ("bc", "high", "capture"),
-    ("viseme", "high", "capture"), ("closure", "gt", "capture"),
+    ("viseme", "high", "capture"), ("closure", "high", "capture"),
 )
 CONSTRAINTS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide", "jaw_wide")
 BASELINE_ROWS = ("matching", "static")

@@ -134,4 +134,4 @@ def gesture_windows(joints: np.ndarray, poses: np.ndarray, sigma: float = GESTUR
         w = slice(a, a + GESTURE_WINDOW)
         out.append(np.concatenate([rel[w].mean(0).ravel(), rel[w].std(0).ravel(),
                                    speed[w].mean(0), accel[w].mean(0)]))
-    return np.asarray(out)
+    return np.asarray(out).reshape(len(out), 8 * len(GESTURE_JOINTS))
