@@ -270,12 +270,25 @@ class _Denoiser:
                                                   retrieved=self.cond[ci])
             for b in stepping:
                 o = out[b].float()
-                pred[b].append((o[n:] + settings.guidance * (o[:n] - o[n:]) if self.guided else o)
+                pred[b].append((guided(o, n, settings.guidance) if self.guided else o)
                                .unflatten(0, (len(xs), -1)))
             ticks(len(stepping))
         return [{b: win.merge(torch.cat([p[k] for p in pred[b]])) for b in stepping} for k in range(len(xs))]
 
 
 def _retrieved_input(track: torch.Tensor, guided: bool) -> torch.Tensor:
-    """The unconditional half of a guided batch sees no retrieved motion (as in training)."""
-    return torch.cat([track, torch.zeros_like(track)]) if guided else track
+    return with_unconditional_track(track) if guided else track
+
+
+def with_unconditional_track(track: torch.Tensor) -> torch.Tensor:
+    """The retrieved track for a guided batch: the conditional half reads it, the unconditional
+    half sees none (zeros, as in training, where the track is dropped with the audio)."""
+    return torch.cat([track, torch.zeros_like(track)])
+
+
+def guided(out: torch.Tensor, n: int, w: torch.Tensor | float) -> torch.Tensor:
+    """Classifier-free guidance on a batch whose first ``n`` rows are conditional and the rest
+    unconditional: uncond + w (cond - uncond). The sampler and the distillation's teacher both
+    take it from here."""
+    cond, unc = out[:n], out[n:]
+    return unc + w * (cond - unc)

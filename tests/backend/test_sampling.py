@@ -332,3 +332,47 @@ def test_random_weights_a_regenerated_range_takes_its_posture_from_the_take_at_i
     borders = torch.cat([torch.arange(100, 112), torch.arange(148, 160)])
     assert torch.equal(kept_reference[:100], new_track_only[:100])             # the kept frames are the take's
     assert ((kept_reference[borders] - take).abs().mean() < 0.8 * (new_track_only[borders] - take).abs().mean())
+
+
+def test_random_weights_guidance_steps_the_teacher_from_the_conditional_half_at_w1_and_the_unconditional_at_w0():
+    """distill.teacher_step and the sampler share sampling.guided: w = 1 must be the prediction
+    with the audio and the retrieved track, w = 0 the one with neither (null audio, zero track)."""
+    from asynfusion.model import BRANCHES, AsynFusion
+    from asynfusion.model.config import ModelConfig
+    from asynfusion.schedule import Scheduler
+    from asynfusion.training.distill import teacher_step
+
+    torch.manual_seed(0)
+    model = AsynFusion(ModelConfig(width=32, depth=1, heads=2, window=24, retrieval=True)).eval()
+    with torch.no_grad():
+        for p in model.parameters():          # zero-initialised gates and heads would hide the inputs
+            p.add_(0.05 * torch.randn_like(p))
+    sched = Scheduler("ddim")
+    n, T = 2, 24
+    x_t = {"face": torch.randn(n, T, model.cfg.face_dim), "body": torch.randn(n, T, model.cfg.body_dim)}
+    t = {b: torch.full((n,), 500) for b in BRANCHES}
+    clean = {b: torch.full((n,), -1) for b in BRANCHES}           # t_prev < 0: the step returns x0 itself
+    feats = torch.randn(n, T, model.cfg.audio_dim)
+    track = torch.randn(n, T, model.cfg.body_dim)
+
+    def alone(drop: bool, retrieved):
+        with torch.no_grad():
+            ctx = model.encode_audio(feats, torch.full((n,), drop))
+            out, _ = model(x_t, t, ctx, retrieved=retrieved)
+        return out
+
+    for w, want in ((1.0, alone(False, track)), (0.0, alone(True, torch.zeros_like(track)))):
+        got = teacher_step(model, sched, x_t, t, clean, feats, torch.full((n,), w), track)
+        for b in BRANCHES:
+            torch.testing.assert_close(got[b], want[b], atol=1e-5, rtol=1e-5)
+    assert (alone(False, track)["body"] - alone(False, torch.zeros_like(track))["body"]).abs().max() > 1e-3
+    assert (alone(False, track)["face"] - alone(True, track)["face"]).abs().max() > 1e-3
+
+
+def test_guided_is_uncond_plus_w_times_the_difference():
+    from asynfusion.sampling import guided, with_unconditional_track
+    cond, unc = torch.full((2, 3), 2.0), torch.full((2, 3), 0.5)
+    torch.testing.assert_close(guided(torch.cat([cond, unc]), 2, 3.0), torch.full((2, 3), 0.5 + 3 * 1.5))
+    track = torch.ones(2, 4)
+    both = with_unconditional_track(track)
+    assert both[:2].eq(1).all() and both[2:].eq(0).all()

@@ -29,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from ..model import BRANCHES, AsynFusion
 from ..representation import Normaliser
 from ..retrieval import MotionDatabase
+from ..sampling import guided, with_unconditional_track
 from ..schedule import Scheduler
 from ..weights import load_weights
 from . import common
@@ -60,13 +61,12 @@ def teacher_step(teacher: AsynFusion, scheduler: Scheduler, x_t, t, t_prev, feat
     n = feats.shape[0]
     drop = torch.arange(2 * n, device=feats.device) >= n
     ctx = teacher.encode_audio(torch.cat([feats, feats]), drop)
-    cond_track = None if retrieved is None else torch.cat([retrieved, torch.zeros_like(retrieved)])
+    cond_track = None if retrieved is None else with_unconditional_track(retrieved)
     out, _ = teacher({b: torch.cat([x_t[b], x_t[b]]) for b in BRANCHES},
                      {b: torch.cat([t[b], t[b]]) for b in BRANCHES}, ctx, retrieved=cond_track)
     x_prev = {}
     for b in BRANCHES:
-        cond, unc = out[b][:n], out[b][n:]
-        x0 = unc + w[:, None, None] * (cond - unc)
+        x0 = guided(out[b], n, w[:, None, None])
         x_prev[b] = scheduler.step(x_t[b], x0, t[b], t_prev[b], kind="ddim")
     return x_prev
 
