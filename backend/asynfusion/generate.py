@@ -16,12 +16,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from . import __version__, audio
+from . import __version__, audio, memory
 from .core.feet import plant_feet
 from .core.motion_file import Motion, non_finite, read_motion, write_motion
+from .core.output import check_input
 from .core.quaternions import axis_angle_to_quat, quat_to_axis_angle, slerp
 from .device import autocast_dtype, describe, resolve_device
-from .errors import Cancelled, UserError
+from .errors import AudioError, Cancelled, UserError
 from .representation import decode, motion_to_branches
 from .sampling import DEFAULTS, Inpaint, SamplerSettings, sample_many
 from .weights import default_weights_dir, load_weights
@@ -124,6 +125,10 @@ class Generator:
 
         start = time.perf_counter()
         report(0.0, "audio")
+        check_input(audio_path, "Audio file", AudioError, "choose a recording")   # before reading a header
+        seconds = memory.recording_seconds(audio_path)
+        if seconds is not None:
+            memory.check(seconds, os.path.basename(os.fspath(audio_path)), len(seeds))
         wave = audio.normalise_loudness(audio.load_audio(audio_path))
         if on_audio is not None:
             on_audio(len(wave) / audio.SAMPLE_RATE)

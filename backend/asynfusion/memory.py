@@ -1,0 +1,92 @@
+"""How much memory a recording needs to generate from, checked before any work starts.
+
+A three-hour recording under a 6 GB limit used to die deep inside the audio features; now the
+length is read from the file's header and compared with the memory this process may still use,
+so the answer is one sentence and nothing is decoded.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+from .errors import UserError
+
+# Peak RSS of a CLI generate on a 2-core CPU (bench/RESULTS.md, v5.1): 60 s of speech 391 MB,
+# 600 s 1,023 MB; the line through them, with a margin for the decoded audio at its own rate.
+BASE_BYTES = 400e6
+BYTES_PER_SECOND = 1.4e6
+VARIATION_SHARE = 0.5        # each further variation in the same batch, of the per-second part
+
+
+def needed_bytes(seconds: float, variations: int = 1) -> float:
+    return BASE_BYTES + BYTES_PER_SECOND * seconds * (1 + VARIATION_SHARE * (max(variations, 1) - 1))
+
+
+def _read_number(path: str) -> float | None:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    return float(text) if text.isdigit() else None
+
+
+def _field_bytes(path: str, field: str) -> float | None:
+    """A "Name:   N kB" line of a /proc file, in bytes."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(field):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def available_bytes() -> float | None:
+    """What this process may still use: the least of the machine's available memory, the
+    container's (cgroup v2) headroom and the address-space limit's; None when none is known."""
+    found = []
+    machine = _field_bytes("/proc/meminfo", "MemAvailable:")
+    if machine is not None:
+        found.append(machine)
+    limit, used = _read_number("/sys/fs/cgroup/memory.max"), _read_number("/sys/fs/cgroup/memory.current")
+    if limit is not None and used is not None:
+        found.append(limit - used)
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        found.append(soft - (_field_bytes("/proc/self/status", "VmSize:") or 0.0))
+    return min(found) if found else None
+
+
+def check(seconds: float, name: str, variations: int = 1, available: float | None = None) -> None:
+    """Raise UserError with one sentence when generating ``seconds`` of speech would need more
+    memory than is available (``available``: measured when None)."""
+    free = available_bytes() if available is None else available
+    need = needed_bytes(seconds, variations)
+    if free is None or need <= free:
+        return
+    longest = max((free - BASE_BYTES) / BYTES_PER_SECOND / (1 + VARIATION_SHARE * (max(variations, 1) - 1)), 0.0)
+    raise UserError(f"{name} is {_length(seconds)} long and needs about {need / 1e9:.1f} GB of memory to generate "
+                    f"from, but about {max(free, 0) / 1e9:.1f} GB is free; split it into pieces of at most "
+                    f"{_length(longest)}{' or make fewer variations' if variations > 1 else ''}.")
+
+
+def _length(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
+
+
+def recording_seconds(path: str | os.PathLike) -> float | None:
+    """The length a recording's header gives, without decoding it (None when it gives none)."""
+    import soundfile
+
+    try:
+        info = soundfile.info(os.fspath(path))
+    except Exception:
+        return None
+    return info.frames / info.samplerate if info.samplerate > 0 and info.frames > 0 else None
