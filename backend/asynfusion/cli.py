@@ -180,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written.", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("error: this machine ran out of memory before the motion was written, so nothing was written; "
+              "close other programs, or split the recording into shorter pieces.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
