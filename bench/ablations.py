@@ -166,7 +166,8 @@ def markdown(rows: list[dict], truth: dict, header: dict) -> str:
         "",
         "Columns marked /GT are generated over captured (1 = moves like the capture). FGD is the "
         "mean over seeds of one distance per seed to the held-out capture (± its standard deviation); "
-        "the ground truth's FGD is the held-out capture against the training split's (the floor). "
+        "the ground truth's FGD is the held-out capture against the training split's, another reference "
+        "than the rows' (not a floor for them; bench/FOLDS.md compares real motion with the baselines). "
         "BC and the mouth–loudness correlation are reported, not targets: jitter raises BC and a "
         "loudness-driven face wins the correlation. Sampling seconds cover all segments and seeds "
         "(retrieval and sampling, after one warm-up).",

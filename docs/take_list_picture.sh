@@ -31,7 +31,7 @@ export ASYNFUSION_BACKEND_PYTHON="$REPO/.venv/bin/python"
   --seed 5 --out "$WORK/takes/takes.blend"
 
 # 2. Debian 13 with Blender 4.3 (its blender package does not pull in numpy; the add-on needs it)
-[ -x "$ROOT/usr/bin/apt-get" ] || debootstrap --variant=minbase trixie "$ROOT" http://deb.debian.org/debian
+[ -x "$ROOT/usr/bin/apt-get" ] || debootstrap --variant=minbase trixie "$ROOT"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 mkdir -p "$ROOT$WORK"
 for m in /proc /dev /sys "$WORK"; do mountpoint -q "$ROOT$m" || mount --bind "$m" "$ROOT$m"; done

@@ -5,8 +5,10 @@ audio features; every metric in metrics.py is computed for them and, where it me
 something, for the captured motion of the same segment, so each generated number has the
 ground truth's own value beside it. Face MSE/LVD and seed diversity compare generated
 motion with something, so the ground truth has none (null in the JSON, n/a in the table).
-The ground truth's FGD is its distance to the *training* split's ground truth: the floor a
-generator can hope for on held-out audio. Sampling time is measured per segment.
+The ground truth's FGD is its distance to the *training* split's ground truth, a different
+reference from the generated rows' (the held-out capture), so it is no floor for them: the
+take-disjoint ruler (folds.py) is what compares real motion with the baselines. Sampling time
+is measured per segment.
 
 The same machinery (``Evaluation``, ``evaluate_generator``) produces the ablation table in
 bench/ablations.py.
@@ -229,7 +231,8 @@ class Evaluation:
         return res
 
     def ground_truth(self) -> dict:
-        """The captured motion's own values; FGD against the training split (the floor)."""
+        """The captured motion's own values; FGD against the training split (another reference
+        than the generated rows', so not comparable with theirs)."""
         per_seg = [[self.motion_metrics(s, s.take.poses, s.take.expressions, s.take.trans)] for s in self.segments]
         res = self.aggregate(per_seg, self.train_features)
         res["l1div_seeds"] = None          # diversity of the one captured motion: n/a
