@@ -40,12 +40,13 @@ typecheck:
 	$(VENV)/bin/python -m mypy --config-file mypy.ini asynfusion_blender
 
 # The main job: generate from a bundled speech clip, bake it onto the built-in rig headless,
-# save a .blend with animation and sound, the motion file and a contact-sheet preview (out/).
+# save a .blend with animation and sound, the motion file, a contact-sheet preview and a video
+# of the take with its speech (out/).
 DEMO_AUDIO := tests/data/5703-47212-0000.ogg
 demo: setup-backend $(B50)/.done
 	mkdir -p out
 	ASYNFUSION_BACKEND_PYTHON=$(CURDIR)/$(VENV)/bin/python $(B50)/bin/python asynfusion_blender/batch.py \
-	  --audio $(DEMO_AUDIO) --out out/demo.blend --preview out/demo_preview.png
+	  --audio $(DEMO_AUDIO) --out out/demo.blend --preview out/demo_preview.png --preview-video out/demo.mp4
 
 bench: setup
 	$(VENV)/bin/python bench/generate_speed.py

@@ -3,8 +3,8 @@
     blender -b [scene.blend] --python asynfusion_blender/batch.py -- \\
         (--audio FILE|FOLDER | --motion FILE.npz|FOLDER) [--rig NAME] [--bone-map MAP.json]
         [--out OUT.blend] [--start-frame N] [--seed N] [--parts face,jaw,body,hands,root]
-        [--blend IN.blend] [--preview SHEET.png] [--regenerate FIRST LAST [--from TAKE.npz]]
-        [--variations N]
+        [--blend IN.blend] [--preview SHEET.png] [--preview-video VIDEO.mp4]
+        [--regenerate FIRST LAST [--from TAKE.npz]] [--variations N]
     ... --write-bone-map MAP.json [--rig NAME]     (a template to fill in, then --bone-map it)
     python asynfusion_blender/batch.py ...      (where the bpy wheel is installed)
 
@@ -16,7 +16,9 @@ folder bakes each file into its own actions (named after the file). The result i
 to --out (default: <input>_baked.blend, or asynfusion_baked.blend without an input); the
 input .blend is overwritten only with --overwrite. Generated motion files go to an
 ``asynfusion/`` folder beside the saved .blend. ``--preview`` renders a contact sheet of the
-(last) baked take after saving (Cycles, CPU). ``--face MESH`` names the mesh whose shape keys
+(last) baked take after saving (Cycles, CPU); ``--preview-video`` renders it as an MP4, the body
+and a face close-up side by side with the speech (Workbench, H.264 + AAC; without sound in a
+Blender built without audio), a progress line on stderr. ``--face MESH`` names the mesh whose shape keys
 (Exp000-Exp099, or ARKit names in any common spelling) take the face; by default a mesh of the
 rig that has them. ``--regenerate FIRST LAST [--from TAKE.npz]`` (with one --audio file, the
 take's own) resamples the timeline's frames FIRST to LAST of that take (the open .blend's take of
@@ -46,7 +48,7 @@ if not __package__:
     __package__ = os.path.basename(_here)
     importlib.import_module(__package__)
 
-from . import client, generation, preview, takes, targets  # noqa: E402
+from . import client, generation, preview, preview_video, takes, targets  # noqa: E402
 from .core import motion_file  # noqa: E402
 from .bake import bake, curve_math, rig_reader  # noqa: E402
 from .core.output import OutputError, check_input, check_outputs, folder_files, pid_alive, replacing  # noqa: E402
@@ -79,6 +81,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--weights", default="")
     parser.add_argument("--preview", default="", help="also render a contact sheet of the bake to this PNG")
+    parser.add_argument("--preview-video", default="", metavar="VIDEO.mp4",
+                        help="also render the bake as a video with its speech to this MP4 (body and face side by side)")
     parser.add_argument("--variations", type=int, default=1, metavar="N",
                         help="N seeds from --seed on, generated in one batched call, one take each")
     parser.add_argument("--regenerate", type=int, nargs=2, default=None, metavar=("FIRST", "LAST"),
@@ -133,8 +137,8 @@ def output_path(args: argparse.Namespace) -> str:
 
 
 def check_run_outputs(args: argparse.Namespace, files: list[str], seeds: list[int],
-                      frames: tuple[int, int] | None) -> tuple[str, str]:
-    """(the .blend, the preview or ""), checked with every other output of the run (the motion
+                      frames: tuple[int, int] | None) -> tuple[str, str, str]:
+    """(the .blend, the preview or "", the preview video or ""), checked with every other output of the run (the motion
     files published beside the .blend) against all of the run's inputs and each other."""
     out = output_path(args)
     folder = generation.motion_folder(out)      # made when publishing: while it is not there, no input is in it
@@ -143,8 +147,10 @@ def check_run_outputs(args: argparse.Namespace, files: list[str], seeds: list[in
     sources = run_inputs(args, files)
     if args.overwrite:                      # the open .blend may be --out (no other output: they differ from --out)
         sources = [s for s in sources if not s or os.path.realpath(s) != os.path.realpath(out)]
-    checked = check_outputs([out] + published + ([args.preview] if args.preview else []), sources)
-    return checked[0], checked[-1] if args.preview else ""
+    extras = [p for p in (args.preview, args.preview_video) if p]
+    checked = check_outputs([out] + published + extras, sources)
+    named = dict(zip(extras, checked[len(checked) - len(extras):]))
+    return checked[0], named.get(args.preview, ""), named.get(args.preview_video, "")
 
 
 def open_scene(path: str | None) -> None:
@@ -230,9 +236,12 @@ def _announce(scene: bpy.types.Scene, seconds: float, face: list[bpy.types.Objec
 
 
 def _bake_one(scene: bpy.types.Scene, motion_path: str, armature: bpy.types.Object,
-              face: list[bpy.types.Object] | None, options: bake.BakeOptions, device: str | None) -> list[str]:
-    """Bake one motion file as its own take; returns its summary lines."""
+              face: list[bpy.types.Object] | None, options: bake.BakeOptions, device: str | None,
+              baked: list[tuple[int, int]] | None = None) -> list[str]:
+    """Bake one motion file as its own take; returns its summary lines (its frames go on ``baked``)."""
     summary = generation.bake_motion_file(scene, motion_path, armature, face, options)
+    if baked is not None:
+        baked.append((summary.first_frame, summary.last_frame))
     name = options.name
     lines = [f"{name}: {generation.summary_text(summary, device)}"]
     if summary.face:
@@ -314,7 +323,7 @@ def run(args: argparse.Namespace) -> list[str]:
     if regenerate is not None:
         args.source = regenerate[0]         # the take's motion file, found or named, is an input
     seeds = [args.seed + k for k in range(args.variations)]
-    out, sheet = check_run_outputs(args, files, seeds, frames)
+    out, sheet, movie = check_run_outputs(args, files, seeds, frames)
     armature = targets.find_armature(scene, args.rig)
     if armature is None:
         armature, _ = targets.create_builtin_rig(context)
@@ -341,6 +350,7 @@ def run(args: argparse.Namespace) -> list[str]:
             raise AddonError(f"No backend Python found; pass --python or set {client.ENV_PYTHON}.")
         worker = client.WorkerClient(client.worker_command(python, args.device, args.weights), client.worker_env())
     lines = notes
+    baked: list[tuple[int, int]] = []       # each take's first and last frame
     # named before it is made, so that an interrupt at any point still finds it to remove
     staging = staging_folder(out)
     remove_dead_staging(os.path.dirname(out))
@@ -365,7 +375,7 @@ def run(args: argparse.Namespace) -> list[str]:
                 options = bake.BakeOptions(parts=parts, start_frame=start_frame, audio_path=audio, name=name,
                                            bone_map=os.path.abspath(args.bone_map) if args.bone_map else None,
                                            seed=seed, keep=True, generated=generated)
-                lines.extend(_bake_one(scene, motion_path, armature, face, options, device))
+                lines.extend(_bake_one(scene, motion_path, armature, face, options, device, baked))
         if worker is not None:
             worker.close()
             worker = None
@@ -379,6 +389,10 @@ def run(args: argparse.Namespace) -> list[str]:
     lines.append(f"Saved {out}")
     if sheet:
         lines.append(f"Preview {preview.contact_sheet(scene, armature, sheet)}")
+    if movie:
+        written, sound = preview_video.video(scene, armature, movie, baked[-1] if baked else None)
+        lines.append(f"Preview video {written}" + ("" if sound else
+                     " (without sound: this Blender is built without audio)"))
     return lines
 
 
