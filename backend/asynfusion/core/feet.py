@@ -87,10 +87,6 @@ def _drop_short(mask: np.ndarray, shortest: int) -> np.ndarray:
     return mask
 
 
-def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
-    return np.stack([gaussian(x[:, k], sigma) for k in range(x.shape[1])], 1)
-
-
 def root_over_planted_feet(joints: np.ndarray, trans: np.ndarray, planted: np.ndarray,
                            anchor_sigma: float = ANCHOR_SIGMA, root_sigma: float = ROOT_SIGMA) -> np.ndarray:
     """(N, 3) translation whose horizontal motion keeps planted feet still (step 2 above)."""
@@ -103,7 +99,7 @@ def root_over_planted_feet(joints: np.ndarray, trans: np.ndarray, planted: np.nd
     path = trans[:1, [0, 2]] + np.concatenate([np.zeros((1, 2)), np.cumsum(step, 0)])
     change = path - trans[:, [0, 2]]
     out = trans.copy()
-    out[:, [0, 2]] += _smooth(change, root_sigma) - _smooth(change, anchor_sigma)
+    out[:, [0, 2]] += gaussian(change, root_sigma) - gaussian(change, anchor_sigma)
     return out
 
 
@@ -166,7 +162,7 @@ def _held_spots(ball: np.ndarray, a: int, b: int, reach: float) -> np.ndarray:
             end += 1
         spots[start - a:end - a] = total / (end - start)
         start = end
-    return _smooth(spots, EASE / 2.0) if b - a > 2 * EASE else spots   # a quick shuffle, not a jump
+    return gaussian(spots, EASE / 2.0) if b - a > 2 * EASE else spots   # a quick shuffle, not a jump
 
 
 def _weights(a: int, b: int) -> np.ndarray:

@@ -62,8 +62,11 @@ def lowest_foot(poses: np.ndarray, trans: np.ndarray, chunk: int = 8192) -> np.n
 
 
 def gaussian(x: np.ndarray, sigma: float) -> np.ndarray:
+    """(N,) or (N, D) low-passed along N by a Gaussian of ``sigma`` frames, ends held."""
     if sigma <= 0 or len(x) < 2:
         return x
+    if x.ndim > 1:
+        return np.stack([gaussian(x[:, k], sigma) for k in range(x.shape[1])], 1)
     r = int(np.ceil(3 * sigma))
     k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
     k /= k.sum()

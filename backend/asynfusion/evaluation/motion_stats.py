@@ -123,10 +123,7 @@ def gesture_windows(joints: np.ndarray, poses: np.ndarray, sigma: float = GESTUR
     gesture (where the hands go, how far and how fast), not their frame-level texture, which
     the wrists' band powers report separately."""
     rel = in_pelvis_frame(joints, poses)[:, list(GESTURE_JOINTS)]
-    flat = rel.reshape(len(rel), -1)
-    if sigma > 0:
-        flat = np.stack([gaussian(flat[:, k], sigma) for k in range(flat.shape[1])], 1)
-    rel = flat.reshape(rel.shape)
+    rel = gaussian(rel.reshape(len(rel), -1), sigma).reshape(rel.shape)
     speed = np.linalg.norm(np.gradient(rel, axis=0), axis=-1) * fps
     accel = np.linalg.norm(np.gradient(np.gradient(rel, axis=0), axis=0), axis=-1) * fps * fps
     out = []
