@@ -13,6 +13,7 @@ from .core.motion_file import MotionFileError
 from .core.output import OutputError, check_outputs, folder_files
 from .core.protocol import MAX_SEED, MAX_VARIATIONS, seed_error
 from .errors import UserError
+from .memory import OUT_OF_MEMORY, is_out_of_memory
 from .progress import ProgressLine
 
 
@@ -171,6 +172,16 @@ def _add_lazy_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except (MemoryError, ImportError, OSError) as err:
+        if not is_out_of_memory(err):
+            raise
+        print(f"error: {OUT_OF_MEMORY}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
@@ -180,10 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written.", file=sys.stderr)
         return 130
-    except MemoryError:
-        print("error: this machine ran out of memory before the motion was written, so nothing was written; "
-              "close other programs, or split the recording into shorter pieces.", file=sys.stderr)
-        return 1
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ so the answer is one sentence and nothing is decoded.
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 
@@ -17,6 +18,7 @@ from .errors import UserError
 BASE_BYTES = 400e6
 BYTES_PER_SECOND = 1.4e6
 VARIATION_SHARE = 0.5        # each further variation in the same batch, of the per-second part
+MIN_PIECE_SECONDS = 5.0      # shorter pieces than this are not worth advising
 
 
 def needed_bytes(seconds: float, variations: int = 1) -> float:
@@ -67,10 +69,29 @@ def check(seconds: float, name: str, variations: int = 1, available: float | Non
     need = needed_bytes(seconds, variations)
     if free is None or need <= free:
         return
-    longest = max((free - BASE_BYTES) / BYTES_PER_SECOND / (1 + VARIATION_SHARE * (max(variations, 1) - 1)), 0.0)
-    raise UserError(f"{name} is {_length(seconds)} long and needs about {need / 1e9:.1f} GB of memory to generate "
-                    f"from, but about {max(free, 0) / 1e9:.1f} GB is free; split it into pieces of at most "
+    longest = (free - BASE_BYTES) / BYTES_PER_SECOND / (1 + VARIATION_SHARE * (max(variations, 1) - 1))
+    head = (f"{name} is {_length(seconds)} long and needs about {need / 1e9:.1f} GB of memory to generate from, "
+            f"but about {max(free, 0) / 1e9:.1f} GB is free")
+    if longest < MIN_PIECE_SECONDS:   # even a short piece would not fit: splitting is no advice
+        raise UserError(f"{head}; close other programs (or raise this process's memory limit) and try again.")
+    raise UserError(f"{head}; split it into pieces of at most "
                     f"{_length(longest)}{' or make fewer variations' if variations > 1 else ''}.")
+
+
+OUT_OF_MEMORY = ("this machine ran out of memory before the motion was written, so nothing was written; "
+                 "close other programs, or split the recording into shorter pieces.")
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """True for MemoryError and for the ways a library fails to load when the process may not map
+    more memory (an address-space limit makes ``import torch`` raise ImportError, not MemoryError)."""
+    if isinstance(err, MemoryError):
+        return True
+    if isinstance(err, OSError) and err.errno == errno.ENOMEM:
+        return True
+    text = str(err)
+    return isinstance(err, (ImportError, OSError)) and ("failed to map segment" in text
+                                                       or "Cannot allocate memory" in text)
 
 
 def _length(seconds: float) -> str:

@@ -21,6 +21,7 @@ from .core import protocol
 from .core.motion_file import MotionFileError
 from .core.output import OutputError, check_outputs, folder_files
 from .errors import UserError
+from .memory import OUT_OF_MEMORY, is_out_of_memory
 
 
 class Channel:
@@ -116,10 +117,15 @@ class Worker:
                 self.send(protocol.error(rid, "output", str(err)))
             except Exception as err:  # keep serving; the details go to stderr for bug reports
                 traceback.print_exc(file=sys.stderr)
-                self.send(protocol.error(rid, "internal", f"Generation failed unexpectedly ({type(err).__name__}); "
+                self.send(protocol.error(rid, "internal", _sentence(OUT_OF_MEMORY) if is_out_of_memory(err) else
+                                         f"Generation failed unexpectedly ({type(err).__name__}); "
                                          "see the worker log for details."))
             finally:
                 del self.cancels[rid]
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,12 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     channel = Channel(sys.stdout)    # heartbeats from now on: loading torch and weights takes a while
     sys.stdout = sys.stderr          # stray prints must not corrupt the protocol
-    from .generate import Generator  # imported late so argument errors are instant
-
     try:
+        from .generate import Generator  # imported late so argument errors are instant
+
         generator = Generator(args.weights, args.device)
     except UserError as err:
         channel.send(protocol.error(None, err.kind, str(err)))
+        return 2
+    except (MemoryError, ImportError, OSError) as err:
+        if not is_out_of_memory(err):
+            raise
+        channel.send(protocol.error(None, "internal", _sentence(OUT_OF_MEMORY)))
         return 2
     worker = Worker(generator, channel)
     worker.send(worker.ready())

@@ -38,3 +38,54 @@ def test_a_recording_longer_than_memory_allows_is_one_line_and_nothing_is_read_o
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("error: thirty_hours.wav is 30.0 h long and needs about") and "Traceback" not in r.stderr
 
+
+
+def test_a_tiny_headroom_asks_to_close_programs_not_to_split_into_zero_second_pieces():
+    with pytest.raises(UserError) as e:
+        memory.check(15, "speech.ogg", available=0.1e9)
+    assert "close other programs" in str(e.value) and "pieces" not in str(e.value)
+
+
+def test_a_library_that_cannot_map_memory_counts_as_out_of_memory_and_other_import_errors_do_not():
+    assert memory.is_out_of_memory(MemoryError())
+    assert memory.is_out_of_memory(ImportError("libtorch_cpu.so: failed to map segment from shared object"))
+    assert memory.is_out_of_memory(OSError(12, "Cannot allocate memory"))
+    assert not memory.is_out_of_memory(ImportError("No module named 'torch'"))
+    assert not memory.is_out_of_memory(OSError(2, "No such file or directory"))
+
+
+def _limited(megabytes: int):
+    import resource
+
+    limit = megabytes * 10**6
+    return lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+@pytest.mark.parametrize("megabytes", [300, 600])
+def test_a_process_without_the_memory_to_start_is_one_line_not_a_traceback(tmp_path, megabytes):
+    """The attack's address-space limits: at 300 MB torch cannot even load (an ImportError), at
+    600 MB it fails later; both end in the same sentence, whichever way the process runs short."""
+    import subprocess
+
+    from .conftest import PYTHON, SPEECH_OGG, cli_env
+
+    out = tmp_path / "out.npz"
+    r = subprocess.run([PYTHON, "-m", "asynfusion.cli", "generate", str(SPEECH_OGG), "-o", str(out)],
+                       capture_output=True, text=True, env=cli_env(), timeout=300, preexec_fn=_limited(megabytes))
+    assert r.returncode == 1 and not out.exists() and "Traceback" not in r.stderr, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "memory" in last and "close other programs" in last
+
+
+def test_a_worker_without_the_memory_to_load_says_so_in_the_protocol_and_exits():
+    import json
+    import subprocess
+
+    from .conftest import PYTHON, cli_env
+
+    r = subprocess.run([PYTHON, "-m", "asynfusion.worker", "--device", "cpu"], input="", capture_output=True,
+                       text=True, env=cli_env(), timeout=300, preexec_fn=_limited(300))
+    messages = [json.loads(line) for line in r.stdout.splitlines()]
+    errors = [m for m in messages if m["type"] == "error"]
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert len(errors) == 1 and errors[0]["message"].startswith("This machine ran out of memory")
