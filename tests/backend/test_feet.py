@@ -157,3 +157,21 @@ def test_a_held_spot_moves_on_only_past_the_reach_in_the_balls_own_units():
     frames_cm, shift_cm = F.hold_shift(path * 100, np.ones(300, bool), np.array([0.0, 1.0, 0.0]),
                                        reach=F.MAX_REACH * 100)
     np.testing.assert_allclose(shift_cm[10:-10], shift[10:-10] * 100, atol=0.2)   # the same hold in cm (± a frame)
+
+
+def test_a_foot_is_taken_to_its_spot_in_the_air_and_stands_still_from_touch_down_to_lift_off():
+    """Easing inside the contact let the planted foot slide at touch-down and lift-off, and two
+    frames of easing snapped the knee; the hold now eases in and out over AIR_EASE airborne frames."""
+    n = 200
+    path = np.c_[np.linspace(0, 0.2, n), np.zeros(n), np.zeros(n)]            # drifting 20 cm, metres
+    planted = np.zeros(n, bool)
+    planted[60:140] = True
+    frames, shift = F.hold_shift(path, planted, np.array([0.0, 1.0, 0.0]))
+    held = path.copy()
+    held[frames] += shift
+    inside = held[60:140, 0]
+    assert np.ptp(inside) < 1e-9                                              # still from first to last frame
+    steps = np.abs(np.diff(held[:, 0]))
+    assert steps.max() < 2 * 0.2 / n + abs(shift).max() * np.pi / (2 * (F.AIR_EASE + 1))   # a half cosine, no jump
+    assert set(range(60 - F.AIR_EASE, 60)) <= set(frames) and set(range(140, 140 + F.AIR_EASE)) <= set(frames)
+    assert 60 - F.AIR_EASE - 1 not in set(frames) and 140 + F.AIR_EASE not in set(frames)   # beyond: untouched
