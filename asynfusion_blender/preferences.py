@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 import bpy
@@ -33,11 +34,20 @@ def user_venv() -> str | None:
         return None
 
 
+def _backend_python_changed(prefs: AsynFusionPreferences, context: bpy.types.Context) -> None:
+    """A Backend Python that is found ("Using: ...") replaces a failed Set Up Backend: its red
+    sentence goes, since Generate no longer needs the environment that setup could not make."""
+    if SETUP.error and not SETUP.running and prefs.backend_python:
+        chosen = os.path.normpath(bpy.path.abspath(prefs.backend_python))
+        if backend_python(prefs) == chosen:
+            SETUP.error = ""
+
+
 class AsynFusionPreferences(bpy.types.AddonPreferences):
     bl_idname = __package__ or "asynfusion_blender"
 
     backend_python: StringProperty(  # type: ignore[valid-type]
-        name="Backend Python", subtype='FILE_PATH',
+        name="Backend Python", subtype='FILE_PATH', update=_backend_python_changed,
         description="Python interpreter with torch and the asynfusion backend; empty finds one automatically",
     )
     device: EnumProperty(name="Device", items=DEVICES, default="auto")  # type: ignore[valid-type]

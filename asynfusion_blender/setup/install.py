@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from . import wheel
+from ..backend_venv import READY_FILE, is_ready, venv_python  # noqa: F401  (is_ready: the mark's reader)
 
 MIN_PYTHON = (3, 11)
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -49,8 +50,6 @@ PIP_OPTIONS = ("--disable-pip-version-check", "--no-input", "--no-color", "--pro
 # (not measured: no GPU index reachable here). Other platforms and versions differ a little.
 DOWNLOAD_MB = {"cpu": 200 + 130, "cuda": 2500 + 130}
 ESTIMATE_MBIT_S = 50            # the connection the time estimate assumes
-# Written into the venv once its check passed: a venv without it is half-made and never used.
-READY_FILE = "asynfusion-ready"
 
 
 class SetupError(Exception):
@@ -58,12 +57,6 @@ class SetupError(Exception):
 
 
 # ----------------------------------------------------------------------------- choices
-
-
-def venv_python(venv_dir: str, platform: str = sys.platform) -> str:
-    if platform == "win32":
-        return os.path.join(venv_dir, "Scripts", "python.exe")
-    return os.path.join(venv_dir, "bin", "python")
 
 
 def base_python(executable: str, version: Sequence[int]) -> str:
@@ -118,11 +111,6 @@ def download_note(build: str, wheel_dir: str = "", dependencies: bool = True) ->
     label = "CUDA" if build == "cuda" else "CPU"
     return (f"Downloads about {size} (PyTorch {label} build and the backend's packages): about {minutes} "
             f"min at {ESTIMATE_MBIT_S} Mbit/s, then a minute or two to install.")
-
-
-def is_ready(venv_dir: str) -> bool:
-    """Whether a setup finished this venv (its check passed), so the add-on may use it."""
-    return os.path.isfile(os.path.join(venv_dir, READY_FILE))
 
 
 def torch_source(build: str, platform: str = sys.platform, wheel_dir: str = "") -> list[str]:
@@ -244,8 +232,33 @@ def _sentence(text: str, limit: int = 240) -> str:
     return text + "."
 
 
+# Debian's and Ubuntu's Python without its venv package: "    apt install python3.13-venv" in the
+# message its venv module prints; any other Python without ensurepip: upstream venv's
+# "Error: Command '[…/bin/python3.13', '-m', 'ensurepip', …]' returned non-zero exit status 1."
+_APT_INSTALL = re.compile(r"^\s*(?:sudo\s+)?apt(?:-get)?\s+install\s+(?:-y\s+)?([A-Za-z0-9.+-]+)\s*$")
+_ENSUREPIP_FAILED = re.compile(r"python(\d+\.\d+)\b.*'-m', 'ensurepip'")
+
+
+def venv_error_sentence(step: Step, lines: Sequence[str]) -> str:
+    """The venv step's failure when the system's venv package is missing: which package to install
+    (the line Debian's Python prints), else empty."""
+    package = next((m.group(1) for ln in lines if (m := _APT_INSTALL.match(ln))), "")
+    if package:
+        return (f"{step.stage} failed because the system package {package} is missing: install it "
+                f"(sudo apt install {package}) and press Set Up Backend again.")
+    match = next((m for ln in lines if (m := _ENSUREPIP_FAILED.search(ln))), None)
+    if match:
+        package = f"python{match.group(1)}-venv"
+        return (f"{step.stage} failed because this Python has no ensurepip: install its venv package "
+                f"({package} on Debian and Ubuntu) and press Set Up Backend again, or point Backend Python "
+                "to an interpreter that has torch.")
+    return ""
+
+
 def error_sentence(step: Step, lines: Sequence[str], returncode: int | None, wheel_dir: str = "") -> str:
     """One sentence for a failed step, from its output; never a traceback."""
+    if step.kind == "venv" and (missing := venv_error_sentence(step, lines)):
+        return missing
     errors = [ln.strip()[len("ERROR:"):].strip() for ln in lines if ln.strip().startswith("ERROR:")]
     offline_missing = next((e for e in errors if e.startswith("No matching distribution found for ")), None)
     if offline_missing and wheel_dir:

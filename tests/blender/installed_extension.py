@@ -91,6 +91,25 @@ def setup(out: dict, wheel_dir: str | None) -> None:
         out["venv_imports"] = probe.stdout.split() if probe.returncode == 0 else probe.stderr[-300:]
 
 
+def setup_without_venv(out: dict, working_python: str) -> None:
+    """Set Up Backend in a Blender whose Python lacks the system's venv package (this child runs
+    on such a Python): what it says; then Backend Python pointed at a missing file, and at a
+    working interpreter: which of them clears the failure."""
+    preferences = sys.modules[PKG + ".preferences"]
+    session = sys.modules[PKG + ".setup.session"]
+    out["executable"] = sys.executable
+    out["result"], out["report"] = _operator(bpy.ops.asynfusion.setup_backend, dependencies=False)
+    out["error"] = session.SETUP.error
+    venv = preferences.user_venv()
+    out["user_folder"] = sorted(os.listdir(os.path.dirname(venv))) if os.path.isdir(os.path.dirname(venv)) else None
+    _prefs().backend_python = os.path.join(os.path.dirname(working_python), "no-such-python")
+    out["error_after_missing"] = session.SETUP.error
+    out["status_after_missing"] = list(preferences.python_status(_prefs()))
+    _prefs().backend_python = working_python
+    out["error_after_working"] = session.SETUP.error
+    out["status_after_working"] = list(preferences.python_status(_prefs()))
+
+
 def setup_offline(out: dict) -> None:
     """Set Up Backend with Blender's Allow Online Access off, then on: what it says first, and
     that with it off nothing is made or downloaded."""
@@ -151,6 +170,8 @@ def main() -> None:
             inspect(out)
         elif action == "setup":
             setup(out, arg)
+        elif action == "setup_without_venv":
+            setup_without_venv(out, arg)
         elif action == "setup_offline":
             setup_offline(out)
         elif action == "generate_during_setup":

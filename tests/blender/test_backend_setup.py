@@ -180,6 +180,31 @@ def test_failures_become_one_sentence():
         assert _one_sentence(text), text
 
 
+DEBIAN_13_VENV = """The virtual environment was not created successfully because ensurepip is not
+available.  On Debian/Ubuntu systems, you need to install the python3-venv
+package using the following command.
+
+    apt install python3.13-venv
+
+You may need to use sudo with that command.  After installing the python3-venv
+package, recreate your virtual environment.
+
+Failing command: /home/u/.config/blender/4.3/extensions/.user/user_default/asynfusion_blender/venv/bin/python3
+"""
+
+
+def test_a_missing_venv_package_is_named_with_what_to_install():
+    """Debian 13's python3.13 without python3.13-venv (what its `python3 -m venv` prints, verbatim):
+    the sentence keeps the package to install, not the 'Failing command' line after it."""
+    venv = bs.Step("Creating the virtual environment", ("python3.13", "-m", "venv", "/v"), 0.1, "venv")
+    text = bs.error_sentence(venv, DEBIAN_13_VENV.splitlines(), 1)
+    assert text == ("Creating the virtual environment failed because the system package python3.13-venv is "
+                    "missing: install it (sudo apt install python3.13-venv) and press Set Up Backend again.")
+    assert _one_sentence(text)
+    # A pip step whose output happens to say "apt install" is not taken for the venv package.
+    assert "python3.13-venv" not in bs.error_sentence(STEP, DEBIAN_13_VENV.splitlines(), 1)
+
+
 # ----------------------------------------------------------------------------- the backend wheel
 
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 
 import bpy
@@ -188,14 +189,15 @@ def test_a_blender_without_numpy_refuses_to_enable_with_one_sentence(tmp_path):
         "blender.org, which includes it.")
 
 
-def _installed(zip_path: str, action: str, *args: str, tmp_path, timeout: float = 300) -> dict:
+def _installed(zip_path: str, action: str, *args: str, tmp_path, timeout: float = 300,
+               python: str = sys.executable) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("ASYNFUSION_BACKEND_PYTHON", "PYTHONPATH", "PIP_FIND_LINKS", "PIP_INDEX_URL",
                         "PIP_EXTRA_INDEX_URL")}
     # A fresh user folder, and no pip configuration from this machine (offline means offline).
     env.update(BLENDER_USER_RESOURCES=str(tmp_path / "user"), PIP_CONFIG_FILE=os.devnull,
                PROBE_PYTHON=PROBE_PYTHON)
-    proc = subprocess.run([sys.executable, CHILD, zip_path, action, *args], env=env, capture_output=True,
+    proc = subprocess.run([python, CHILD, zip_path, action, *args], env=env, capture_output=True,
                           text=True, timeout=timeout, cwd=str(tmp_path))
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line is not None, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -286,6 +288,74 @@ def test_set_up_backend_failure_is_one_sentence_and_leaves_no_venv(built, tmp_pa
                             "downloaded .whl files or leave it empty to download.")
     assert "\n" not in out["error"] and "Traceback" not in out["report"]
     assert not out["venv_exists"] and out["user_folder"] is None
+
+
+def _python_without_ensurepip(base: str, folder) -> str:
+    """A copy of the Python installed at ``base`` (its interpreter copied, its standard library
+    linked) without ensurepip, as a distribution's Python is without its venv package; then a
+    venv of it (made --without-pip, as that Python can) that sees this bpy wheel's site-packages,
+    for a child Blender to run on."""
+    base = os.path.realpath(base)
+    prefix = os.path.dirname(os.path.dirname(base))
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    fake = folder / "python"
+    (fake / "bin").mkdir(parents=True)
+    (fake / "lib" / version).mkdir(parents=True)
+    shutil.copy2(base, fake / "bin" / os.path.basename(base))
+    for name in os.listdir(os.path.join(prefix, "lib")):
+        if name != version:
+            os.symlink(os.path.join(prefix, "lib", name), fake / "lib" / name)
+    for name in os.listdir(os.path.join(prefix, "lib", version)):
+        if name != "ensurepip":
+            os.symlink(os.path.join(prefix, "lib", version, name), fake / "lib" / version / name)
+    venv = folder / "blender-python"
+    subprocess.run([str(fake / "bin" / os.path.basename(base)), "-m", "venv", "--without-pip", str(venv)],
+                   check=True, capture_output=True, env={"PATH": os.environ.get("PATH", "")})
+    (venv / "lib" / version / "site-packages" / "bpy-wheel.pth").write_text(
+        sysconfig.get_path("purelib") + "\n")
+    return str(venv / "bin" / "python")
+
+
+def _debian_python() -> str:
+    """Debian's or Ubuntu's own Python of this version (its venv names the package to install), if here."""
+    path = f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
+    source = f"/usr/lib/python{sys.version_info[0]}.{sys.version_info[1]}/venv/__init__.py"
+    if os.path.isfile(path) and os.path.isfile(source):
+        with open(source, encoding="utf-8") as fh:
+            if "apt install python" in fh.read():
+                return path
+    return ""
+
+
+@pytest.mark.parametrize("kind", ["debian", "other"])
+def test_set_up_backend_without_the_system_venv_package_names_it_and_a_working_python_clears_it(
+        built, tmp_path, kind):
+    """Issue 23 item 6: a Blender whose Python lacks the distribution's venv package (Debian 13's
+    Blender on python3.13 without python3.13-venv). Set Up Backend's sentence names the package to
+    install; Backend Python pointed at an interpreter that is found ("Using: ...") clears it, and one
+    that is not found does not."""
+    base = _debian_python() if kind == "debian" else getattr(sys, "_base_executable", sys.executable)
+    if not base:
+        pytest.skip("no Debian or Ubuntu Python of this version on this machine")
+    python = _python_without_ensurepip(base, tmp_path / "pythons")
+    out = _installed(built, "setup_without_venv", PROBE_PYTHON, tmp_path=tmp_path, python=python)
+    assert out["executable"] == python
+    package = f"python{sys.version_info[0]}.{sys.version_info[1]}-venv"
+    stage = "Creating the virtual environment failed because"
+    if kind == "debian":
+        sentence = (f"{stage} the system package {package} is missing: install it (sudo apt install {package}) "
+                    "and press Set Up Backend again.")
+    else:
+        sentence = (f"{stage} this Python has no ensurepip: install its venv package ({package} on Debian and "
+                    "Ubuntu) and press Set Up Backend again, or point Backend Python to an interpreter that has "
+                    "torch.")
+    assert out["error"] == sentence
+    assert out["result"] == ["RUNTIME_ERROR"] and out["report"] == f"Error: {sentence}\n"
+    assert out["user_folder"] == []                                  # the half-made venv is gone
+    assert out["error_after_missing"] == sentence
+    assert out["status_after_missing"] == ["No backend Python found; set one above or set up the backend.", "ERROR"]
+    assert out["error_after_working"] == ""
+    assert out["status_after_working"] == [f"Using: {PROBE_PYTHON}", "CHECKMARK"]
 
 
 def test_generate_while_the_backend_is_set_up_says_so_and_the_status_is_honest(built, tmp_path):
