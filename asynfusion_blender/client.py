@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from .core import protocol
 from .errors import AddonError
-from .setup.install import is_ready, venv_python
+from .backend_venv import is_ready, venv_python
 
 ADDON_DIR = os.path.dirname(os.path.abspath(__file__))
 ENV_PYTHON = "ASYNFUSION_BACKEND_PYTHON"
