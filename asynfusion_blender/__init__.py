@@ -23,8 +23,7 @@ except ImportError:
         "distribution's python3-numpy package) or use Blender from blender.org, which includes it."
     ) from None
 
-from . import client, operators, preferences, properties, ui  # noqa: E402
-from .setup import operators as setup_operators
+from . import client, operators, preferences, properties, setup_operators, ui  # noqa: E402
 from .setup.session import stop_setup
 
 _CLASSES = (preferences.CLASSES + setup_operators.CLASSES + properties.CLASSES + operators.CLASSES

@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
@@ -25,6 +24,7 @@ from .core import motion_file
 from .core.output import check_outputs
 from .core.protocol import seed_error
 from .errors import USER_ERRORS, AddonError
+from .job import JOB
 
 
 SEED_FIELD_MAX = 2**31 - 1      # the panel's seed field is a Blender integer
@@ -32,39 +32,6 @@ Status = set[Literal['RUNNING_MODAL', 'CANCELLED', 'FINISHED', 'PASS_THROUGH', '
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class JobState:
-    """What the panel shows about the current or last job (not saved with the file)."""
-    running: bool = False
-    progress: float = 0.0
-    stage: str = ""
-    summary: str = ""
-    error: str = ""
-    cost: list[str] = field(default_factory=list)   # what a large bake will cost, shown while generating
-    cancel_requested: bool = False
-    baked: list[str] = field(default_factory=list)  # the actions the summary is about
-    note: str = ""                                  # what the last save left out (takes not kept)
-
-    def done(self, summary: str, baked: list[str] | None = None) -> None:
-        self.summary, self.error, self.baked = summary, "", list(baked or ())
-
-    def current_summary(self) -> str:
-        """The summary while it is still true: once its bake is undone (its actions gone) it says nothing."""
-        if any(bpy.data.actions.get(name) is None for name in self.baked):
-            return ""
-        return self.summary
-
-    def forget(self) -> None:
-        """The scene changed under the panel's messages (undo, redo, another file): the error and a
-        summary that is not about a bake still there are no longer true."""
-        if self.running:
-            return
-        self.error = ""
-        if not self.baked:
-            self.summary = ""
-
-
-JOB = JobState()
 
 
 @bpy.app.handlers.persistent
@@ -76,7 +43,7 @@ def _after_undo(*_args: object) -> None:
 def _after_load(*_args: object) -> None:
     takes.release_held()        # the takes a save kept are not kept takes
     generation.WRITTEN.clear()  # the motion written for the file before belongs to it, not to this one
-    JOB.note = ""
+    JOB.set_note("")
     if not JOB.running:
         JOB.done("")            # nothing said about the previous file is about this one
 
@@ -100,7 +67,7 @@ def _after_save(*_args: object) -> None:
     which takes were left out."""
     takes.release_held()
     generation.remove_unused_motion(takes.saved_motion(_DROPPED))
-    JOB.note = save_note([t.name for t in _DROPPED])
+    JOB.set_note(save_note([t.name for t in _DROPPED]))
     if JOB.note:
         print(f"AsynFusion: {JOB.note}")
     _DROPPED.clear()
@@ -113,12 +80,6 @@ def save_note(dropped: list[str]) -> str:
         return ""
     names = ", ".join(dropped)
     return f"Saved without {len(dropped)} take{'s' if len(dropped) > 1 else ''} not kept: {names}."
-
-
-def targets_changed(_settings: object, _context: bpy.types.Context) -> None:
-    """The rig or face changed: an error about the previous ones is stale."""
-    if not JOB.running:
-        JOB.error = ""
 
 
 _HANDLERS = ((bpy.app.handlers.undo_post, _after_undo), (bpy.app.handlers.redo_post, _after_undo),
@@ -157,7 +118,7 @@ def redraw_panels() -> list[bpy.types.Region]:
 
 
 def _fail(op: bpy.types.Operator, message: str) -> Status:
-    JOB.error, JOB.summary, JOB.baked = message, "", []
+    JOB.fail(message)
     op.report({'ERROR'}, message)
     return {'CANCELLED'}
 
@@ -267,10 +228,8 @@ class GenerateRun:
                                          bone_map=_bone_map(context), seed=seed, generated=(audio, out))
                         for seed, out in zip(seeds, outs)]
         self.targets = (armature, face)
-        JOB.running, JOB.progress, JOB.stage, JOB.cost = True, 0.0, "starting", []
-        JOB.done("")
         self.scene = context.scene
-        JOB.cancel_requested = False
+        JOB.start()
 
     def step(self) -> dict | None:
         """Take the worker's new replies: progress goes to JOB; returns the final reply, if any."""
@@ -278,11 +237,11 @@ class GenerateRun:
             if reply.get("id") not in (self.request, None):
                 continue                      # late replies of an earlier, cancelled request
             if reply["type"] == "progress":
-                JOB.progress, JOB.stage = float(reply["fraction"]), str(reply.get("stage", ""))
+                JOB.advance(float(reply["fraction"]), str(reply.get("stage", "")))
                 if "audio_seconds" in reply:
                     face, parts = self.targets[1], self.options[0].parts
                     cost = bake.expected_cost(self.scene, float(reply["audio_seconds"]), face, parts, self.targets[0])
-                    JOB.cost = cost.panel_lines(float(reply["audio_seconds"])) if cost.large else []
+                    JOB.show_cost(cost.panel_lines(float(reply["audio_seconds"])) if cost.large else [])
             elif reply["type"] in ("result", "error"):
                 return reply
         return None
@@ -296,7 +255,7 @@ class GenerateRun:
 
     def finish(self, context: bpy.types.Context, reply: dict, op: bpy.types.Operator) -> Status:
         """Bake a result (all-or-nothing) or report the error; the job is over either way."""
-        JOB.running = False
+        JOB.end()
         if reply["type"] == "error":
             if reply.get("kind") == "cancelled":
                 JOB.done("Cancelled; the scene is unchanged.")
@@ -350,18 +309,25 @@ def _guarded(op: bpy.types.Operator, action: Callable[[], Status]) -> Status:
 
 
 def _generating(op: bpy.types.Operator, action: Callable[[], Status]) -> Status:
-    """``_guarded`` for Generate: the job is over unless the operator still runs modally."""
+    """``_guarded`` for Generate: the job is over unless the operator still runs modally (every
+    step of Generate runs through here, so however it ends, the job ends)."""
     result = _guarded(op, action)
     if result != {'RUNNING_MODAL'}:
-        JOB.running = False
+        JOB.end()
     return result
 
 
-class ASYNFUSION_OT_generate(bpy.types.Operator):
-    """Generate face and body motion from the speech and bake it onto the rig"""
-    bl_idname = "asynfusion.generate"
-    bl_label = "AsynFusion: Generate"
-    bl_options = {'REGISTER', 'UNDO'}
+# The mixin is an Operator to the type checker only: at run time a registered operator subclassing
+# another one would unhook it, so Generate and Regenerate each subclass bpy.types.Operator.
+if TYPE_CHECKING:
+    _OperatorForTypes = bpy.types.Operator
+else:
+    _OperatorForTypes = object
+
+
+class GenerateSteps(_OperatorForTypes):
+    """Generate's steps, shared by Generate and a take's Regenerate: run through in background mode,
+    else a request and a timer whose ticks call ``modal``. ``new_run`` says what is generated."""
 
     _timer = None
     _run: GenerateRun | None = None
@@ -370,14 +336,14 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return _not_while_generating(cls, "A generation is already running; wait for it or cancel it.")
 
+    def new_run(self, context: bpy.types.Context) -> GenerateRun:
+        raise NotImplementedError
+
     def execute(self, context: bpy.types.Context) -> Status:
         def run() -> Status:
             job = self.new_run(context)
             return job.finish(context, job.wait(), self)
         return _generating(self, run)
-
-    def new_run(self, context: bpy.types.Context) -> GenerateRun:
-        return GenerateRun(context)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
         if bpy.app.background:          # no event loop would call modal(): run it through
@@ -391,32 +357,44 @@ class ASYNFUSION_OT_generate(bpy.types.Operator):
             self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
             context.window_manager.modal_handler_add(self)
             return {'RUNNING_MODAL'}
-        return _generating(self, start)
+        result = _generating(self, start)
+        if result != {'RUNNING_MODAL'}:
+            self._end(context)
+        return result
 
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> Status:
         job = self._run
         assert job is not None
-        if event.type == 'ESC' or JOB.cancel_requested:
-            return self._end(context, job.finish(context, job.cancel(), self))
-        if event.type != 'TIMER':
+        cancelling = event.type == 'ESC' or JOB.cancel_requested
+        if not cancelling and event.type != 'TIMER':
             return {'PASS_THROUGH'}
 
         def tick() -> Status:
+            if cancelling:      # guarded like a tick: a worker that dies meanwhile is one sentence
+                return job.finish(context, job.cancel(), self)
             reply = job.step()
             return {'RUNNING_MODAL'} if reply is None else job.finish(context, reply, self)
         result = _generating(self, tick)
         if result != {'RUNNING_MODAL'}:
-            return self._end(context, result)
+            self._end(context)
         redraw_panels()
         return result
 
-    def _end(self, context: bpy.types.Context, result: Status) -> Status:
+    def _end(self, context: bpy.types.Context) -> None:
+        """The timer goes with the run, however it ended."""
         if self._timer is not None:
             context.window_manager.event_timer_remove(self._timer)
             self._timer = None
-        JOB.running = False
-        redraw_panels()
-        return result
+
+
+class ASYNFUSION_OT_generate(GenerateSteps, bpy.types.Operator):
+    """Generate face and body motion from the speech and bake it onto the rig"""
+    bl_idname = "asynfusion.generate"
+    bl_label = "AsynFusion: Generate"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def new_run(self, context: bpy.types.Context) -> GenerateRun:
+        return GenerateRun(context)
 
 
 class ASYNFUSION_OT_cancel(bpy.types.Operator):
@@ -431,7 +409,7 @@ class ASYNFUSION_OT_cancel(bpy.types.Operator):
         return JOB.running
 
     def execute(self, context: bpy.types.Context) -> Status:
-        JOB.cancel_requested = True
+        JOB.request_cancel()
         return {'FINISHED'}
 
 
@@ -564,20 +542,13 @@ class ASYNFUSION_OT_write_bone_map(bpy.types.Operator):
         return {'FINISHED'}
 
 
-class ASYNFUSION_OT_take_regenerate(bpy.types.Operator):
+class ASYNFUSION_OT_take_regenerate(GenerateSteps, bpy.types.Operator):
     """Regenerate the timeline's preview range of this take with the panel's seed, into a new take (every other frame stays the take's)"""
     bl_idname = "asynfusion.take_regenerate"
     bl_label = "AsynFusion: Regenerate Range"
     bl_options = {'REGISTER', 'UNDO', 'INTERNAL'}
 
     take: StringProperty(name="Take", options={'HIDDEN'})  # type: ignore[valid-type]
-    # Generate's own steps (a subclass of a registered operator would unhook it); only the run differs.
-    execute, invoke, start_modal, modal, _end = (ASYNFUSION_OT_generate.execute, ASYNFUSION_OT_generate.invoke,
-                                                 ASYNFUSION_OT_generate.start_modal, ASYNFUSION_OT_generate.modal,
-                                                 ASYNFUSION_OT_generate._end)
-    poll = classmethod(ASYNFUSION_OT_generate.poll.__func__)  # type: ignore[attr-defined, var-annotated]
-    _timer = None
-    _run: GenerateRun | None = None
 
     def new_run(self, context: bpy.types.Context) -> GenerateRun:
         return GenerateRun(context, self.take)

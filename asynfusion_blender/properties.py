@@ -6,7 +6,12 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 
 from .core.protocol import MAX_VARIATIONS
-from .operators import targets_changed
+from .job import JOB
+
+
+def _targets_changed(_settings: object, _context: bpy.types.Context) -> None:
+    """The rig or face changed: an error about the previous ones is stale."""
+    JOB.targets_changed()
 
 
 def _is_armature(_self: object, obj: bpy.types.Object) -> bool:
@@ -26,10 +31,10 @@ class AsynFusionSettings(bpy.types.PropertyGroup):
     audio_file: StringProperty(name="Audio File", subtype='FILE_PATH')  # type: ignore[valid-type]
     sound_strip: StringProperty(name="Sound Strip")  # type: ignore[valid-type]
     armature: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature,  # type: ignore[valid-type]
-                              update=targets_changed)
+                              update=_targets_changed)
     face_mesh: PointerProperty(name="Face Mesh", type=bpy.types.Object, poll=_is_mesh,  # type: ignore[valid-type]
                                description="Mesh with Exp000-Exp099 or ARKit-named (jawOpen, ...) shape keys",
-                               update=targets_changed)
+                               update=_targets_changed)
     bone_map: StringProperty(  # type: ignore[valid-type]
         name="Bone Map", subtype='FILE_PATH',
         description="JSON map from SMPL-X joints to this rig's bones, for rigs no profile recognises "

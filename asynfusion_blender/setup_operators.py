@@ -1,4 +1,4 @@
-"""The Set Up Backend and Cancel buttons of the preferences."""
+"""The Set Up Backend and Cancel buttons of the preferences (the setup itself: setup/)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import time
 import bpy
 from bpy.props import BoolProperty
 
-from .. import client, preferences
-from ..operators import Status
-from . import install
-from .session import SETUP, offline_reason, setup_note, setup_tick
+from . import client, preferences
+from .operators import Status
+from .setup import install
+from .setup.session import SETUP, offline_reason, setup_note, setup_tick
 
 
 class ASYNFUSION_OT_setup_backend(bpy.types.Operator):

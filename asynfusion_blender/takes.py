@@ -11,9 +11,7 @@ before and when it is saved (``dropped_on_save``).
 
 from __future__ import annotations
 
-import datetime
 import os
-import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -21,9 +19,9 @@ import bpy
 
 from .bake import action_support
 from .bake.rig_reader import shape_keys_of
+from .bake.take_facts import facts_of
 from .errors import AddonError
 
-KEY = "asynfusion_take"
 HELD = "asynfusion_held"    # set on a take's action only while a save keeps it (saving every take)
 GONE = "That take is no longer in the file; pick another one."
 
@@ -55,39 +53,11 @@ class Take:
         return f"{seed} · {self.seconds:.1f} s · {self.date[:16].replace('T', ' ')}"
 
 
-def new_take(name: str, seed: int | None, audio: str | None, seconds: float, start: int,
-             generated: tuple[str, str] | None = None) -> dict:
-    """The facts of a take about to be baked (each of its actions gets them, with its part);
-    ``generated``: (recording, motion file) of a generated take, so a range of it can be regenerated."""
-    recording, motion = generated or ("", "")
-    # the seed as decimal text: ID property integers are 32-bit signed, seeds run to 2^32 - 1
-    # (protocol.MAX_SEED); int() reads it back, and the plain integers of older files too
-    return {"id": uuid.uuid4().hex[:12], "name": name, "seed": str(-1 if seed is None else int(seed)),
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "audio": audio or "", "seconds": round(float(seconds), 3), "start": int(start),
-            "recording": recording, "motion": motion}
-
-
-def stamp(action: bpy.types.Action, facts: dict) -> None:
-    """Give a new action its take's facts and its own name, which tells it from later copies."""
-    cast(Any, action)[KEY] = {**facts, "action": action.name}
-
-
-def _facts(action: bpy.types.Action) -> dict | None:
-    """The facts of one of a take's own actions; None for any other action. A copy
-    (``action.copy()``, Shift+D duplicating the action) carries them under another name than
-    the one stamped, and so is the user's own action, as is one they renamed: keeping,
-    playing or deleting the take never touches it. (Takes from before the stamp have no name.)"""
-    value = cast(Any, action).get(KEY)
-    facts = value.to_dict() if hasattr(value, "to_dict") else None
-    return facts if facts is not None and facts.get("action", action.name) == action.name else None
-
-
 def all_takes() -> list[Take]:
     """Every take in the file, newest first."""
     grouped: dict[str, tuple[dict, list[bpy.types.Action]]] = {}
     for action in bpy.data.actions:
-        facts = _facts(action)
+        facts = facts_of(action)
         if facts is not None and "id" in facts:
             grouped.setdefault(str(facts["id"]), (facts, []))[1].append(action)
     found = [Take(id=take_id, name=str(facts.get("name", "")), seed=int(facts.get("seed", -1)),
@@ -101,7 +71,7 @@ def all_takes() -> list[Take]:
 
 
 def _actions(take_id: str) -> list[bpy.types.Action]:
-    found = [a for a in bpy.data.actions if (_facts(a) or {}).get("id") == take_id]
+    found = [a for a in bpy.data.actions if (facts_of(a) or {}).get("id") == take_id]
     if not found:
         raise AddonError(GONE)
     return found
@@ -127,16 +97,12 @@ def motion_range(take: Take, first: int, last: int, fps: float, motion_fps: floa
     return start, min(end, round(take.seconds * motion_fps))
 
 
-def is_take(action: bpy.types.Action | None) -> bool:
-    return action is not None and _facts(action) is not None
-
-
 def playing(owners: list[action_support.Animated]) -> set[str]:
     """The ids of the takes these IDs play now."""
     ids = set()
     for owner in owners:
         adt = owner.animation_data
-        facts = _facts(adt.action) if adt is not None and adt.action is not None else None
+        facts = facts_of(adt.action) if adt is not None and adt.action is not None else None
         if facts is not None:
             ids.add(str(facts.get("id")))
     return ids
@@ -150,7 +116,7 @@ def set_kept(take_id: str, keep: bool) -> None:
 def delete(take_id: str) -> str:
     """Remove the take's actions (whatever plays them stops); returns its name."""
     actions = _actions(take_id)
-    name = str((_facts(actions[0]) or {}).get("name", ""))
+    name = str((facts_of(actions[0]) or {}).get("name", ""))
     for action in actions:
         bpy.data.actions.remove(action)
     return name
@@ -161,7 +127,7 @@ def use(take_id: str, armature: bpy.types.Object, face_mesh: bpy.types.Object | 
     that took the face with it (teeth, eyes: each action names its mesh); returns what it could not."""
     skipped = []
     for action in _actions(take_id):
-        facts = _facts(action) or {}
+        facts = facts_of(action) or {}
         part = facts.get("part")
         owner: action_support.Animated | None = armature
         if part == "face" and facts.get("mesh"):     # the face on another mesh of the character (teeth, eyes)
@@ -190,7 +156,7 @@ def hold_for_save() -> None:
     marked as held, so that it is written; ``release_held`` takes it back after the save and
     after the file is opened again (the take stays not kept)."""
     for action in bpy.data.actions:
-        if _facts(action) is not None and action.users == 0 and not action.use_fake_user:
+        if facts_of(action) is not None and action.users == 0 and not action.use_fake_user:
             action.use_fake_user = True
             cast(Any, action)[HELD] = True
 

@@ -19,9 +19,8 @@ import numpy as np
 from ..core import face_track, quaternions
 from ..core.motion_file import Motion
 from ..errors import AddonError
-from .. import takes
 from ..rig import profiles
-from . import action_support, cost_estimate, curve_math, face_keys, retarget, rig_reader
+from . import action_support, cost_estimate, curve_math, face_keys, retarget, rig_reader, take_facts
 
 MAX_FRAME = 1048574     # Blender's last frame (MAXFRAME); keys past it collapse onto it
 STAND_NOTE_M = 0.03     # shown pose this far (metres) from the rest pose: the bake says which it used
@@ -51,7 +50,7 @@ class BakeSummary:
     face: str | None = None              # which face shape keys were driven, as a sentence
     face_meshes: list[str] = field(default_factory=list)     # every mesh that took the face, the main one first
     profile: str | None = None          # the rig profile the body went through (SMPL-X, Rigify, ...)
-    take: str = ""                      # the take's id (takes.py)
+    take: str = ""                      # the take's id (take_facts.py)
     undo: Callable[[], None] = lambda: None     # takes the whole bake back (a later step of one Generate failed)
 
 
@@ -94,11 +93,11 @@ def _write_action(revert: _Revert, owner: action_support.Animated, name: str,
     revert.add(lambda: bpy.data.actions.remove(writer.action))
     for c in curves:
         writer.add(c.data_path, c.index, c.group, curve_math.keyframe_coords(frames, c.values))
-    takes.stamp(writer.action, take)
+    take_facts.stamp(writer.action, take)
     writer.action.use_fake_user = keep
     adt = owner.animation_data
     old = adt.action if adt is not None else None
-    if old is not None and not old.use_fake_user and not takes.is_take(old):
+    if old is not None and not old.use_fake_user and not take_facts.is_take(old):
         old.use_fake_user = True        # keep the user's own action when nothing plays it any more
         revert.add(lambda: setattr(old, "use_fake_user", False))
     revert.add(writer.assign())
@@ -242,8 +241,8 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
     summary = BakeSummary(frames=len(frames), seconds=len(frames) / dst_fps,
                           first_frame=int(frames[0]), last_frame=int(frames[-1]),
                           warnings=warnings, profile=match.profile if match is not None else None)
-    take = takes.new_take(options.name, options.seed, options.audio_path, summary.seconds, summary.first_frame,
-                          options.generated)
+    take = take_facts.new_take(options.name, options.seed, options.audio_path, summary.seconds,
+                               summary.first_frame, options.generated)
     summary.take = take["id"]
     revert = _Revert()
     try:

@@ -16,7 +16,7 @@ from ..core import skeleton
 from ..errors import AddonError
 from ..rig import profiles, smplx_names
 from ..rig.blueprint import REST_TRANS_PROP
-from . import curve_math, face_keys, retarget
+from . import curve_math, face_keys, retarget, take_facts
 
 CM_THRESHOLD = 5.0      # a pelvis->neck distance above this many units means a centimetre rig
 STAND_PROP = "asynfusion_stand"   # on the armature: where it stood as shown when first baked (retarget.stand_offset)
@@ -182,7 +182,7 @@ def stand_of(armature: bpy.types.Object, rig: retarget.TargetRig, scene: bpy.typ
     if kept is not None and len(kept) == 3:
         return np.asarray(kept, np.float64), carried, False
     adt = armature.animation_data
-    if adt is not None and adt.action is not None and cast(Any, adt.action).get("asynfusion_take") is not None:
+    if adt is not None and adt.action is not None and cast(Any, adt.action).get(take_facts.KEY) is not None:
         return np.zeros(3), carried, False
     return retarget.stand_offset(rig, shown), carried, True
 

@@ -317,14 +317,14 @@ def test_an_unexpected_failure_is_one_sentence_and_its_traceback_goes_to_the_log
         raise ZeroDivisionError("boom")
     monkeypatch.setattr(targets, "create_builtin_rig", broken)
     before = scene_state()
-    operators.JOB.running = True
+    operators.JOB.start()
     try:
         with caplog.at_level(logging.ERROR, logger="asynfusion_blender"), pytest.raises(
                 RuntimeError, match=r"Unexpected error \(ZeroDivisionError: boom\); details are in the system console\."):
             bpy.ops.asynfusion.create_rig()
         assert operators.JOB.running
     finally:
-        operators.JOB.running = False
+        operators.JOB.end()
     assert scene_state() == before
     [logged] = [r for r in caplog.records if r.exc_info]
     assert logged.name.endswith("asynfusion_blender.operators") and logged.exc_info[0] is ZeroDivisionError
@@ -335,9 +335,9 @@ def test_while_generating_generate_and_bake_are_greyed_out_and_only_then_cancel_
 
     assert bpy.ops.asynfusion.generate.poll() and bpy.ops.asynfusion.bake_motion.poll()
     assert not bpy.ops.asynfusion.cancel.poll()
-    operators.JOB.running = True                  # what GenerateRun sets while the worker works
+    operators.JOB.start()                  # what GenerateRun does while the worker works
     try:
         assert not bpy.ops.asynfusion.generate.poll() and not bpy.ops.asynfusion.bake_motion.poll()
         assert bpy.ops.asynfusion.cancel.poll()
     finally:
-        operators.JOB.running = False
+        operators.JOB.end()

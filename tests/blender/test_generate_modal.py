@@ -4,16 +4,17 @@ the shipped weights and real speech.
 
 The bpy module runs no event loop, so Blender itself never calls ``invoke`` (an INVOKE call without
 an event runs ``execute``) nor ``modal``. Two stand-ins, and only these: an operator registered for
-these tests that carries the real operator's ``start_modal``, ``modal``, ``_end`` and ``new_run``
-and enters ``start_modal`` from ``execute``, as the desktop's ``invoke`` does (a real timer on the
-real window, a real modal handler, a real worker); and the events, objects with the one field
-``modal`` reads (``type``), passed to the running instance's ``modal`` as the event loop would pass them.
+these tests, made of the real operators' steps (the ``GenerateSteps`` mixin) and the real operator's
+``new_run``, that enters ``start_modal`` from ``execute``, as the desktop's ``invoke`` does (a real
+timer on the real window, a real modal handler, a real worker); and the events, objects with the one
+field ``modal`` reads (``type``), passed to the running instance's ``modal`` as the event loop would pass them.
 
 The window manager's undo push at the end of a modal operator belongs to that event loop too; the
 one undo step is tested on the same operator run through ``execute``, where Blender pushes it.
 """
 
 import os
+import signal
 import time
 from types import SimpleNamespace
 
@@ -31,13 +32,13 @@ def _enter_modal(self, context):
 
 
 def modal_stand_in(real: type) -> type:
-    """An operator with ``real``'s own functions (a subclass of a registered operator would unhook
+    """An operator of ``real``'s steps and run (a subclass of a registered operator would unhook
     it) whose ``execute`` enters ``start_modal``, as the desktop's ``invoke`` does."""
-    functions = ("start_modal", "modal", "_end", "new_run", "_timer", "_run")
-    return type(f"{real.__name__}_modal", (bpy.types.Operator,), {
+    assert issubclass(real, operators.GenerateSteps)
+    return type(f"{real.__name__}_modal", (operators.GenerateSteps, bpy.types.Operator), {
         "bl_idname": f"{real.bl_idname}_modal_test", "bl_label": real.bl_label, "bl_options": real.bl_options,
         "__annotations__": {"take": StringProperty(name="Take", options={'HIDDEN'})},     # Regenerate's
-        "execute": _enter_modal, "started": [], **{name: getattr(real, name) for name in functions}})
+        "execute": _enter_modal, "new_run": real.new_run, "started": []})
 
 
 GENERATE = modal_stand_in(operators.ASYNFUSION_OT_generate)
@@ -46,6 +47,15 @@ REGENERATE = modal_stand_in(operators.ASYNFUSION_OT_take_regenerate)
 
 def event(kind):
     return SimpleNamespace(type=kind)
+
+
+def _esc(op):
+    return op.modal(bpy.context, event('ESC'))
+
+
+def _cancel_button(op):
+    assert bpy.ops.asynfusion.cancel() == {'FINISHED'}
+    return op.modal(bpy.context, event('TIMER'))
 
 
 @pytest.fixture
@@ -122,15 +132,40 @@ def _cancel_while_sampling(cancel, cls=GENERATE, **properties):
 
 def test_esc_cancels_and_leaves_the_scene_and_the_warm_worker(modal, long_speech):
     bpy.context.scene.asynfusion.audio_file = long_speech
-    _cancel_while_sampling(lambda op: op.modal(bpy.context, event('ESC')))
+    _cancel_while_sampling(_esc)
 
 
 def test_the_cancel_button_ends_the_run_on_the_next_tick(modal, long_speech):
-    def press_cancel(op):
-        assert bpy.ops.asynfusion.cancel() == {'FINISHED'}
-        return op.modal(bpy.context, event('TIMER'))
     bpy.context.scene.asynfusion.audio_file = long_speech
-    _cancel_while_sampling(press_cancel)
+    _cancel_while_sampling(_cancel_button)
+
+
+@pytest.mark.parametrize("cancel", [_esc, _cancel_button], ids=["esc", "cancel-button"])
+def test_a_worker_that_dies_as_the_cancel_goes_out_ends_the_run_its_timer_and_the_job(modal, monkeypatch, cancel):
+    """The worker is killed between the Esc (or Cancel) and the cancel reaching it: the run ends
+    with the worker's death as its one sentence, the timer goes with it, the job is over (nothing
+    stays greyed out) and the scene is as it was."""
+    before = scene_state()
+    op = start()
+    worker = op._run.worker
+    send = client.WorkerClient.send
+    killed = []
+
+    def die_first(self, message):
+        if message.get("op") == "cancel":
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)     # dead (not yet reaped)
+            killed.append(self.pid)
+        return send(self, message)
+    monkeypatch.setattr(client.WorkerClient, "send", die_first)
+    assert cancel(op) == {'CANCELLED'}
+    assert killed == [worker.pid] and not worker.alive
+    assert op._timer is None and not operators.JOB.running
+    assert bpy.ops.asynfusion.generate.poll() and bpy.ops.asynfusion.bake_motion.poll()
+    assert not bpy.ops.asynfusion.cancel.poll()
+    assert operators.JOB.error.startswith("The AsynFusion worker stopped (exit code -9)")
+    assert "\n" not in operators.JOB.error and operators.JOB.summary == ""
+    assert scene_state() == before
 
 
 def _generated_take(folder, audio: str) -> takes.Take:
@@ -163,7 +198,7 @@ def test_regenerate_ticks_to_a_new_take_that_keeps_the_take_outside_the_range(mo
 
 def test_esc_mid_regenerate_leaves_the_scene_and_writes_no_motion(modal, long_speech, tmp_path):
     old = _generated_take(tmp_path, long_speech)
-    _cancel_while_sampling(lambda op: op.modal(bpy.context, event('ESC')), REGENERATE, take=old.id)
+    _cancel_while_sampling(_esc, REGENERATE, take=old.id)
     assert os.listdir(tmp_path / "asynfusion") == [os.path.basename(old.motion)]
     assert [t.id for t in takes.all_takes()] == [old.id]
 

@@ -85,9 +85,9 @@ def test_a_take_baked_from_a_file_or_whose_motion_is_gone_is_one_sentence(genera
 
 def test_regenerate_is_greyed_out_with_its_reason_while_a_generation_runs(addon):
     from asynfusion_blender import operators
-    operators.JOB.running = True
+    operators.JOB.start()
     try:
         assert not bpy.ops.asynfusion.take_regenerate.poll()
     finally:
-        operators.JOB.running = False
+        operators.JOB.end()
     assert bpy.ops.asynfusion.take_regenerate.poll()
