@@ -5,7 +5,7 @@ B42 := .venv-blender-42
 B50 := .venv-blender-50
 PIP_QUIET := -q --disable-pip-version-check
 
-.PHONY: setup setup-backend setup-blender test test-backend test-blender typecheck demo bench bench-bake bench-e2e build clean
+.PHONY: setup setup-backend setup-blender test test-backend test-blender typecheck demo demo-animation bench bench-bake bench-e2e build clean
 
 setup: setup-backend setup-blender
 
@@ -47,6 +47,11 @@ demo: setup-backend $(B50)/.done
 	mkdir -p out
 	ASYNFUSION_BACKEND_PYTHON=$(CURDIR)/$(VENV)/bin/python $(B50)/bin/python asynfusion_blender/batch.py \
 	  --audio $(DEMO_AUDIO) --out out/demo.blend --preview out/demo_preview.png --preview-video out/demo.mp4
+
+# The README's moving picture: six seconds of out/demo.mp4 as an animated WebP (docs/demo.webp, < 3 MB),
+# decoded by the Blender 5.0 wheel and written by Pillow (docs/demo_animation.py).
+demo-animation: demo
+	$(VENV)/bin/python docs/demo_animation.py
 
 bench: setup
 	$(VENV)/bin/python bench/generate_speed.py
