@@ -37,7 +37,7 @@ test-blender:
 	done
 
 typecheck:
-	$(VENV)/bin/python -m mypy --config-file mypy.ini asynfusion_blender
+	$(VENV)/bin/python -m mypy --config-file mypy.ini     # the add-on and the backend's contracts (mypy.ini: files)
 
 # The main job: generate from a bundled speech clip, bake it onto the built-in rig headless,
 # save a .blend with animation and sound, the motion file, a contact-sheet preview and a video

@@ -91,7 +91,7 @@ def num_frames(num_samples: int) -> int:
     return max(1, int(num_samples * MOTION_FPS // SAMPLE_RATE))
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     """Slaney's mel scale (librosa's default): linear below 1 kHz, log above."""
     hz = np.asarray(hz, dtype=np.float64)
     lin = hz / (200.0 / 3)

@@ -136,7 +136,7 @@ class Generator:
         source = None if regenerate is None else self._source(regenerate, audio_path, raw.shape[0])
         audio_done = time.perf_counter()
         report(0.05, "sampling")
-        inpaint = None if source is None else self._inpaint(source, regenerate)
+        inpaint = None if source is None or regenerate is None else self._inpaint(source, regenerate)
         outs = self.sample_many(raw, offset, settings, seeds, speaker,
                                 progress=lambda f: report(0.05 + 0.9 * f, "sampling"), inpaint=inpaint)
         model_done = time.perf_counter()
@@ -250,4 +250,5 @@ def _spliced(source: Motion, new: Motion, regenerate: Regenerate, ease: np.ndarr
         arrays[key] = a
     meta = dict(new.meta, regenerated=[regenerate.start, regenerate.end],
                 source_seed=source.meta.get("seed"), source_file=os.path.basename(regenerate.source))
-    return replace(new, **arrays, betas=source.betas, meta=meta)
+    return replace(new, poses=arrays["poses"], expressions=arrays["expressions"], trans=arrays["trans"],
+                   betas=source.betas, meta=meta)

@@ -13,6 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -131,7 +132,10 @@ def model_files(folder: Path, what: str, how: str) -> tuple[Path, Path]:
     return cfg_path, w_path
 
 
-def read_state(model: torch.nn.Module, w_path: Path, how: str) -> torch.nn.Module:
+M = TypeVar("M", bound=torch.nn.Module)
+
+
+def read_state(model: M, w_path: Path, how: str) -> M:
     """``model`` with the tensors of ``w_path``, checked against its architecture first."""
     try:
         tensors = load_file(str(w_path))

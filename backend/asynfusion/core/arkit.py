@@ -134,6 +134,6 @@ def flame_to_arkit(expressions: np.ndarray, jaw: np.ndarray, fit: ArkitFit | Non
     """(N, 52) ARKit weights in [0, 1] from FLAME expressions (N, <=100) and jaw axis-angle (N, 3)."""
     fit = load_fit() if fit is None else fit
     w = raw_readout(fit, face_inputs(expressions, jaw))
-    close, jaw = INDEX["mouthClose"], INDEX["jawOpen"]
-    w[:, jaw] = np.maximum(w[:, jaw], w[:, close])
+    close, opening = INDEX["mouthClose"], INDEX["jawOpen"]
+    w[:, opening] = np.maximum(w[:, opening], w[:, close])
     return w

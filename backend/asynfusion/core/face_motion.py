@@ -90,7 +90,7 @@ def brow_raises(jaw_open: np.ndarray, fps: float, rng: np.random.Generator) -> n
     last = -np.inf
     rise, fall = int(0.15 * fps), int(0.5 * fps)
     shape = np.r_[np.linspace(0, 1, rise, endpoint=False), np.linspace(1, 0, fall)]
-    for p in np.flatnonzero(peak) + 1:
+    for p in (np.flatnonzero(peak) + 1).tolist():
         if p - last < BROW_GAP_S * fps:
             continue
         last = p
@@ -115,11 +115,11 @@ def procedural_face(arkit_weights: np.ndarray, fps: float, seed: int) -> np.ndar
         w[:, INDEX["eyeBlink" + side]] = np.maximum(w[:, INDEX["eyeBlink" + side]], blink)
         w[:, INDEX["browOuterUp" + side]] += 0.8 * brow
     w[:, INDEX["browInnerUp"]] += brow
-    side, up = look[:, 0], look[:, 1]
-    w[:, INDEX["eyeLookOutLeft"]] += np.maximum(side, 0)      # to the character's left:
-    w[:, INDEX["eyeLookInRight"]] += np.maximum(side, 0)      # left eye out, right eye in
-    w[:, INDEX["eyeLookInLeft"]] += np.maximum(-side, 0)
-    w[:, INDEX["eyeLookOutRight"]] += np.maximum(-side, 0)
+    across, up = look[:, 0], look[:, 1]
+    w[:, INDEX["eyeLookOutLeft"]] += np.maximum(across, 0)      # to the character's left:
+    w[:, INDEX["eyeLookInRight"]] += np.maximum(across, 0)      # left eye out, right eye in
+    w[:, INDEX["eyeLookInLeft"]] += np.maximum(-across, 0)
+    w[:, INDEX["eyeLookOutRight"]] += np.maximum(-across, 0)
     for s in ("Left", "Right"):
         w[:, INDEX["eyeLookUp" + s]] += np.maximum(up, 0)
         w[:, INDEX["eyeLookDown" + s]] += np.maximum(-up, 0)

@@ -46,6 +46,7 @@ def write_face_outputs(motion_path: str, arkit_arrays: bool, livelink_path: str 
         write_motion(motion_path, motion)
         lines.append(f"{motion_path}: ARKit weights added (arkit, arkit_names; {motion.num_frames} x 52)")
     if livelink_path:
+        assert motion.arkit is not None     # with_arkit attached it
         write_livelink(livelink_path, motion.arkit, motion.joint_rotations(), float(motion.fps))
         lines.append(f"{livelink_path}: Live Link Face CSV, {motion.num_frames} rows at {motion.fps:g} fps")
     return lines

@@ -68,7 +68,7 @@ def folder_files(folder: str | os.PathLike | None) -> list[str]:
     """Every file under ``folder`` (the weights, say), as inputs no output may replace."""
     if not folder or not os.path.isdir(folder):
         return [os.fspath(folder)] if folder else []
-    return [os.path.join(root, name) for root, _dirs, names in os.walk(folder) for name in names]
+    return [os.path.join(root, name) for root, _dirs, names in os.walk(os.fspath(folder)) for name in names]
 
 
 def check_input(path: str | os.PathLike, what: str, error: type[Exception] = ValueError,

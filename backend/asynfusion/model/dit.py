@@ -10,6 +10,8 @@ asynchronous sampling cost steps_face*cost_face + steps_body*cost_body.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -34,9 +36,10 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
         self.mlp = nn.Sequential(nn.Linear(w, cfg.mlp_ratio * w), nn.GELU(approximate="tanh"),
                                  nn.Linear(cfg.mlp_ratio * w, w))
-        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(w, 6 * w))
-        nn.init.zeros_(self.ada[1].weight)
-        nn.init.zeros_(self.ada[1].bias)
+        ada = nn.Linear(w, 6 * w)
+        self.ada = nn.Sequential(nn.SiLU(), ada)
+        nn.init.zeros_(ada.weight)
+        nn.init.zeros_(ada.bias)
 
     def attend_self(self, h: torch.Tensor, mod: list[torch.Tensor]) -> torch.Tensor:
         x = modulate(self.norm1(h), mod[0], mod[1])
@@ -63,11 +66,18 @@ class Branch(nn.Module):
         self.guidance = ScalarEmbedding(w, scale=100.0) if cfg.guidance_embed else None
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.norm_out = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
-        self.ada_out = nn.Sequential(nn.SiLU(), nn.Linear(w, 2 * w))
+        ada_out = nn.Linear(w, 2 * w)
+        self.ada_out = nn.Sequential(nn.SiLU(), ada_out)
         self.out = nn.Linear(w, dim)
-        for layer in (self.ada_out[1], self.out):
+        for layer in (ada_out, self.out):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+
+    def block(self, i: int) -> Block:
+        return cast(Block, self.blocks[i])
+
+    def all_blocks(self) -> list[Block]:
+        return [self.block(i) for i in range(len(self.blocks))]
 
 
 class AudioEncoder(nn.Module):
@@ -91,6 +101,11 @@ class AudioEncoder(nn.Module):
 
 
 class AsynFusion(nn.Module):
+    # the fixed temporal filters, buffers registered in __init__
+    body_taps: torch.Tensor
+    root_taps: torch.Tensor
+    body_audio_taps: torch.Tensor
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -109,8 +124,11 @@ class AsynFusion(nn.Module):
         """(B, T, audio_dim) -> (B, T, width); ``drop`` (B,) bool replaces audio by the null input."""
         return self.audio(feats, drop)
 
+    def branch(self, name: str) -> Branch:
+        return cast(Branch, self.branches[name])
+
     def _condition(self, name: str, t: torch.Tensor, speaker, guidance) -> torch.Tensor:
-        br = self.branches[name]
+        br = self.branch(name)
         c = br.time(t)
         if self.speaker is not None and speaker is not None:
             c = c + self.speaker(speaker)
@@ -142,25 +160,25 @@ class AsynFusion(nn.Module):
             heard["body"] = temporal_lowpass(audio, self.body_audio_taps)
         h, mods, c = {}, {}, {}
         for b in run:
-            br = self.branches[b]
+            br = self.branch(b)
             c[b] = self._condition(b, t[b], speaker, guidance)
             h[b] = br.inp(self._body_input(x[b], retrieved) if b == "body" else x[b]) + pos + heard[b]
-            mods[b] = [blk.ada(c[b]).chunk(6, -1) for blk in br.blocks]
-            cache[b] = [None] * self.cfg.depth
+            mods[b] = [blk.ada(c[b]).chunk(6, -1) for blk in br.all_blocks()]
+            cache[b] = []               # this call's keys/values, block by block
         for i in range(self.cfg.depth):
             for b in run:
-                blk = self.branches[b].blocks[i]
+                blk = self.branch(b).block(i)
                 h[b] = blk.attend_self(h[b], mods[b][i])
-                cache[b][i] = blk.cosync_kv(h[b])
+                cache[b].append(blk.cosync_kv(h[b]))
             for b in run:
                 other = "body" if b == "face" else "face"
                 if other not in cache:
                     raise ValueError(f"the {b} branch needs the {other} branch's cached keys/values")
-                blk = self.branches[b].blocks[i]
+                blk = self.branch(b).block(i)
                 h[b] = blk.finish(h[b], cache[other][i], heard[b], mods[b][i], mask)
         out = {}
         for b in run:
-            br = self.branches[b]
+            br = self.branch(b)
             shift, scale = br.ada_out(c[b]).chunk(2, -1)
             out[b] = br.out(modulate(br.norm_out(h[b]), shift, scale))
             if b == "body":
@@ -182,4 +200,4 @@ class AsynFusion(nn.Module):
         return torch.cat([x, torch.zeros_like(x) if retrieved is None else retrieved.to(x.dtype)], -1)
 
     def cosync_gates(self) -> list[nn.Parameter]:
-        return [blk.cosync_gate for br in self.branches.values() for blk in br.blocks]
+        return [blk.cosync_gate for b in BRANCHES for blk in self.branch(b).all_blocks()]
