@@ -25,6 +25,7 @@ class JobState:
     note: str = ""                                  # what the last save left out (takes not kept)
     _running: bool = False
     _cancel_requested: bool = False
+    _shown: tuple = ()                              # what panel_changed() last saw
 
     @property
     def running(self) -> bool:
@@ -62,6 +63,16 @@ class JobState:
 
     def set_note(self, note: str) -> None:
         self.note = note
+
+    def panel_changed(self) -> bool:
+        """Whether what the panel shows of the job (its bar to the percent, stage, cost, summary,
+        error, note) changed since the last call. Generate's timer ticks ten times a second but
+        redraws only then: a redraw is a whole window's draw (about 50 ms of CPU in software
+        OpenGL, taken from the worker on a 2-core machine; bench/RESULTS.md)."""
+        shown = (self._running, self.stage, round(self.progress * 100), tuple(self.cost), self.summary,
+                 self.error, self.note)
+        changed, self._shown = shown != self._shown, shown
+        return changed
 
     def current_summary(self) -> str:
         """The summary while it is still true: once its bake is undone (its actions gone) it says nothing."""

@@ -377,7 +377,8 @@ class GenerateSteps(_OperatorForTypes):
         result = _generating(self, tick)
         if result != {'RUNNING_MODAL'}:
             self._end(context)
-        redraw_panels()
+        if JOB.panel_changed():         # not every tick: a redraw costs the worker CPU (bench/RESULTS.md)
+            redraw_panels()
         return result
 
     def _end(self, context: bpy.types.Context) -> None:

@@ -211,3 +211,31 @@ def test_a_generate_is_one_undo_step(scene):
     assert scene_state() != before
     assert bpy.ops.ed.undo() == {'FINISHED'}
     assert scene_state() == before          # actions, keys, sound strip, frame range, sync mode: all of it
+
+
+def test_ticks_redraw_the_panel_only_when_what_it_shows_changed(modal, monkeypatch):
+    """Generate's timer ticks ten times a second; a redraw is a whole window's draw (about 50 ms of
+    CPU in the desktop app's software OpenGL, taken from the worker: bench/RESULTS.md), so a tick
+    redraws the panels only when the bar, stage, summary or error it shows changed."""
+    redraws = []
+    real = operators.redraw_panels
+    monkeypatch.setattr(operators, "redraw_panels", lambda: redraws.append(1) or real())
+    job = operators.JOB
+    shown = []
+
+    def panel():
+        return (job.running, job.stage, round(job.progress * 100), tuple(job.cost), job.summary, job.error)
+    op = start()
+    for _ in range(2):          # two ticks before the worker can have answered: the panel reads the same
+        assert op.modal(bpy.context, event('TIMER')) == {'RUNNING_MODAL'}
+        shown.append(panel())
+    assert shown[0] == shown[1] and len(redraws) == 1
+
+    def record():
+        shown.append(panel())
+        return False
+    assert tick_until(op, record) == {'FINISHED'}
+    shown.append(panel())                                   # the tick that baked and ended the run
+    changes = 1 + sum(a != b for a, b in zip(shown, shown[1:]))
+    assert len(redraws) == changes < len(shown)
+    assert not job.running and job.summary.startswith("Baked ")       # the last state was drawn
