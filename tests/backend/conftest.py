@@ -4,7 +4,8 @@ Tests that read the shared data beside the repository (``../shared/data``: the B
 the ICT-FaceKit source) say so with ``@pytest.mark.shared_data("beat2")``; a test using the
 ``long_speech`` or ``split`` fixture is marked by itself. Where that folder is missing they are skipped with
 a reason naming it, except where ``ASYNFUSION_REQUIRE_SHARED_DATA`` is set (CI): there a
-missing folder fails them, so CI can never pass by skipping.
+missing folder fails them, so CI can never pass by skipping (tests/shared_data.py, as for the
+Blender tests).
 """
 
 from __future__ import annotations
@@ -19,35 +20,26 @@ import soundfile
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
-SHARED = REPO.parent / "shared" / "data"
 SPEECH_WAV = DATA / "arctic_a0007.wav"
 SPEECH_OGG = DATA / "5703-47212-0000.ogg"
+sys.path.insert(0, str(REPO / "tests"))     # the helpers shared with the Blender tests
+import shared_data  # noqa: E402
+from shared_data import SHARED  # noqa: E402
+
 BEAT2 = SHARED / "beat2"
-REQUIRE_SHARED_DATA = "ASYNFUSION_REQUIRE_SHARED_DATA"
 
 
 def pytest_configure(config) -> None:
-    config.addinivalue_line("markers", "shared_data(*folders): reads ../shared/data/<folder> beside the repository")
+    shared_data.register_marker(config)
 
 
 def pytest_collection_modifyitems(items) -> None:
-    for item in items:
-        if {"long_speech", "split"} & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.shared_data("beat2"))
+    shared_data.mark_fixture_users(items, {"long_speech": "beat2", "split": "beat2"})
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item) -> None:
-    """Before any fixture reads it: skip (or, on CI, fail) a test whose shared data is absent."""
-    for mark in item.iter_markers("shared_data"):
-        for folder in mark.args:
-            path = SHARED / folder
-            if not path.is_dir():
-                reason = (f"needs ../shared/data/{folder} beside the repository (expected at {path}); the "
-                          "BEAT2 takes and the ICT-FaceKit source are read from there, not copied into the repository")
-                if os.environ.get(REQUIRE_SHARED_DATA):
-                    pytest.fail(f"{reason}; {REQUIRE_SHARED_DATA} is set, so a missing folder fails", pytrace=False)
-                pytest.skip(reason)
+    shared_data.skip_without_shared_data(item)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,11 @@
-"""Real Blender (the bpy wheel) for every test; the add-on registered as a package."""
+"""Real Blender (the bpy wheel) for every test; the add-on registered as a package.
+
+Tests that read the shared data beside the repository (``../shared/data``: the BEAT2 takes) say so
+with ``@pytest.mark.shared_data("beat2")``; a test using the ``long_speech``, ``short_take`` or
+``take`` fixture is marked by itself. Where that folder is missing they are skipped with a reason
+naming it, except where ``ASYNFUSION_REQUIRE_SHARED_DATA`` is set (CI): there a missing folder fails
+them (tests/shared_data.py, as for the backend's tests).
+"""
 
 import os
 import sys
@@ -8,15 +15,30 @@ import numpy as np
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-DATA = os.path.abspath(os.path.join(REPO, "..", "shared", "data"))
-BEAT2 = os.path.join(DATA, "beat2")
-TAKE = os.path.join(BEAT2, "2_scott_0_1_1.npz")
-TAKE_WAV = os.path.join(BEAT2, "2_scott_0_1_1.wav")
 SPEECH = os.path.join(REPO, "tests", "data", "5703-47212-0000.ogg")   # 14.8 s LibriSpeech reading
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
+sys.path.insert(0, os.path.join(REPO, "tests"))     # the helpers shared with the backend's tests
 
 import bpy  # noqa: E402
+import shared_data  # noqa: E402
+
+BEAT2 = str(shared_data.SHARED / "beat2")
+TAKE = os.path.join(BEAT2, "2_scott_0_1_1.npz")
+TAKE_WAV = os.path.join(BEAT2, "2_scott_0_1_1.wav")
+
+
+def pytest_configure(config):
+    shared_data.register_marker(config)
+
+
+def pytest_collection_modifyitems(items):
+    shared_data.mark_fixture_users(items, {"long_speech": "beat2", "short_take": "beat2", "take": "beat2"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    shared_data.skip_without_shared_data(item)
 
 
 @pytest.fixture

@@ -257,6 +257,7 @@ def test_failure_in_the_face_bake_reverts_the_body_bake(rig, take, monkeypatch):
     assert armature.animation_data is None
 
 
+@pytest.mark.shared_data("beat2")
 def test_operators_are_single_undo_steps_and_report_one_sentence(rig, tmp_path):
     """Undo itself needs a window (none in background mode); the UNDO flag makes each call one step."""
     armature, body = rig
@@ -275,6 +276,7 @@ def test_operators_are_single_undo_steps_and_report_one_sentence(rig, tmp_path):
     assert operators.JOB.error == "Motion file nothing.npz does not exist; check the path."
 
 
+@pytest.mark.shared_data("beat2")
 def test_operator_takes_targets_from_the_selection(rig):
     armature, body = rig
     bpy.context.view_layer.objects.active = body
@@ -294,6 +296,7 @@ def delete_objects(*objects):
     assert bpy.ops.object.delete() == {'FINISHED'}
 
 
+@pytest.mark.shared_data("beat2")
 def test_a_deleted_rig_is_not_baked_onto_and_the_panel_forgets_it(rig):
     armature, body = rig
     settings = bpy.context.scene.asynfusion

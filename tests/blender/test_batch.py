@@ -27,6 +27,7 @@ def run_batch(*args, cwd):
     return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, cwd=cwd, timeout=900)
 
 
+@pytest.mark.shared_data("beat2")
 def test_bakes_a_folder_into_one_action_per_file(tmp_path):
     folder = tmp_path / "takes"
     folder.mkdir()
@@ -50,6 +51,7 @@ def test_bakes_a_folder_into_one_action_per_file(tmp_path):
     assert bpy.data.actions["2_scott_0_1_1 body"].frame_range[0] == 10
 
 
+@pytest.mark.shared_data("beat2")
 def test_bad_file_fails_cleanly_with_one_line(tmp_path):
     folder = tmp_path / "takes"
     folder.mkdir()
@@ -64,6 +66,7 @@ def test_bad_file_fails_cleanly_with_one_line(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.shared_data("beat2")
 def test_never_overwrites_the_input_blend_unless_asked(tmp_path):
     scene = tmp_path / "scene.blend"
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -88,6 +91,7 @@ def one_error(done) -> str:
     return lines[0]
 
 
+@pytest.mark.shared_data("beat2")
 def test_an_input_is_never_the_output(tmp_path):
     take = tmp_path / "take.npz"
     shutil.copyfile(os.path.join(BEAT2, TAKES[0] + ".npz"), take)
@@ -109,6 +113,7 @@ def test_an_input_is_never_the_output(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["link.blend", "scene.blend", "speech.ogg", "take.npz"]
 
 
+@pytest.mark.shared_data("beat2")
 def test_an_output_that_is_a_folder_or_a_pipe_is_refused(tmp_path):
     take = os.path.join(BEAT2, TAKES[0] + ".npz")
     (tmp_path / "out.blend").mkdir()
@@ -120,6 +125,7 @@ def test_an_output_that_is_a_folder_or_a_pipe_is_refused(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["out.blend", "pipe.blend"] and not os.listdir(tmp_path / "out.blend")
 
 
+@pytest.mark.shared_data("beat2")
 def test_a_missing_output_folder_is_refused_alike_for_audio_and_motion(tmp_path):
     out = str(tmp_path / "missing" / "out.blend")
     motion = one_error(run_batch("--motion", os.path.join(BEAT2, TAKES[0] + ".npz"), "--out", out, cwd=tmp_path))
@@ -128,6 +134,7 @@ def test_a_missing_output_folder_is_refused_alike_for_audio_and_motion(tmp_path)
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.shared_data("beat2")
 def test_a_damaged_scene_file_is_one_sentence(tmp_path):
     broken = tmp_path / "broken.blend"
     broken.write_bytes(b"BLENDER-v300" + b"\x00" * 100)
@@ -136,6 +143,7 @@ def test_a_damaged_scene_file_is_one_sentence(tmp_path):
     assert os.listdir(tmp_path) == ["broken.blend"]
 
 
+@pytest.mark.shared_data("beat2")
 def test_a_read_only_output_folder_is_one_sentence(tmp_path):
     folder = tmp_path / "locked"
     folder.mkdir()
@@ -200,6 +208,7 @@ def test_broken_motion_is_one_line_and_nothing_is_saved(tmp_path, change, words)
     assert os.listdir(tmp_path) == ["broken.npz"]
 
 
+@pytest.mark.shared_data("beat2")
 def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path):
     folder = tmp_path / "small"
     folder.mkdir()
@@ -209,6 +218,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path):
         assert line.startswith("asynfusion: error: Cannot save out.blend in ") and os.listdir(folder) == []
 
 
+@pytest.mark.shared_data("beat2")
 def test_other_characters_by_name_and_through_a_bone_map(tmp_path):
     """--rig takes a Mixamo character (detected); an unknown rig is refused with one line until
     --write-bone-map's template, filled in, is passed with --bone-map."""
@@ -263,6 +273,7 @@ def test_a_large_bake_is_announced_before_it_is_generated(addon, capsys):
     assert out.startswith("Baking 60 min of motion writes about ") and "of memory" in out
 
 
+@pytest.mark.shared_data("beat2")
 def test_one_bake_drives_a_whole_non_smplx_character_body_and_arkit_face(tmp_path):
     """A Mixamo-named character whose mesh has ARKit-named keys: body and face in one bake,
     the face found on the rig's own mesh without --face."""

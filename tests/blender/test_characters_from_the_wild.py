@@ -270,6 +270,7 @@ def test_batch_face_takes_several_meshes_and_defaults_to_the_head(addon, tmp_pat
 
 # --- 3. VRM names, and profiles that cannot match falsely -----------------------------------
 
+@pytest.mark.shared_data("beat2")       # compare_with_builtin bakes a BEAT2 take
 def test_a_vrm_addon_armature_bakes_through_the_vrm_profile(addon, tmp_path):
     names = by_joint(VRM_ADDON)
     rig = build_rig("Armature", names, a_pose_joints(drop_deg=0.0), centimetres=False, extra_leaves=())

@@ -72,6 +72,7 @@ def test_a_mesh_with_neither_naming_is_one_sentence_and_the_scene_is_unchanged(r
     assert scene_state() == before
 
 
+@pytest.mark.shared_data("beat2")
 def test_batch_face_bakes_an_arkit_only_mesh_and_refuses_a_plain_one(addon, tmp_path):
     scene_file = tmp_path / "character.blend"
     make_face("Character", ARKIT_KEYS)

@@ -44,6 +44,7 @@ def reference(model_file, tmp_path_factory):
     return np.load(out)
 
 
+@pytest.mark.shared_data("beat2")
 def test_baked_rig_matches_smplx_joints_within_a_millimetre(addon, model_file, reference):
     take = motion_file.read_motion(TAKE)
     rig = smplx_model.load_smplx_model(model_file, take.betas)

@@ -8,6 +8,7 @@ take onto it and onto the built-in rig must move every joint the same way in the
 
 import bpy
 import numpy as np
+import pytest
 from mathutils import Euler
 
 from conftest import TAKE
@@ -15,6 +16,8 @@ from asynfusion_blender import targets
 from asynfusion_blender.bake import bake, rig_reader
 from asynfusion_blender.rig import builtin
 from asynfusion_blender.core import motion_file, skeleton
+
+pytestmark = pytest.mark.shared_data("beat2")      # it bakes a BEAT2 take
 
 
 def meshcapade_like_rig():

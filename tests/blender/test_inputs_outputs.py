@@ -69,6 +69,7 @@ OVERWRITES = {
 }
 
 
+@pytest.mark.shared_data("beat2")
 @pytest.mark.parametrize("case", sorted(OVERWRITES))
 def test_no_option_writes_over_an_input(inputs, case):
     os.mkdir(inputs / "asynfusion")
@@ -79,6 +80,7 @@ def test_no_option_writes_over_an_input(inputs, case):
     assert snapshot(inputs) == before
 
 
+@pytest.mark.shared_data("beat2")
 def test_the_open_scene_is_overwritten_only_as_the_out_with_overwrite(inputs):
     done = run_batch("--blend", str(inputs / "scene.blend"), "--motion", str(inputs / "a.npz"), "--parts", "body",
                      "--out", str(inputs / "scene.blend"), "--overwrite", cwd=inputs)
@@ -89,6 +91,7 @@ def test_the_open_scene_is_overwritten_only_as_the_out_with_overwrite(inputs):
     assert "Two outputs of this run are the same file scene.blend" in one_error(refused)
 
 
+@pytest.mark.shared_data("beat2")
 def test_write_bone_map_template_from_the_panel_never_writes_over_an_input(addon, inputs):
     bpy.ops.wm.open_mainfile(filepath=str(inputs / "scene.blend"))
     settings = bpy.context.scene.asynfusion
@@ -146,6 +149,7 @@ def test_motion_metadata_that_is_not_an_object_is_one_sentence_in_the_panel(scen
     assert scene_state() == before
 
 
+@pytest.mark.shared_data("beat2")
 @pytest.mark.parametrize("where", ["--bone-map", "--from", "--motion folder", "--audio"])
 def test_a_pipe_given_as_an_input_is_refused_by_its_type_without_blocking(tmp_path, where):
     pipe = tmp_path / ("pipe.json" if where == "--bone-map" else "pipe.wav" if where == "--audio" else "pipe.npz")
@@ -194,6 +198,7 @@ def test_a_malformed_bone_map_is_one_sentence(addon, tmp_path, text, words):
     assert message.startswith("Bone map map.json ") and words in message and "\n" not in message
 
 
+@pytest.mark.shared_data("beat2")
 def test_a_malformed_bone_map_is_one_line_in_batch(tmp_path):
     (tmp_path / "map.json").write_text('{"bones": {"pelvis": "Hips"}, "absorbed": 5}')
     line = one_error(run_batch("--motion", TAKE, "--bone-map", str(tmp_path / "map.json"),
@@ -202,6 +207,7 @@ def test_a_malformed_bone_map_is_one_line_in_batch(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["map.json"]
 
 
+@pytest.mark.shared_data("beat2")
 def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()                                         # a process id that no longer runs

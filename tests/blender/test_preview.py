@@ -2,6 +2,7 @@
 
 import bpy
 import numpy as np
+import pytest
 
 from conftest import TAKE
 from asynfusion_blender import generation, preview, targets
@@ -23,6 +24,7 @@ def test_tile_images_puts_the_first_row_on_top():
     assert np.all(sheet[2] == 1)                                          # the gap
 
 
+@pytest.mark.shared_data("beat2")
 def test_contact_sheet_of_a_bake_changes_nothing(addon, tmp_path):
     scene = bpy.context.scene
     armature, body = targets.create_builtin_rig(bpy.context)

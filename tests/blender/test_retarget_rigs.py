@@ -17,6 +17,7 @@ from asynfusion_blender.bake import bake
 from asynfusion_blender.rig import profiles, smplx_names
 from asynfusion_blender.core import skeleton
 
+pytestmark = pytest.mark.shared_data("beat2")      # every test bakes a BEAT2 take
 PARTS = frozenset({"body", "hands", "root", "jaw"})
 J = skeleton.JOINT_NAMES.index
 SEGMENTS = {
