@@ -34,7 +34,8 @@ from asynfusion.evaluation.args import ablation_arguments
 from asynfusion.evaluation.baselines import Baselines
 from asynfusion.evaluation.evaluate import (Evaluation, describe_settings, evaluate_generator, finite, json_ready,
                                            other_voices, relative, score)
-from asynfusion.generate import SMOOTH_SIGMA, Generator
+from asynfusion.generate import Generator
+from asynfusion.sampling import SMOOTH_SIGMA
 from asynfusion.weights import default_weights_dir
 
 

@@ -20,12 +20,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BEAT2 = REPO.parent / "shared" / "data" / "beat2"
-# name: (mode, steps_face, steps_body, body SDEdit start or None); the rest as sampling.DEFAULTS[mode]
+# name: (mode, steps_face, steps_body, body SDEdit start or None); the rest as sampling.RECIPE[mode]
 # has it (the LCM rows take the posture step, as generating does)
 SAMPLERS = {
     "teacher DDIM 50": ("ddim", 50, 50, None),
@@ -70,11 +69,12 @@ def one_cell(clip: str, weights: str, sampler: str, runs: int, device: str) -> d
 
     from asynfusion import audio
     from asynfusion.generate import Generator
-    from asynfusion.sampling import DEFAULTS
+    from asynfusion.sampling import RECIPE, SamplerSettings
 
     gen = Generator(weights, device)
     mode, sf, sb, start = SAMPLERS[sampler]
-    settings = replace(DEFAULTS[mode], steps_face=sf, steps_body=sb, body_start=start)
+    settings = SamplerSettings(mode=mode, steps_face=sf, steps_body=sb, guidance=RECIPE[mode]["guidance"],
+                               body_start=start, posture_sigma=RECIPE[mode]["posture_sigma"])
     times_audio, times_model = [], []
     for i in range(runs + 1):
         t0 = time.perf_counter()

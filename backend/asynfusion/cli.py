@@ -14,6 +14,7 @@ from .core.output import OutputError, check_outputs, folder_files
 from .core.protocol import MAX_SEED, MAX_VARIATIONS, seed_error
 from .errors import UserError
 from .memory import OUT_OF_MEMORY, is_out_of_memory
+from .shipped import shipped_sampler
 from .progress import ProgressLine
 
 
@@ -121,10 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--variations", type=_variations, default=1, metavar="N",
                      help=f"generate seeds --seed to --seed+N-1 (N up to {MAX_VARIATIONS}) in one batched model run, "
                           "each written to <output>-seed<K>.npz (and --livelink likewise)")
-    gen.add_argument("--steps-face", type=_steps, default=None, help="face branch steps (default 6 for LCM weights)")
-    gen.add_argument("--steps-body", type=_steps, default=None, help="body branch steps (default 6 for LCM weights, "
-                     "starting from the motion-matched track)")
-    gen.add_argument("--guidance", type=_finite, default=None, help="classifier-free guidance scale")
+    shipped = _shipped_sampler()
+    gen.add_argument("--steps-face", type=_steps, default=None,
+                     help=f"face branch steps (default: the weights' own{shipped('steps_face')})")
+    gen.add_argument("--steps-body", type=_steps, default=None,
+                     help=f"body branch steps (default: the weights' own{shipped('steps_body')})")
+    gen.add_argument("--guidance", type=_finite, default=None,
+                     help=f"classifier-free guidance scale (default: the weights' own{shipped('guidance')})")
     gen.add_argument("--speaker", type=int, default=None, help="speaker/style id, for models trained with them")
     gen.add_argument("--weights", default=None, help="weights folder (default: the shipped weights/)")
     gen.add_argument("--smooth", dest="smoothing", action="store_true",
@@ -157,6 +161,13 @@ _LAZY_COMMANDS = (
     ("train-ae", "evaluation.motion_ae", "evaluation.args:ae_arguments",
      "train the motion autoencoder whose features the Frechet distance uses"),
 )
+
+
+def _shipped_sampler():
+    """For help texts: ", N for the shipped ones" from the shipped weights' own sampler section
+    (the source generation reads), or nothing where those weights are not there."""
+    saved = shipped_sampler()
+    return lambda key: f", {saved[key]:g} for the shipped ones" if isinstance(saved.get(key), (int, float)) else ""
 
 
 def _run_lazily(module: str, args) -> int:

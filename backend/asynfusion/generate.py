@@ -24,12 +24,11 @@ from .core.quaternions import axis_angle_to_quat, quat_to_axis_angle, slerp
 from .device import autocast_dtype, describe, resolve_device
 from .errors import AudioError, Cancelled, UserError
 from .representation import decode, motion_to_branches
-from .sampling import DEFAULTS, Inpaint, SamplerSettings, sample_many
+from .sampling import Inpaint, SamplerSettings, resolve_settings, sample_many
 from .weights import default_weights_dir, load_weights
 
 ProgressFn = Callable[[float, str], None]
 AudioFn = Callable[[float], None]      # told the clip's length (seconds) once the audio is read
-SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Gaussian (--smooth)
 
 
 @dataclass(frozen=True)
@@ -69,10 +68,11 @@ class Generator:
 
     @property
     def baked_guidance(self) -> float | None:
-        """The guidance scale a student without a guidance input was distilled at (None otherwise)."""
+        """The guidance scale a student without a guidance input was distilled at (None otherwise):
+        the guidance its config's sampler section names."""
         if self.scheduler.kind != "lcm" or self.model.cfg.guidance_embed:
             return None
-        return float(self.config.get("training", {}).get("distillation", {}).get("w_min", 2.0))
+        return resolve_settings(self.config, self.scheduler.kind).guidance
 
     @property
     def device_name(self) -> str:
@@ -80,21 +80,13 @@ class Generator:
 
     def settings(self, steps_face: int | None, steps_body: int | None, guidance: float | None,
                  smoothing: bool = False) -> SamplerSettings:
-        """The sampler settings for these weights (sampling.DEFAULTS), with the caller's choices."""
-        defaults = DEFAULTS[self.scheduler.kind]
+        """The sampler settings these weights were saved with (sampling.resolve_settings), with
+        the caller's choices."""
         baked = self.baked_guidance
-        if baked is not None:
-            if guidance is not None and abs(guidance - baked) > 1e-6:
-                raise UserError(f"These weights were distilled with guidance {baked:g} built in, so the guidance "
-                                "scale cannot be changed; leave --guidance out (it applies to DDIM teacher weights).")
-            guidance = baked
-        s = replace(defaults, steps_face=steps_face or defaults.steps_face,
-                    steps_body=steps_body or defaults.steps_body,
-                    guidance=defaults.guidance if guidance is None else guidance,
-                    body_start=defaults.body_start if self.database is not None else None,
-                    posture_sigma=defaults.posture_sigma if self.database is not None else 0.0)
-        if smoothing:
-            s = replace(s, smooth_face=SMOOTH_SIGMA[0], smooth_body=SMOOTH_SIGMA[1])
+        if baked is not None and guidance is not None and abs(guidance - baked) > 1e-6:
+            raise UserError(f"These weights were distilled with guidance {baked:g} built in, so the guidance "
+                            "scale cannot be changed; leave --guidance out (it applies to DDIM teacher weights).")
+        s = resolve_settings(self.config, self.scheduler.kind, steps_face, steps_body, guidance, smoothing)
         for name, n in (("face", s.steps_face), ("body", s.steps_body)):
             if not 1 <= n <= 1000:
                 raise UserError(f"--steps-{name} must be between 1 and 1000, not {n}.")

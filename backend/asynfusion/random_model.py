@@ -16,6 +16,7 @@ from .audio import FEATURE_DIM
 from .model import AsynFusion, ModelConfig
 from .representation import Normaliser
 from .retrieval import MotionDatabase
+from .sampling import recipe_sampler
 from .schedule import Scheduler
 from .weights import save_weights
 
@@ -38,7 +39,7 @@ def save_random_weights(folder: str | os.PathLike, kind: str = "lcm", seed: int 
     model = randomise(AsynFusion(cfg), seed)
     scheduler = Scheduler("lcm", origin_steps=origin_steps) if kind == "lcm" else Scheduler("ddim")
     save_weights(folder, model, kind, Normaliser.identity(FEATURE_DIM), scheduler,
-                 random_database(cfg.body_dim, seed) if cfg.retrieval else None,
+                 recipe_sampler(scheduler.kind, cfg.retrieval), random_database(cfg.body_dim, seed) if cfg.retrieval else None,
                  training={"data": "none: random weights for tests"})
     return model
 

@@ -9,12 +9,13 @@ event is not evaluated; the other reads its cached CoSync keys/values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
 
 from . import windows
+from .errors import WeightsError
 from .model import BRANCHES, AsynFusion
 from .posture import take_posture
 from .schedule import Scheduler, async_plan
@@ -25,10 +26,10 @@ Progress = Callable[[float], None]
 
 @dataclass(frozen=True)
 class SamplerSettings:
-    mode: str = "lcm"              # "lcm" (student) or "ddim" (teacher): the scheduler's kind
-    steps_face: int = 4
-    steps_body: int = 2
-    guidance: float = 2.0
+    mode: str                      # "lcm" (student) or "ddim" (teacher): the scheduler's kind
+    steps_face: int
+    steps_body: int
+    guidance: float
     overlap: int = 30              # frames shared by neighbouring windows
     chunk: int = 32                # windows per forward pass (bounds memory, cancel latency)
     smooth_face: float = 0.0       # optional temporal Gaussian sigma (frames) on the result; 0 = raw
@@ -41,19 +42,55 @@ class SamplerSettings:
                           scheduler.set_timesteps(self.steps_body, self.body_start))
 
 
-# What each kind of weights samples with unless told otherwise. The student's body starts from
-# the motion-matched track noised to t=759 (SDEdit): on held-out speech this beat starting from
-# pure noise on body FGD, tremor, head and heading (bench/ABLATIONS.md). The face takes 6 steps,
-# which close the lips deeper than 4; the body 6 too: the v5 student (which hears sub-frames)
-# trembles at 3-6 Hz 1.9-2.0x the capture's with 4 body steps and 1.05-1.07x with 6 (two
-# distillations at guidance 2, 3 seeds each; FGD 53-55 against 62-66), the shipped one
-# (guidance 3) 1.79x and 1.21x (weights/MODEL_CARD.md). Its spine chain takes the posture
-# slower than one cycle per 4 s window from the retrieved track (posture.py): sigma 16 frames,
-# the Gaussian whose half-power frequency is 0.25 Hz.
-DEFAULTS = {
-    "ddim": SamplerSettings(mode="ddim", steps_face=50, steps_body=50),
-    "lcm": SamplerSettings(mode="lcm", steps_face=6, steps_body=6, body_start=759, posture_sigma=16.0),
+SAMPLER_KEYS = ("steps_face", "steps_body", "guidance", "body_start", "posture_sigma")
+SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Gaussian (--smooth)
+
+# What training writes into a checkpoint's config.json ("sampler") as the settings its weights
+# sample with; generation reads the weights' own section (resolve_settings), never this table.
+# Why these: the student's body starts from the motion-matched track noised to t=759 (SDEdit):
+# on held-out speech this beat starting from pure noise on body FGD, tremor, head and heading
+# (bench/ABLATIONS.md). The face takes 6 steps, which close the lips deeper than 4; the body 6
+# too: the v5 student (which hears sub-frames) trembles at 3-6 Hz 1.9-2.0x the capture's with 4
+# body steps and 1.05-1.07x with 6 (two distillations at guidance 2, 3 seeds each; FGD 53-55
+# against 62-66), the shipped one (guidance 3) 1.79x and 1.21x (weights/MODEL_CARD.md). Its
+# spine chain takes the posture slower than one cycle per 4 s window from the retrieved track
+# (posture.py): sigma 16 frames, the Gaussian whose half-power frequency is 0.25 Hz. A DDIM
+# teacher samples 50 steps a branch at guidance 2.
+RECIPE: dict[str, dict[str, float | int | None]] = {
+    "ddim": {"steps_face": 50, "steps_body": 50, "guidance": 2.0, "body_start": None, "posture_sigma": 0.0},
+    "lcm": {"steps_face": 6, "steps_body": 6, "guidance": 2.0, "body_start": 759, "posture_sigma": 16.0},
 }
+
+
+def recipe_sampler(mode: str, retrieval: bool, guidance: float | None = None) -> dict[str, float | int | None]:
+    """The "sampler" section training saves: RECIPE[mode], with the guidance a student was
+    distilled at, and no track-based steps for a model without retrieval."""
+    out = dict(RECIPE[mode])
+    if guidance is not None:
+        out["guidance"] = float(guidance)
+    if not retrieval:
+        out.update(body_start=None, posture_sigma=0.0)
+    return out
+
+
+def resolve_settings(config: dict, mode: str, steps_face: int | None = None, steps_body: int | None = None,
+                     guidance: float | None = None, smoothing: bool = False) -> SamplerSettings:
+    """The weights' own sampler settings (their config.json's "sampler"), with the caller's
+    choices where given (None: the weights'). The one place defaults come from."""
+    saved = config.get("sampler")
+    if not isinstance(saved, dict) or any(k not in saved for k in SAMPLER_KEYS):
+        raise WeightsError("These weights' config.json has no complete \"sampler\" section (the settings they "
+                           "sample with: " + ", ".join(SAMPLER_KEYS) + "); save them again with this version's "
+                           "asynfusion train or distill, or add the section by hand.")
+    s = SamplerSettings(mode=mode, steps_face=int(saved["steps_face"]), steps_body=int(saved["steps_body"]),
+                        guidance=float(saved["guidance"]),
+                        body_start=None if saved["body_start"] is None else int(saved["body_start"]),
+                        posture_sigma=float(saved["posture_sigma"]))
+    s = replace(s, steps_face=steps_face or s.steps_face, steps_body=steps_body or s.steps_body,
+                guidance=s.guidance if guidance is None else guidance)
+    if smoothing:
+        s = replace(s, smooth_face=SMOOTH_SIGMA[0], smooth_body=SMOOTH_SIGMA[1])
+    return s
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from .model import AsynFusion, ModelConfig
 from .representation import Normaliser
 from .retrieval import DB_FILE, MotionDatabase
 from .schedule import Scheduler
+from .shipped import default_weights_dir as default_weights_dir   # re-exported: callers load from it
 
 FORMAT_VERSION = 2
 WEIGHTS_FILE = "model.safetensors"
@@ -31,14 +32,6 @@ CONFIG_FILE = "config.json"
 KINDS = ("teacher", "lcm")
 HOW_TO_GET = ("the repository ships trained weights in weights/, or train your own with "
               "'asynfusion train' and 'asynfusion distill'")
-
-
-def default_weights_dir() -> Path:
-    """``weights/`` beside the backend: the repository root, or the add-on folder in a build."""
-    env = os.environ.get("ASYNFUSION_WEIGHTS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "weights"
 
 
 @dataclass
@@ -52,8 +45,10 @@ class Weights:
 
 
 def save_weights(folder: str | os.PathLike, model: AsynFusion, kind: str, normaliser: Normaliser,
-                 scheduler: Scheduler, database: MotionDatabase | None = None,
+                 scheduler: Scheduler, sampler: dict, database: MotionDatabase | None = None,
                  training: dict | None = None) -> None:
+    """``sampler``: the settings these weights sample with (sampling.recipe_sampler), read back
+    by sampling.resolve_settings as the only source of generation defaults."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
     if model.cfg.retrieval and database is None:
@@ -68,6 +63,7 @@ def save_weights(folder: str | os.PathLike, model: AsynFusion, kind: str, normal
         "architecture": model.cfg.to_dict(),
         "scheduler": scheduler.to_dict(),
         "normalisation": normaliser.to_dict(),
+        "sampler": sampler,
         "training": training or {},
     })
 

@@ -16,10 +16,9 @@ import torch
 from asynfusion.core import rest_pose, skeleton
 from asynfusion.errors import UserError
 from asynfusion.evaluation import motion_ae
-from asynfusion.evaluation.evaluate import METRIC_KEYS, TIMING_KEYS, Evaluation, cosync_disabled, resolve_settings
+from asynfusion.evaluation.evaluate import METRIC_KEYS, TIMING_KEYS, Evaluation, cosync_disabled, eval_settings
 from asynfusion.evaluation.metrics import forward_kinematics
 from asynfusion.generate import Generator
-from asynfusion.sampling import DEFAULTS
 from asynfusion.training.data import load_split
 
 from .conftest import BEAT2, PYTHON, REPO, cli_env
@@ -85,15 +84,16 @@ def test_random_weights_eval_end_to_end_writes_every_metric(random_weights, tiny
 def test_random_weights_sync_flag_and_step_overrides(random_weights):
     gen = Generator(random_weights)
     default = gen.settings(None, None, None)
+    saved = gen.config["sampler"]                     # the weights' own settings are the defaults
     assert (default.steps_face, default.steps_body, default.body_start) == (
-        DEFAULTS["lcm"].steps_face, DEFAULTS["lcm"].steps_body, DEFAULTS["lcm"].body_start)
+        saved["steps_face"], saved["steps_body"], saved["body_start"])
     assert default.body_start is not None            # a retrieval student starts its body from the match
-    s = resolve_settings(gen, None, None, None, synchronous=True)
-    assert s.steps_face == s.steps_body == DEFAULTS["lcm"].steps_face and s.body_start is None
-    s = resolve_settings(gen, 3, 1, None, synchronous=False)
+    s = eval_settings(gen, None, None, None, synchronous=True)
+    assert s.steps_face == s.steps_body == saved["steps_face"] and s.body_start is None
+    s = eval_settings(gen, 3, 1, None, synchronous=False)
     assert (s.steps_face, s.steps_body) == (3, 1)
     with pytest.raises(UserError, match="--sync"):
-        resolve_settings(gen, 4, 2, None, synchronous=True)
+        eval_settings(gen, 4, 2, None, synchronous=True)
 
 
 def test_random_weights_cosync_off_zeroes_the_gates_and_restores_them(random_weights):
@@ -115,8 +115,9 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
     text = md.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| ") and "configuration" not in line]
     names = [row.split("|")[1].strip() for row in rows]
-    start = DEFAULTS["lcm"].body_start
-    steps = f"{DEFAULTS['lcm'].steps_face}+{DEFAULTS['lcm'].steps_body}"
+    saved = json.loads((random_weights / "config.json").read_text())["sampler"]
+    start = saved["body_start"]
+    steps = f"{saved['steps_face']}+{saved['steps_body']}"
     default = f"LCM {steps}, body from the match at t={start} (default)"
     own_posture = "LCM default, posture from the model (no slow posture from the match)"
     expected = ["static mean pose", "mismatched capture (another take)", "motion matching (baseline)",

@@ -73,7 +73,7 @@ def test_random_weights_sdedit_body_starts_from_the_retrieved_track(random_teach
     assert not torch.allclose(body(tracks[0], 499), body(tracks[1], 499), atol=1e-3)
     assert torch.equal(body(tracks[0], None), body(tracks[1], None))
     with pytest.raises(ValueError, match="retrieved"):
-        sample(gen.model, gen.scheduler, feats, SamplerSettings(mode="ddim", body_start=499), 0, feats[:1])
+        sample(gen.model, gen.scheduler, feats, SamplerSettings(mode="ddim", steps_face=50, steps_body=50, guidance=2.0, body_start=499), 0, feats[:1])
 
 
 def test_scheduler_noises_and_steps_consistently():
@@ -116,7 +116,7 @@ def test_random_weights_async_sampler_evaluates_each_branch_as_often_as_its_step
     gen = Generator(random_weights, "cpu")
     calls = count_branch_evaluations(gen.model)
     feats = torch.randn(300, 66)
-    settings = SamplerSettings(mode="lcm", steps_face=steps_face, steps_body=steps_body, chunk=64)
+    settings = SamplerSettings(mode="lcm", steps_face=steps_face, steps_body=steps_body, guidance=2.0, chunk=64)
     out = gen.sample(feats, torch.zeros(66), settings, 0)
     assert calls == Counter(face=steps_face, body=steps_body)   # one chunk: one call per step
     assert out["face"].shape == (300, 106) and out["body"].shape == (300, 315)
@@ -242,8 +242,9 @@ def test_sampler_output_is_smoothed_as_its_settings_say_random_weights(random_we
 
     gen = Generator(random_weights, "cpu")
     feats = torch.randn(200, gen.model.cfg.audio_dim)
-    raw = gen.sample(feats, torch.zeros(66), SamplerSettings(), 1)
-    smoothed = gen.sample(feats, torch.zeros(66), _replace(SamplerSettings(), smooth_face=1, smooth_body=2), 1)
+    plain = gen.settings(None, None, None)
+    raw = gen.sample(feats, torch.zeros(66), plain, 1)
+    smoothed = gen.sample(feats, torch.zeros(66), _replace(plain, smooth_face=1, smooth_body=2), 1)
     for b in ("face", "body"):
         assert torch.diff(smoothed[b], n=3, dim=0).abs().mean() < torch.diff(raw[b], n=3, dim=0).abs().mean()
 

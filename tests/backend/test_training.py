@@ -383,3 +383,41 @@ def test_torchrun_with_two_cpu_processes_trains(tmp_path):
     w = load_weights(out)
     assert w.kind == "teacher" and w.config["training"]["steps"] == 4
     assert w.config["training"]["config"]["batch"] == 4
+
+
+def test_the_shipped_recipe_is_what_the_shipped_weights_were_trained_with_and_the_cli_default():
+    """One source for the training defaults: the recipe file; flags still win over it."""
+    from asynfusion.cli import build_parser
+    from asynfusion.training.args import DistillConfig, TrainConfig, config_from, load_recipe
+    from asynfusion.weights import default_weights_dir
+
+    record = json.loads((default_weights_dir() / "config.json").read_text())["training"]
+    for section, cls, shipped in (("train", TrainConfig, record["config"]),
+                                  ("distill", DistillConfig, record["distillation"])):
+        for key, value in load_recipe("shipped", section, cls).items():
+            assert shipped[key] == value, (section, key)
+    parser = build_parser()
+    cfg = config_from(parser.parse_args(["train", "data", "-o", "out"]), TrainConfig)
+    assert (cfg.steps, cfg.batch, cfg.mirror, cfg.recipe) == (record["config"]["steps"], 24, False, "shipped")
+    cfg = config_from(parser.parse_args(["train", "data", "-o", "out", "--steps", "7", "--mirror"]), TrainConfig)
+    assert (cfg.steps, cfg.mirror) == (7, True)
+    cfg = config_from(parser.parse_args(["distill", "data", "--teacher", "t", "-o", "out"]), DistillConfig)
+    assert (cfg.steps, cfg.w_min, cfg.w_max) == (400, 3.0, 3.0)
+
+
+def test_a_recipe_file_of_ones_own_sets_the_defaults_and_a_wrong_one_is_one_sentence(tmp_path):
+    from asynfusion.cli import build_parser
+    from asynfusion.errors import UserError
+    from asynfusion.training.args import TrainConfig, config_from
+
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps({"train": {"steps": 12, "viseme_weight": 0.5}, "distill": {}}))
+    args = build_parser().parse_args(["train", "data", "-o", "out", "--recipe", str(mine)])
+    cfg = config_from(args, TrainConfig)
+    assert (cfg.steps, cfg.viseme_weight, cfg.batch) == (12, 0.5, TrainConfig.batch)   # unnamed: the code's
+    mine.write_text(json.dumps({"train": {"stepz": 12}}))
+    with pytest.raises(UserError, match="stepz"):
+        config_from(args, TrainConfig)
+    args = build_parser().parse_args(["train", "data", "-o", "out", "--recipe", "no-such-recipe"])
+    with pytest.raises(UserError, match="no-such-recipe"):
+        config_from(args, TrainConfig)

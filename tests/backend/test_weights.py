@@ -84,3 +84,50 @@ def test_a_damaged_config_is_one_sentence_before_anything_is_built(random_weight
     with pytest.raises(WeightsError, match=words) as err:
         load_weights(tmp_path / "w")
     assert "\n" not in str(err.value) and str(err.value).endswith(".")
+
+
+def test_random_weights_sample_with_the_settings_their_config_names_and_nothing_else(random_weights, tmp_path):
+    """One source of generation defaults: the weights' own "sampler" section (no silent fallback)."""
+    from asynfusion.generate import Generator
+
+    folder = tmp_path / "w"
+    shutil.copytree(random_weights, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["sampler"].update(steps_face=3, steps_body=5, body_start=600, posture_sigma=8.0)
+    (folder / "config.json").write_text(json.dumps(cfg))
+    s = Generator(folder, "cpu").settings(None, None, None)
+    assert (s.steps_face, s.steps_body, s.body_start, s.posture_sigma) == (3, 5, 600, 8.0)
+    assert Generator(folder, "cpu").settings(2, None, None).steps_face == 2          # the caller's choice wins
+    del cfg["sampler"]["guidance"]
+    (folder / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match='"sampler" section'):
+        Generator(folder, "cpu").settings(None, None, None)
+
+
+def test_a_student_with_guidance_built_in_takes_it_from_its_sampler_section(random_weights, tmp_path):
+    from asynfusion.errors import UserError
+    from asynfusion.generate import Generator
+
+    folder = tmp_path / "w"
+    shutil.copytree(random_weights, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["architecture"]["guidance_embed"] = False
+    cfg["sampler"]["guidance"] = 3.5
+    (folder / "config.json").write_text(json.dumps(cfg))
+    state = load_file(folder / "model.safetensors")
+    save_file({k: v for k, v in state.items() if ".guidance." not in k}, folder / "model.safetensors")
+    gen = Generator(folder, "cpu")
+    assert gen.baked_guidance == 3.5 and gen.settings(None, None, None).guidance == 3.5
+    with pytest.raises(UserError, match="built in"):
+        gen.settings(None, None, 2.0)
+
+
+def test_the_cli_help_names_the_shipped_weights_own_steps():
+    from asynfusion.cli import build_parser
+    from asynfusion.shipped import shipped_sampler
+
+    saved = shipped_sampler()
+    assert saved, "the shipped weights/config.json has a sampler section"
+    sub = build_parser()._subparsers._group_actions[0].choices["generate"]
+    text = " ".join(sub.format_help().split())         # argparse wraps lines
+    assert f"{saved['steps_face']:g} for the shipped ones" in text and f"{saved['guidance']:g} for the shipped" in text

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, fields
+import json
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+
+from ..errors import UserError
 
 DEFAULT_HOLDOUT = 0.15
 
@@ -21,6 +25,7 @@ class RunOptions:
     resume: bool = False
     cache: str | None = None
     threads: int = 0
+    recipe: str = "shipped"         # the recipe file whose values were this run's defaults
 
 
 @dataclass
@@ -77,19 +82,50 @@ class DistillConfig(RunOptions):
     stride: int = 5
 
 
-_SKIP = ("data", "out", "teacher", "device", "resume", "cache", "heldout_take", "mirror", "retrieval", "cosync")
+_SKIP = ("data", "out", "teacher", "device", "resume", "cache", "heldout_take", "mirror", "retrieval", "cosync",
+         "recipe")
+RECIPES = Path(__file__).with_name("recipes")
+SECTIONS = {"TrainConfig": "train", "DistillConfig": "distill"}
+
+
+class RecipeError(UserError):
+    pass
+
+
+def load_recipe(name: str, section: str, cls) -> dict:
+    """A recipe's values for one run (``section``: train or distill). ``name``: a file in
+    training/recipes/ without its .json, or a path to a .json file of the same shape."""
+    path = Path(name) if name.endswith(".json") else RECIPES / f"{name}.json"
+    try:
+        values = json.loads(path.read_text())[section]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RecipeError(f"Recipe {name} cannot be read as a recipe with a {section!r} section ({err}); "
+                          f"name one in {RECIPES} or a .json file of the same shape.") from None
+    if not isinstance(values, dict):
+        raise RecipeError(f"Recipe {name}'s {section!r} section is not a set of named values.")
+    unknown = sorted(set(values) - {f.name for f in fields(cls)})
+    if unknown:
+        raise RecipeError(f"Recipe {name} names settings {section} does not have: {', '.join(unknown)}.")
+    return values
 
 
 def _numbers(p: argparse.ArgumentParser, cls) -> None:
+    recipe = load_recipe("shipped", SECTIONS[cls.__name__], cls)
     for f in sorted(fields(cls), key=lambda f: f.kw_only):   # the run's own options first, RunOptions' last
         if f.name in _SKIP:
             continue
         typ = {"int": int, "float": float}[f.type if isinstance(f.type, str) else f.type.__name__]
-        p.add_argument("--" + f.name.replace("_", "-"), type=typ, default=f.default, help=f"(default {f.default})")
+        shown = recipe.get(f.name, f.default)
+        p.add_argument("--" + f.name.replace("_", "-"), type=typ, default=None,
+                       help=f"(default {shown}{', the shipped recipe' if f.name in recipe else ''})")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-mirror", dest="mirror", action="store_false", help="no mirror augmentation")
+    p.add_argument("--recipe", default="shipped", metavar="NAME|FILE.json",
+                   help="the recipe whose values are the defaults (training/recipes/; default: shipped, what the "
+                        "shipped weights were trained with); flags still win")
+    p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
+                   help="mirror augmentation (default: the recipe's)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--cache", default=None, help="audio feature cache folder (default OUT/feature_cache)")
@@ -117,4 +153,15 @@ def distill_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from(args, cls):
-    return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})
+    """The run's configuration: each flag given, else the recipe's value, else the code's default."""
+    recipe = load_recipe(args.recipe, SECTIONS[cls.__name__], cls)
+    values = {}
+    for f in fields(cls):
+        given = getattr(args, f.name, None)
+        if given is not None:
+            values[f.name] = given
+        elif f.name in recipe:
+            values[f.name] = recipe[f.name]
+        elif f.default is MISSING:
+            raise RecipeError(f"{f.name} is needed.")
+    return cls(**values)

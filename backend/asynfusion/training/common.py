@@ -19,6 +19,7 @@ from ..progress import ProgressLine
 from ..representation import Normaliser
 from ..retrieval import MotionDatabase
 from ..schedule import Scheduler
+from ..sampling import recipe_sampler
 from ..weights import save_weights
 
 STATE_FILE = "train_state.json"
@@ -98,12 +99,13 @@ def cosine_lr(step: int, total: int, base: float, warmup: int = 200, floor: floa
 
 def save_checkpoint(folder: Path, model: AsynFusion, ema: EMA | None, opt: torch.optim.Optimizer,
                     kind: str, normaliser: Normaliser, scheduler: Scheduler, database: MotionDatabase | None,
-                    state: dict, training: dict) -> None:
+                    state: dict, training: dict, guidance: float | None = None) -> None:
     """model.safetensors (EMA weights, what is shipped) + raw weights + optimizer, all safetensors."""
     folder.mkdir(parents=True, exist_ok=True)
     shipped = AsynFusion(model.cfg)
     shipped.load_state_dict(ema.shadow if ema is not None else model.state_dict())
-    save_weights(folder, shipped, kind, normaliser, scheduler, database, training=training)
+    sampler = recipe_sampler(scheduler.kind, model.cfg.retrieval, guidance)
+    save_weights(folder, shipped, kind, normaliser, scheduler, sampler, database, training=training)
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(folder / RAW_FILE))
     tensors = {}
     for i, st in opt.state_dict()["state"].items():

@@ -158,8 +158,10 @@ def _save(run: _Run, out: Path, steps: int, seconds: float) -> None:
     """Ship the student itself; its EMA, the consistency target, is kept beside it for resuming."""
     run.training["distill_steps"] = steps
     run.training["distill_seconds"] = round(seconds, 1)
+    w = run.training["distillation"]
     common.save_checkpoint(out, run.student, None, run.opt, "lcm", run.normaliser.to("cpu"), run.scheduler,
-                           run.database, run.state, run.training)
+                           run.database, run.state, run.training,
+                           guidance=w["w_min"] if w["w_min"] == w["w_max"] else None)   # baked in: that one
     save_file({k: v.cpu().contiguous() for k, v in run.target_ema.shadow.items()}, str(out / TARGET_FILE))
     common.plot_losses(run.state["history"], out / "loss.png", "consistency distillation loss")
 
