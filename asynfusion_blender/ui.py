@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from typing import Literal
+from typing import Any, Literal
 
 import bpy
 
@@ -38,12 +38,6 @@ class _Sidebar(bpy.types.Panel):
     bl_category = "AsynFusion"
 
 
-class _SubPanel(_Sidebar):
-    """A sub-panel under the main one, closed until opened."""
-    bl_parent_id = "ASYNFUSION_PT_main"
-    bl_options = {'DEFAULT_CLOSED'}
-
-
 class ASYNFUSION_PT_main(_Sidebar):
     bl_label = "AsynFusion"
 
@@ -67,6 +61,8 @@ class ASYNFUSION_PT_main(_Sidebar):
         faces = targets.face_status(settings.armature, settings.face_mesh) if settings.bake_face else ""
         if faces:
             col.label(text=faces)
+        if settings.armature is not None and settings.face_mesh is not None and settings.bake_face:
+            col.prop(settings.armature, "asynfusion_mouth_strength")
 
         col = layout.column(align=True)
         col.label(text="2. Speech", icon='PLAY_SOUND')
@@ -86,8 +82,8 @@ class ASYNFUSION_PT_main(_Sidebar):
         row.prop(settings, "seed")
         row.prop(settings, "lock_seed", text="", icon='LOCKED' if settings.lock_seed else 'UNLOCKED')
         row = col.row(align=True)
-        row.prop(settings, "steps_face", text="Face")
-        row.prop(settings, "steps_body", text="Body")
+        row.prop(settings, "steps_face", text="Face (0 auto)")     # 0: the weights' own steps
+        row.prop(settings, "steps_body", text="Body (0 auto)")
 
         row = layout.row(align=True)
         for name in ("bake_face", "bake_jaw", "bake_body", "bake_hands"):
@@ -106,13 +102,52 @@ class ASYNFUSION_PT_main(_Sidebar):
             row = layout.row(align=True)
             row.operator("asynfusion.generate", text="Generate", icon='PLAY_SOUND')
             row.prop(settings, "variations", text="×")
+        col = layout.column(align=True)
+        if not job.running:
+            progress_stand_in(col)
         if job.error:
-            box = layout.column(align=True)
-            box.alert = True
-            message(box, context, job.error, 'ERROR')
+            col.alert = True
+            message(col, context, job.error, 'ERROR')
         elif job.current_summary():
-            message(layout.column(align=True), context, job.current_summary(), 'CHECKMARK')
+            message(col, context, job.current_summary(), 'CHECKMARK')
         _draw_takes(layout, context, settings)
+        _draw_sections(layout, settings)
+
+
+def progress_stand_in(layout: bpy.types.UILayout) -> None:
+    """An empty label of no height where the progress bar was, before the summary's lines.
+
+    A redraw hands each button the state of the old layout's button it matches; Blender 4.2 and
+    4.3 match a label and the progress bar alike (type is not compared; later versions compare
+    it). So when the mouse was over the bar as Generate ended, the summary's first line took the
+    bar's place: drawn as a blue bar, its ✓ over its text, until the mouse moved. This label is
+    matched first and, being of no height, shows nothing."""
+    row = layout.row(align=True)
+    row.scale_y = STAND_IN_SCALE
+    row.label(text="")
+
+
+STAND_IN_SCALE = 0.01       # of a row's height: under a pixel
+
+
+def _draw_sections(layout: bpy.types.UILayout, settings) -> None:  # settings: AsynFusionSettings
+    """Motion File and Rigs, closed until opened: sections of this panel's own layout, not
+    sub-panels, which in Blender 4.3 were drawn over the take list for a frame whenever the list
+    grew (their place is worked out after the main panel's new height is drawn)."""
+    body = _section(layout, "ASYNFUSION_motion_file", "Motion File")
+    if body is not None:
+        draw_motion_file(body, settings)
+    body = _section(layout, "ASYNFUSION_rigs", "Rigs")
+    if body is not None:
+        draw_rigs(body, settings)
+
+
+def _section(layout: bpy.types.UILayout, idname: str, title: str) -> bpy.types.UILayout | None:
+    """A section closed until opened (UILayout.panel, Blender 4.1+): its body's layout, None when closed."""
+    panel: Any = layout.panel     # the fake-bpy-module stubs say it returns nothing; it returns (header, body)
+    header, body = panel(idname, default_closed=True)
+    header.label(text=title)
+    return body
 
 
 def _draw_takes(layout: bpy.types.UILayout, context: bpy.types.Context,
@@ -152,29 +187,22 @@ def save_warning(count: int) -> str:
             f"saving leaves {'them' if count > 1 else 'it'} out (the shield keeps a take).")
 
 
-class ASYNFUSION_PT_motion(_SubPanel):
-    bl_label = "Motion File"
-
-    def draw(self, context: bpy.types.Context) -> None:
-        settings = context.scene.asynfusion  # type: ignore[attr-defined]
-        self.layout.prop(settings, "motion_file", text="")
-        self.layout.operator("asynfusion.bake_motion", text="Bake Motion File", icon='ACTION')
+def draw_motion_file(layout: bpy.types.UILayout, settings) -> None:  # settings: AsynFusionSettings
+    """Bake a motion file (.npz) made elsewhere."""
+    layout.prop(settings, "motion_file", text="")
+    layout.operator("asynfusion.bake_motion", text="Bake Motion File", icon='ACTION')
 
 
-class ASYNFUSION_PT_rig(_SubPanel):
-    bl_label = "Rigs"
-
-    def draw(self, context: bpy.types.Context) -> None:
-        settings = context.scene.asynfusion  # type: ignore[attr-defined]
-        layout = self.layout
-        layout.operator("asynfusion.create_rig", text="Create Built-in Rig", icon='ARMATURE_DATA').source = "BUILTIN"
-        layout.prop(settings, "model_file", text="")
-        layout.operator("asynfusion.create_rig", text="Create From SMPL-X Model", icon='OUTLINER_OB_ARMATURE').source = "SMPLX"
-        layout.separator()
-        layout.label(text="Rigify, Mixamo, VRoid: detected.")
-        layout.label(text="Other rigs: a bone map.")
-        layout.prop(settings, "bone_map", text="")
-        layout.operator("asynfusion.write_bone_map", text="Write Bone Map Template", icon='FILE_NEW')
+def draw_rigs(layout: bpy.types.UILayout, settings) -> None:  # settings: AsynFusionSettings
+    """Make a rig, or say how another one is read."""
+    layout.operator("asynfusion.create_rig", text="Create Built-in Rig", icon='ARMATURE_DATA').source = "BUILTIN"
+    layout.prop(settings, "model_file", text="")
+    layout.operator("asynfusion.create_rig", text="Create From SMPL-X Model", icon='OUTLINER_OB_ARMATURE').source = "SMPLX"
+    layout.separator()
+    layout.label(text="Rigify, Mixamo, VRoid: detected.")
+    layout.label(text="Other rigs: a bone map.")
+    layout.prop(settings, "bone_map", text="")
+    layout.operator("asynfusion.write_bone_map", text="Write Bone Map Template", icon='FILE_NEW')
 
 
 class ASYNFUSION_MT_animation(bpy.types.Menu):
@@ -222,4 +250,4 @@ def unregister() -> None:
     bpy.types.VIEW3D_MT_object_animation.remove(_object_animation_menu)
 
 
-CLASSES = (ASYNFUSION_PT_main, ASYNFUSION_PT_motion, ASYNFUSION_PT_rig, ASYNFUSION_MT_animation)
+CLASSES = (ASYNFUSION_PT_main, ASYNFUSION_MT_animation)

@@ -217,8 +217,8 @@ def test_installs_enables_finds_panels_operators_bundled_backend_and_weights(bui
     out = _installed(built, "inspect", tmp_path=tmp_path)
     ext = out["extension_dir"]
     assert out["addon_dir"] == ext and out["addon_file"] == os.path.join(ext, "__init__.py")
-    assert out["panels"] == {"ASYNFUSION_PT_main": "AsynFusion", "ASYNFUSION_PT_motion": "AsynFusion",
-                             "ASYNFUSION_PT_rig": "AsynFusion"}
+    # one panel; Motion File and Rigs are sections of it (issue 23 item 7), no longer sub-panels
+    assert out["panels"] == {"ASYNFUSION_PT_main": "AsynFusion"}
     assert set(out["operators"]) >= {"generate", "cancel", "bake_motion", "create_rig", "use_selection",
                                      "setup_backend", "setup_backend_cancel"}
     # The bundled backend and weights are inside the installed extension ...
