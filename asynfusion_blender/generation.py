@@ -133,7 +133,9 @@ def generate_request(worker: client.WorkerClient, audio: str, out: str, seed: in
                      regenerate: tuple[str, int, int] | None = None,
                      more: list[tuple[int, str]] | None = None) -> str:
     """``regenerate`` (take's motion file, start, end): resample only those motion frames;
-    ``more``: further (seed, out) variations, generated in the same model batches."""
+    ``more``: further (seed, out) variations, generated in the same model batches. Steps of 0
+    or None are the weights' own (their config's sampler section)."""
+    steps_face, steps_body = steps_face or None, steps_body or None
     if not os.path.isfile(audio):
         raise AddonError(f"Audio file {os.path.basename(audio) or '(none)'} does not exist; choose a recording.")
     variations = [[s, path] for s, path in more] if more else None

@@ -52,8 +52,9 @@ class AsynFusionSettings(bpy.types.PropertyGroup):
         description="Takes to generate at once, seeds Seed, Seed+1, ...: one batched run of the model, "
                     "one take each, to pick from in the take list")
     steps_face: IntProperty(  # type: ignore[valid-type]
-        name="Face Steps", default=6, min=1, max=50,
-        description="Denoising steps for the face: more is slower; 6 is what the model was measured at")
+        name="Face Steps", default=0, min=0, max=50,
+        description="Denoising steps for the face: 0 takes the weights' own (what they were measured at); "
+                    "more is slower")
     steps_body: IntProperty(  # type: ignore[valid-type]
         name="Body Steps", default=6, min=1, max=50,
         description="Denoising steps for the body, which starts from captured motion matched to the "

@@ -13,6 +13,7 @@ The window manager's undo push at the end of a modal operator belongs to that ev
 one undo step is tested on the same operator run through ``execute``, where Blender pushes it.
 """
 
+import json
 import os
 import signal
 import time
@@ -22,8 +23,9 @@ import bpy
 import pytest
 from bpy.props import StringProperty
 
-from conftest import assert_range_regenerated, scene_state
+from conftest import REPO, assert_range_regenerated, scene_state
 from asynfusion_blender import client, operators, takes
+from asynfusion_blender.core.motion_file import read_motion
 
 
 def _enter_modal(self, context):
@@ -114,6 +116,19 @@ def test_timer_ticks_generate_and_bake_then_the_timer_is_removed(modal):
     take = takes.all_takes()[0]            # the take remembers the seed it was generated with
     assert (take.name, take.seed, take.start) == ("5703-47212-0000-seed3", 3, 1) and not take.kept
     assert bpy.context.scene.asynfusion.seed == 4          # the next Generate is a new take
+
+
+def test_the_panels_default_steps_are_the_weights_own(modal, tmp_path):
+    """Face and Body steps at 0 (the default) send none: the worker takes its weights' sampler
+    section, the one source of generation defaults (a saved .blend keeps the take's motion file)."""
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "scene.blend"))
+    settings = bpy.context.scene.asynfusion
+    assert settings.steps_face == settings.steps_body == 0
+    run_to_the_end(start())
+    meta = read_motion(takes.all_takes()[0].motion).meta
+    with open(os.path.join(REPO, "weights", "config.json")) as f:      # the worker's: the repository's weights
+        sampler = json.load(f)["sampler"]
+    assert (meta["steps_face"], meta["steps_body"]) == (sampler["steps_face"], sampler["steps_body"])
 
 
 def _cancel_while_sampling(cancel, cls=GENERATE, **properties):
