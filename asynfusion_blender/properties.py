@@ -56,9 +56,9 @@ class AsynFusionSettings(bpy.types.PropertyGroup):
         description="Denoising steps for the face: 0 takes the weights' own (what they were measured at); "
                     "more is slower")
     steps_body: IntProperty(  # type: ignore[valid-type]
-        name="Body Steps", default=6, min=1, max=50,
-        description="Denoising steps for the body, which starts from captured motion matched to the "
-                    "speech; fewer is faster but trembles more, 6 is what the model was measured at")
+        name="Body Steps", default=0, min=0, max=50,
+        description="Denoising steps for the body, which starts from captured motion matched to the speech: "
+                    "0 takes the weights' own (what they were measured at); fewer is faster but trembles more")
     bake_face: BoolProperty(name="Face", default=True, description="Expression shape keys and eyes")  # type: ignore[valid-type]
     bake_jaw: BoolProperty(name="Jaw", default=True)  # type: ignore[valid-type]
     bake_body: BoolProperty(name="Body", default=True, description="Root orientation and the 21 body joints")  # type: ignore[valid-type]
