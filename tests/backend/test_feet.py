@@ -93,6 +93,18 @@ def test_foot_stats_read_a_glide_and_a_still_stance():
     assert moving["foot_path"] == pytest.approx(0.2 * 60, rel=1e-3)
 
 
+def test_leg_jerk_reads_a_smooth_swing_as_calm_and_a_knee_that_jumps_as_a_snap():
+    poses, _ = still(120)
+    t = np.arange(120) / FPS
+    poses[:, 3 * 4] = 0.3 + 0.2 * np.sin(2 * np.pi * 0.5 * t)     # the left knee bends slowly
+    calm = S.leg_jerk(poses)
+    assert calm["knee_snaps"] == 0 and calm["leg_jerk"] < 0.01
+    poses[60:, 3 * 4] += 0.4                                      # and jumps 0.4 rad in one frame
+    snapped = S.leg_jerk(poses)
+    assert snapped["knee_snaps"] > 0 and snapped["leg_jerk"] > calm["leg_jerk"]
+    assert S.leg_jerk(poses[:3]) == {"leg_jerk": 0.0, "knee_snaps": 0.0}
+
+
 def test_gesture_windows_see_where_the_arms_go_and_not_their_frame_to_frame_texture():
     rng = np.random.default_rng(1)
     n = 600

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kinematics import gaussian, posed_joints
+from .kinematics import gaussian, ground, posed_joints
 from .quaternions import matrix_to_quat, quat_to_axis_angle
 
 HIPS, KNEES, ANKLES, BALLS = (1, 2), (4, 5), (7, 8), (10, 11)   # left, right (SMPL-X joint indices)
@@ -236,7 +236,10 @@ def plant_feet(poses: np.ndarray, trans: np.ndarray) -> tuple[np.ndarray, np.nda
         local[frames, hip] = _axis_angle(parent.transpose(0, 2, 1) @ r_hip)
         local[frames, knee] = _axis_angle(r_hip.transpose(0, 2, 1) @ r_knee)
         local[frames, ankle] = _axis_angle(r_knee.transpose(0, 2, 1) @ rot[frames, ankle])
-    return local.reshape(poses64.shape).astype(np.float32), trans64.astype(np.float32)
+    out = local.reshape(poses64.shape)
+    # a leg that cannot reach its spot lifts its foot a little: keep the body on the floor as
+    # decoding does (ground() leaves frames with a foot on the floor as they are)
+    return out.astype(np.float32), ground(out, trans64).astype(np.float32)
 
 
 def _axis_angle(m: np.ndarray) -> np.ndarray:

@@ -44,7 +44,7 @@ from .articulation import (FaceProbe, balanced_accuracy, closure_depths, express
 from .motion_ae import MotionAE, load_motion_ae
 
 AMP_GROUPS = tuple(S.GROUPS) + ("root", "heading")
-FOOT_KEYS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide")
+FOOT_KEYS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide", "leg_jerk", "knee_snaps")
 JAW_KEYS = ("jaw_p50", "jaw_p90", "jaw_wide")
 
 METRIC_KEYS = ("bc", "l1div", "l1div_seeds", "face_mse", "lvd", "jitter", "fgd", "fgd_std",
@@ -83,6 +83,8 @@ _LABELS = {
     "foot_sliding": "planted feet: frames sliding > 0.1 m/s",
     "foot_path": "each foot's path per minute (m)",
     "stance_glide": "both feet planted: glide per second (m)",
+    "leg_jerk": "legs: rotation jerk, 99th percentile",
+    "knee_snaps": "knees: frames with a snap (jerk > 0.1)",
     "jaw_p50": "ARKit jawOpen, median",
     "jaw_p90": "ARKit jawOpen, 90th percentile",
     "jaw_wide": "ARKit jawOpen >= 0.95 (fraction of frames)",
@@ -175,6 +177,7 @@ class Evaluation:
             "gesture": S.gesture_windows(joints, poses),
         }
         out.update(S.foot_stats(joints))
+        out.update(S.leg_jerk(poses))
         out.update(jaw_open_stats(expressions, poses))
         out.update(M.face_body_sync(face, joints, self.mean_vel))
         out.update({f"amp_{k}": v for k, v in S.group_amplitudes(joints, poses).items()})
@@ -353,7 +356,7 @@ def relative(res: dict, truth: dict) -> dict:
     return out
 
 
-def resolve_settings(gen: Generator, steps_face: int | None, steps_body: int | None,
+def eval_settings(gen: Generator, steps_face: int | None, steps_body: int | None,
                      guidance: float | None, synchronous: bool) -> SamplerSettings:
     s = gen.settings(steps_face, steps_body, guidance)
     if synchronous:
@@ -406,7 +409,7 @@ def run(args) -> int:
         raise UserError("--seeds must be at least 1.")
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     gen = Generator(args.weights, args.device)
-    settings = resolve_settings(gen, args.steps_face, args.steps_body, args.guidance, args.sync)
+    settings = eval_settings(gen, args.steps_face, args.steps_body, args.guidance, args.sync)
     cosync = not getattr(args, "no_cosync", False)
     ev = Evaluation(args.data, args.holdout, args.cache, args.smplx_model, args.mean_vel, args.fid_model)
     log(f"held out: {ev.description}; {len(ev.segments)} segments, "

@@ -36,7 +36,7 @@ RULED = (
     ("bc", "high", "capture"),
     ("viseme", "high", "capture"), ("closure", "high", "capture"),
 )
-CONSTRAINTS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide", "jaw_wide")
+CONSTRAINTS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide", "leg_jerk", "knee_snaps", "jaw_wide")
 BASELINE_ROWS = ("matching", "static")
 ROWS = ("capture", "other take", "model", "model, feet not planted", "matching", "static")
 

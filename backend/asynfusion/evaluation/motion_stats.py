@@ -12,8 +12,8 @@ from scipy.fft import dct
 from scipy.signal import welch
 
 from ..audio import MOTION_FPS
-from ..core.feet import BALLS, contacts, runs
-from ..core.kinematics import gaussian
+from ..core.feet import BALLS, KNEES, LEG_COUNT, contacts, runs
+from ..core.kinematics import gaussian, posed_joints
 from ..core.quaternions import axis_angle_to_matrix
 from ..core.skeleton import HANDS
 
@@ -107,6 +107,25 @@ def foot_stats(joints: np.ndarray, fps: float = MOTION_FPS) -> dict[str, float]:
               for a, b in runs(planted.all(1)) if b - a > GLIDE_WINDOW]
     out["stance_glide"] = float(np.median(np.concatenate(glides))) if glides else 0.0
     return out
+
+
+LEG_JOINTS = (1, 2, 4, 5, 7, 8)   # hips, knees, ankles
+KNEE_SNAP = 0.1           # jerk of a knee's world rotation (|third difference| of its matrix) read as a snap
+
+
+def leg_jerk(poses: np.ndarray) -> dict[str, float]:
+    """How jerky the legs are: the 99th percentile over frames and hips, knees and ankles of the
+    largest |third difference| of their world rotation matrices, and the fraction of knee frames
+    above KNEE_SNAP. Planting the feet moves the legs by IK; these say whether that moves them
+    more abruptly than captured legs move (the capture is the reference, not the network's own
+    unplanted output, which is smoother than real legs)."""
+    poses = np.asarray(poses, np.float64)
+    if len(poses) < 4:
+        return {"leg_jerk": 0.0, "knee_snaps": 0.0}
+    _, rot = posed_joints(poses, np.zeros((len(poses), 3)), count=LEG_COUNT)
+    jerk = np.abs(np.diff(rot[:, list(LEG_JOINTS)].reshape(len(poses), len(LEG_JOINTS), 9), 3, axis=0)).max(-1)
+    knees = jerk[:, [LEG_JOINTS.index(k) for k in KNEES]]
+    return {"leg_jerk": float(np.percentile(jerk, 99)), "knee_snaps": float((knees > KNEE_SNAP).mean())}
 
 
 GESTURE_JOINTS = (4, 5, 9, 12, 15, 16, 17, 18, 19, 20, 21)   # knees, spine3, neck, head, shoulders, elbows, wrists
