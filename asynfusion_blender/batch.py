@@ -4,7 +4,7 @@
         (--audio FILE|FOLDER | --motion FILE.npz|FOLDER) [--rig NAME] [--bone-map MAP.json]
         [--out OUT.blend] [--start-frame N] [--seed N] [--parts face,jaw,body,hands,root]
         [--blend IN.blend] [--preview SHEET.png] [--preview-video VIDEO.mp4]
-        [--regenerate FIRST LAST [--from TAKE.npz]] [--variations N]
+        [--regenerate FIRST LAST [--from TAKE.npz]] [--variations N] [--face A,B] [--mouth-strength S]
     ... --write-bone-map MAP.json [--rig NAME]     (a template to fill in, then --bone-map it)
     python asynfusion_blender/batch.py ...      (where the bpy wheel is installed)
 
@@ -20,9 +20,11 @@ input .blend is overwritten only with --overwrite. Generated motion files go to 
 and a face close-up side by side with the speech (Workbench, H.264 + AAC; without sound in a
 Blender built without audio), a progress line on stderr. ``--face MESH`` names the mesh whose shape keys
 (Exp000-Exp099, or ARKit names in any common spelling) take the face; by default a mesh of the
-rig that has them. ``--regenerate FIRST LAST [--from TAKE.npz]`` (with one --audio file, the
-take's own) resamples the timeline's frames FIRST to LAST of that take (the open .blend's take of
-the recording, or --from's motion file) with --seed and bakes the result as a new take starting
+rig that has them. ``--mouth-strength S`` (0 to 3) multiplies the mouth's opening, which is
+calibrated per character from its jawOpen shape (default: the armature's Mouth Strength, 1).
+``--regenerate FIRST LAST [--from TAKE.npz]`` (with one --audio file, the take's own) resamples
+the timeline's frames FIRST to LAST of that take (the open .blend's take of the recording, or
+--from's motion file) with --seed and bakes the result as a new take starting
 where the take does; every other frame is the take's. ``--variations N`` generates
 seeds --seed to --seed+N-1 in one batched call, one take each (<audio>-seed<K>). Errors: one line on stderr, exit 1.
 """
@@ -48,7 +50,7 @@ if not __package__:
     __package__ = os.path.basename(_here)
     importlib.import_module(__package__)
 
-from . import client, generation, preview, preview_video, takes, targets  # noqa: E402
+from . import client, generation, preview, preview_video, properties, takes, targets  # noqa: E402
 from .core import motion_file  # noqa: E402
 from .bake import bake, curve_math, rig_reader  # noqa: E402
 from .core.output import OutputError, check_input, check_outputs, folder_files, pid_alive, replacing  # noqa: E402
@@ -71,6 +73,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--face", help="mesh, or meshes comma-separated, whose Exp### or ARKit-named shape keys "
                         "take the face, the main face first; every other mesh of the rig with such keys "
                         "(teeth, eyes, ...) takes it too (default: every mesh of the rig that has them)")
+    parser.add_argument("--mouth-strength", type=float, default=None, metavar="S",
+                        help="times the mouth's opening calibrated from the character's jawOpen shape, 0 to 3 "
+                        "(default: the armature's Mouth Strength, 1)")
     parser.add_argument("--overwrite", action="store_true", help="allow --out to be the input .blend")
     parser.add_argument("--start-frame", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0, help=f"a whole number from 0 to {MAX_SEED}")
@@ -304,6 +309,7 @@ def run(args: argparse.Namespace) -> list[str]:
     staging folder beside the output and moved into place only once the .blend is saved, so a
     failure or an interrupt leaves neither a .blend nor motion files."""
     open_scene(args.blend)
+    properties.register_mouth_strength()       # the armatures' own Mouth Strength, as saved
     if args.write_bone_map:
         return [write_template(args)]
     parts = frozenset(p.strip() for p in (args.parts or ",".join(curve_math.PARTS)).split(",") if p.strip())
@@ -327,6 +333,7 @@ def run(args: argparse.Namespace) -> list[str]:
     armature = targets.find_armature(scene, args.rig)
     if armature is None:
         armature, _ = targets.create_builtin_rig(context)
+    bake.mouth_strength(armature, args.mouth_strength)      # out of range: said before anything is generated
     face: list[bpy.types.Object] | None = None
     if "face" in parts:
         chosen = [n.strip() for n in (args.face or "").split(",") if n.strip()]
@@ -374,7 +381,8 @@ def run(args: argparse.Namespace) -> list[str]:
             for motion_path, audio, name, seed, generated in made:
                 options = bake.BakeOptions(parts=parts, start_frame=start_frame, audio_path=audio, name=name,
                                            bone_map=os.path.abspath(args.bone_map) if args.bone_map else None,
-                                           seed=seed, keep=True, generated=generated)
+                                           seed=seed, keep=True, generated=generated,
+                                           mouth_strength=args.mouth_strength)
                 lines.extend(_bake_one(scene, motion_path, armature, face, options, device, baked))
         if worker is not None:
             worker.close()

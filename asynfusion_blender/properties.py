@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from .core.mouth import STRENGTH_RANGE
 from .core.protocol import MAX_VARIATIONS
 from .job import JOB
 
@@ -81,9 +82,23 @@ class AsynFusionSettings(bpy.types.PropertyGroup):
 CLASSES = (AsynFusionSettings,)
 
 
+def register_mouth_strength() -> None:
+    """Mouth Strength on every object, read from the armature (bake.MOUTH_PROP; batch.py
+    --mouth-strength), so that each character keeps its own. Where it is not yet: batch.py runs
+    without register(), and Blender 5 keeps a saved value of it out of reach until it is registered."""
+    if not hasattr(bpy.types.Object, "asynfusion_mouth_strength"):
+        bpy.types.Object.asynfusion_mouth_strength = FloatProperty(  # type: ignore
+            name="Mouth Strength", default=1.0, min=STRENGTH_RANGE[0], max=STRENGTH_RANGE[1], soft_max=2.0,
+            step=10, description="How far this character's mouth opens, times the opening calibrated from its "
+                                 "jawOpen shape (which opens it as far as the capture's): 1 keeps it; the mouth "
+                                 "keys never pass 1")
+
+
 def register() -> None:
     bpy.types.Scene.asynfusion = PointerProperty(type=AsynFusionSettings)  # type: ignore
+    register_mouth_strength()
 
 
 def unregister() -> None:
+    del bpy.types.Object.asynfusion_mouth_strength  # type: ignore[attr-defined]
     del bpy.types.Scene.asynfusion  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from typing import Any, cast
 import bpy
 import numpy as np
 
-from ..core import face_track, quaternions
+from ..core import face_track, mouth, quaternions
 from ..core.motion_file import Motion
 from ..errors import AddonError
 from ..rig import profiles
@@ -24,6 +24,7 @@ from . import action_support, cost_estimate, curve_math, face_keys, retarget, ri
 
 MAX_FRAME = 1048574     # Blender's last frame (MAXFRAME); keys past it collapse onto it
 STAND_NOTE_M = 0.03     # shown pose this far (metres) from the rest pose: the bake says which it used
+MOUTH_PROP = "asynfusion_mouth_strength"   # on the armature: the character's mouth strength (properties.py)
 
 
 @dataclass
@@ -36,6 +37,7 @@ class BakeOptions:
     seed: int | None = None          # the take's seed, when it was generated here
     keep: bool = False               # a fake user on the take (batch.py: every file's take is saved)
     generated: tuple[str, str] | None = None   # (recording, motion file) of a generated take
+    mouth_strength: float | None = None   # times the calibrated mouth (core/mouth.py); None: the armature's own
 
 
 @dataclass
@@ -102,6 +104,29 @@ def _write_action(revert: _Revert, owner: action_support.Animated, name: str,
         revert.add(lambda: setattr(old, "use_fake_user", False))
     revert.add(writer.assign())
     return writer.action.name
+
+
+def mouth_strength(armature: bpy.types.Object, chosen: float | None) -> float:
+    """The strength the mouth is baked with: the one chosen for this bake, else the character's own
+    (the panel's Mouth Strength on the armature), else 1; AddonError when out of range."""
+    value = chosen if chosen is not None else getattr(armature, MOUTH_PROP, cast(Any, armature).get(MOUTH_PROP, 1.0))
+    try:
+        return mouth.check_strength(value)
+    except ValueError as err:
+        raise AddonError(str(err)) from None
+
+
+def _mouth_factor(faces: list[tuple[bpy.types.Object, face_keys.FaceKeys]], strength: float
+                  ) -> tuple[float, str | None]:
+    """How much the mouth keys are scaled: the first face mesh's jawOpen lip gap against the
+    built-in head's (core/mouth.py), times the strength; and the sentence that says so."""
+    for mesh, keys in faces:
+        shape = rig_reader.jaw_open_shape(mesh, keys)
+        if shape is not None:
+            gap = mouth.lip_gap(*shape)
+            factor = mouth.calibration(gap) * strength
+            return factor, mouth.sentence(gap, factor, strength)
+    return strength, mouth.sentence(None, strength, strength, has_jaw_open=False)
 
 
 def _set_attr(revert: _Revert, obj: object, attr: str, value: object) -> None:
@@ -230,6 +255,10 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
                              "check the motion file and the rig's rest pose.")
     seed = face_track.motion_seed(motion)
     track = face_keys.track_for([k for _, k in faces], motion, seed)
+    mouth_note = None
+    if track is not None:
+        factor, mouth_note = _mouth_factor(faces, mouth_strength(armature, options.mouth_strength))
+        track = mouth.scale_mouth(track, factor)
     face = [face_keys.face_curves(keys, motion, i0, t, seed, track) for _, keys in faces]
 
     cost = cost_estimate.estimate(len(frames) * (len(body) + sum(len(c) for c in face)))
@@ -271,6 +300,8 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
             summary.face_meshes = [mesh.name for mesh, _ in faces]
             if len(faces) > 1:
                 summary.face += f" The face also moves {', '.join(repr(m.name) for m, _ in faces[1:])}."
+            if mouth_note:
+                summary.face += " " + mouth_note
         if options.audio_path is not None and bpy.app.build_options.audaspace:
             summary.sound_strip = _add_sound(revert, scene, options.audio_path, options.start_frame)
             if scene.sync_mode != 'AUDIO_SYNC':        # a slow viewport must drop frames, not drift off the sound

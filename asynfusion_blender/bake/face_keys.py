@@ -53,6 +53,13 @@ def describe(face: FaceKeys, mesh_name: str) -> str:
     return text + "."
 
 
+def jaw_open_key(face: FaceKeys) -> str | None:
+    """The name of an ARKit face's jawOpen key (in whatever spelling it has), else None."""
+    if face.kind != ARKIT:
+        return None
+    return next((name for name, col in face.columns.items() if col == arkit.INDEX["jawOpen"]), None)
+
+
 def no_face_sentence(mesh_name: str) -> str:
     return (f"Mesh '{mesh_name}' has neither Exp000-Exp099 nor ARKit-named shape keys (jawOpen, "
             "mouthClose, eyeBlinkLeft, ...); choose a face mesh with them, or untick Face.")

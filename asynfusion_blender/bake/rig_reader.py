@@ -193,6 +193,24 @@ def mesh_face_keys(mesh: bpy.types.Object | None) -> face_keys.FaceKeys | None:
     return None if keys is None else face_keys.detect([kb.name for kb in keys.key_blocks])
 
 
+def jaw_open_shape(mesh: bpy.types.Object, face: face_keys.FaceKeys) -> tuple[np.ndarray, np.ndarray] | None:
+    """The mesh's jawOpen key as world-space centimetres: (rest vertices, offsets), both (V, 3);
+    None where its ARKit keys have no jawOpen (core/mouth.py measures the lip gap from them)."""
+    name = face_keys.jaw_open_key(face)
+    key = shape_keys_of(mesh)
+    if name is None or key is None:
+        return None
+    block = key.key_blocks[name]
+    base = block.relative_key if block.relative_key is not None else key.reference_key
+    count = len(cast(bpy.types.Mesh, mesh.data).vertices)
+    opened, rest = np.zeros(count * 3), np.zeros(count * 3)
+    block.data.foreach_get("co", opened)
+    base.data.foreach_get("co", rest)
+    world = np.array(mesh.matrix_world)
+    rest_world = rest.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3]
+    return rest_world * 100.0, (opened - rest).reshape(-1, 3) @ world[:3, :3].T * 100.0
+
+
 def expression_keys(mesh: bpy.types.Object | None) -> list[str]:
     """Names of the shape keys a face bake drives on this mesh ([] if none)."""
     face = mesh_face_keys(mesh)

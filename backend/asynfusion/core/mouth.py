@@ -1,0 +1,132 @@
+"""How far a character's mouth opens: its own jawOpen shape against the built-in head's (no bpy).
+
+The FLAME -> ARKit read-out (core/arkit.py) was fitted so that the built-in ICT-FaceKit head
+opens its lips as far as the capture's. Another character's ``jawOpen`` shape may open its lips
+much less (a VRoid face: a few millimetres) or much more, so the same weight gives it a mouth
+that barely moves, or gapes. The lip gap of a ``jawOpen`` shape is measured from its deltas:
+the most that two vertices which touch at rest (the upper and the lower lip along the mouth's
+seam; a closed mouth's teeth) move apart along the vertical. The character's jawOpen, mouthClose
+(which closes the lips the jaw opened, so it must keep jawOpen's scale) and the other mouth keys
+are then scaled by ``REFERENCE_GAP_CM / gap``, times the character's own strength for taste,
+and clipped to 1.0.
+
+Everything here is numpy; the bpy side (bake/rig_reader.py) only reads the key's vertices.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .arkit import ARKIT_NAMES
+
+# The built-in ICT head's jawOpen lip gap as lip_gap() measures it (its midline lip vertices,
+# UPPER_LIP/LOWER_LIP in tools/make_ict_head.py, part 3.28 cm; its teeth, in the same mesh, 3.5 cm).
+# tests/backend/test_mouth.py measures the shipped head and holds this number to it.
+REFERENCE_GAP_CM = 3.518
+# Which keys follow the jaw: the jaw's opening and every mouth shape (smiles, funnels, ...).
+MOUTH_COLUMNS = tuple(i for i, n in enumerate(ARKIT_NAMES) if n == "jawOpen" or n.startswith("mouth"))
+CALIBRATION_RANGE = (0.25, 4.0)     # a calibration outside this is a measurement gone wrong: clipped
+SAME = 0.05                         # within 5 % of the capture's opening: left as it is
+STRENGTH_RANGE = (0.0, 3.0)         # the user's strength (panel, batch.py --mouth-strength)
+TOUCH = 0.1                         # vertices this close at rest (x the key's largest vertical move) touch
+MOVING = 0.25                       # the vertices searched from move this much of the largest move
+_CELLS = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], np.int64)
+
+
+def _pairs_near(points: np.ndarray, queries: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every (query, point) pair closer than ``reach``, found through a grid of ``reach`` cells."""
+    cells = np.floor(points / reach).astype(np.int64)
+    cells -= cells.min(0) - 1
+    dims = cells.max(0) + 2
+
+    def cell_id(c: np.ndarray) -> np.ndarray:
+        return (c[:, 0] * dims[1] + c[:, 1]) * dims[2] + c[:, 2]
+
+    ids = cell_id(cells)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    firsts, seconds = [], []
+    for step in _CELLS:
+        wanted = cell_id(cells[queries] + step)
+        lo = np.searchsorted(sorted_ids, wanted, "left")
+        count = np.searchsorted(sorted_ids, wanted, "right") - lo
+        if not count.any():
+            continue
+        at = np.repeat(lo - (np.cumsum(count) - count), count) + np.arange(count.sum())
+        firsts.append(np.repeat(queries, count))
+        seconds.append(order[at])
+    a, b = np.concatenate(firsts), np.concatenate(seconds)
+    close = np.linalg.norm(points[a] - points[b], axis=1) < reach
+    return a[close], b[close]
+
+
+def lip_gap(rest: np.ndarray, delta: np.ndarray, up: np.ndarray | tuple[float, float, float] = (0.0, 0.0, 1.0)
+            ) -> float | None:
+    """How far a jawOpen shape parts the lips, in the units of ``rest`` and ``delta``.
+
+    ``rest`` (V, 3): the vertices at rest; ``delta`` (V, 3): the shape's offsets; ``up``: the
+    vertical. The gap is the largest vertical parting of two vertices that touch at rest (closer
+    than TOUCH x the largest vertical move) and come apart by more than twice their distance plus
+    a quarter of that move: the lips' seam, or the teeth. None where nothing parts (a shape that
+    does not open, a mouth without a seam) or the arrays are not finite.
+    """
+    rest, delta = np.asarray(rest, np.float64), np.asarray(delta, np.float64)
+    axis = np.asarray(up, np.float64)
+    if rest.shape != delta.shape or rest.ndim != 2 or rest.shape[1] != 3 or not len(rest):
+        return None
+    if not (np.all(np.isfinite(rest)) and np.all(np.isfinite(delta)) and np.linalg.norm(axis) > 0):
+        return None
+    vertical = delta @ (axis / np.linalg.norm(axis))
+    largest = float(np.abs(vertical).max())
+    if largest <= 0.0:
+        return None
+    moving = np.flatnonzero(np.abs(vertical) >= MOVING * largest)
+    a, b = _pairs_near(rest, moving, TOUCH * largest)
+    apart = np.abs(vertical[a] - vertical[b])
+    torn = apart > 2.0 * np.linalg.norm(rest[a] - rest[b], axis=1) + MOVING * largest
+    return float(apart[torn].max()) if torn.any() else None
+
+
+def calibration(gap_cm: float | None) -> float:
+    """The factor that makes a jawOpen parting ``gap_cm`` open as far as the capture's; 1.0 where
+    the gap is unknown or already within SAME of it."""
+    if gap_cm is None or not math.isfinite(gap_cm) or gap_cm <= 0.0:
+        return 1.0
+    factor = min(max(REFERENCE_GAP_CM / gap_cm, CALIBRATION_RANGE[0]), CALIBRATION_RANGE[1])
+    return 1.0 if abs(factor - 1.0) <= SAME else factor
+
+
+def check_strength(strength: float) -> float:
+    """The user's mouth strength, or ValueError naming the range."""
+    low, high = STRENGTH_RANGE
+    if not (isinstance(strength, (int, float)) and math.isfinite(strength) and low <= strength <= high):
+        raise ValueError(f"The mouth strength must be a number from {low:g} to {high:g} (1 keeps it as calibrated).")
+    return float(strength)
+
+
+def scale_mouth(track: np.ndarray, factor: float) -> np.ndarray:
+    """The ARKit track (N, 52) with its jaw-opening and mouth columns times ``factor``, clipped
+    to [0, 1]; the other columns as they were. A factor that is not a finite number >= 0 leaves
+    the track alone."""
+    out = np.array(track, np.float64)
+    if factor == 1.0 or not math.isfinite(factor) or factor < 0.0:
+        return out
+    cols = list(MOUTH_COLUMNS)
+    out[:, cols] = np.clip(np.nan_to_num(out[:, cols] * factor, nan=0.0), 0.0, 1.0)
+    return out
+
+
+def sentence(gap_cm: float | None, factor: float, strength: float, has_jaw_open: bool = True) -> str | None:
+    """What the bake says about the mouth (``factor``: calibration x strength), or None where it
+    is left as the capture's."""
+    if factor == 1.0:
+        return None
+    scaled = f"the mouth keys are scaled x{factor:.2f}" + (f" (mouth strength {strength:g})" if strength != 1.0 else "")
+    if not has_jaw_open:
+        return f"The face has no jawOpen key to calibrate the mouth from; {scaled}."
+    if gap_cm is None:
+        return f"Its jawOpen shape parts no vertices that touch at rest, so the mouth is not calibrated; {scaled}."
+    return (f"Its jawOpen parts the lips {gap_cm:.1f} cm against the built-in head's "
+            f"{REFERENCE_GAP_CM:.1f} cm, so {scaled}.")

@@ -1,0 +1,136 @@
+"""Mouth strength per character (issue 22 item 4): a jawOpen shape's lip gap measured from its
+deltas, the factor that makes it open as far as the built-in head's (the capture's), and the
+ARKit mouth keys scaled by it, never past 1 and never to a non-finite number."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from asynfusion.core import arkit, mouth
+from asynfusion.tools import make_ict_head
+
+from .conftest import REPO
+
+ICT = REPO / "asynfusion_blender" / "data" / "ict_facekit" / make_ict_head.FILE
+Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])    # ICT's Y-up -> Blender's Z-up
+
+
+@pytest.fixture(scope="module")
+def ict_jaw():
+    """The shipped built-in head: rest vertices and its jawOpen offsets (cm, Y up), and its lips."""
+    with np.load(ICT, allow_pickle=False) as d:
+        k = list(d["names"]).index("jawOpen")
+        a, b = d["key_offsets"][k], d["key_offsets"][k + 1]
+        rest = d["vertices"].astype(np.float64)
+        delta = np.zeros_like(rest)
+        delta[d["key_vertices"][a:b]] = d["key_deltas"][a:b].astype(np.float64)
+        return rest, delta, tuple(int(i) for i in d["lip_vertices"])
+
+
+def mouth_sheet(gap=1.0, seam=0.0, drift=(0.0, 0.0, 0.0), welded=False):
+    """A lower face in centimetres, Z up: an upper-lip row and a lower-lip row ``seam`` apart at the
+    mouth's line (z = 0), a chin below; jawOpen moves the lower lip and chin down by ``gap`` (and
+    everything by ``drift``). ``welded``: one row of vertices at the line, as a mouth without a seam."""
+    xs = np.linspace(-2.5, 2.5, 11)
+    upper = [(x, 0.0, z) for x in xs for z in (0.0 + seam / 2, 0.5, 1.0)]
+    lower = [(x, 0.0, z) for x in xs for z in (-seam / 2, -0.5, -1.0, -2.0)]
+    if welded:
+        lower = [p for p in lower if p[2] < -0.1]
+    rest = np.array(upper + lower)
+    delta = np.zeros_like(rest)
+    delta[len(upper):, 2] = -gap
+    if welded:
+        delta[:len(xs) * 3:3, 2] = -gap / 2          # the one row at the line stretches half way
+    return rest, delta + np.asarray(drift)
+
+
+def test_the_reference_is_the_built_in_heads_own_gap(ict_jaw):
+    """lip_gap finds what parts on the shipped head: its teeth and lips, whose midline vertices
+    (make_ict_head's UPPER_LIP/LOWER_LIP) part 3.28 cm; the reference is that measurement, the same
+    in metres and Blender's Z-up frame as in ICT's centimetres."""
+    rest, delta, (upper, lower) = ict_jaw
+    gap = mouth.lip_gap(rest, delta, up=(0.0, 1.0, 0.0))
+    assert gap == pytest.approx(mouth.REFERENCE_GAP_CM, abs=1e-3)
+    lips = (delta[upper] - delta[lower])[1]
+    assert lips == pytest.approx(3.28, abs=0.01) and abs(gap - lips) / lips < 0.1
+    assert 100 * mouth.lip_gap(0.01 * rest @ Z_UP.T, 0.01 * delta @ Z_UP.T) == pytest.approx(gap, rel=1e-6)
+    assert mouth.calibration(gap) == 1.0                       # the built-in head stays as it is
+
+
+@pytest.mark.parametrize("scale", [0.3, 0.6, 1.7])
+def test_a_weaker_or_stronger_copy_of_the_head_is_brought_to_the_capture(ict_jaw, scale):
+    rest, delta, _ = ict_jaw
+    gap = mouth.lip_gap(rest, scale * delta, up=(0.0, 1.0, 0.0))
+    assert gap == pytest.approx(scale * mouth.REFERENCE_GAP_CM, rel=0.02)     # which teeth touch moves a little
+    assert mouth.calibration(gap) == pytest.approx(1.0 / scale, rel=0.02)
+
+
+def test_the_gap_is_the_seams_parting_not_the_whole_keys_drift():
+    rest, delta = mouth_sheet(gap=1.2)
+    assert mouth.lip_gap(rest, delta) == pytest.approx(1.2)
+    rest, delta = mouth_sheet(gap=1.2, seam=0.05, drift=(0.3, 0.2, -0.4))   # the whole face sinks too
+    assert mouth.lip_gap(rest, delta) == pytest.approx(1.2)
+    rest, delta = mouth_sheet(gap=0.4)
+    assert mouth.lip_gap(rest, delta) == pytest.approx(0.4)
+    assert mouth.calibration(0.4) == mouth.CALIBRATION_RANGE[1]      # 8.8x, clipped
+
+
+def test_nothing_to_measure_leaves_the_mouth_as_it_is():
+    rest, delta = mouth_sheet(gap=1.0, welded=True)            # stretched, never parted
+    assert mouth.lip_gap(rest, delta) is None
+    rest, delta = mouth_sheet(gap=1.0)
+    assert mouth.lip_gap(rest, np.zeros_like(delta)) is None   # a key that does not move
+    assert mouth.lip_gap(rest, delta, up=(1.0, 0.0, 0.0)) is None     # nothing parts sideways
+    bad = delta.copy()
+    bad[3, 2] = np.nan
+    assert mouth.lip_gap(rest, bad) is None
+    assert mouth.lip_gap(rest[:0], delta[:0]) is None
+    for gap in (None, 0.0, -1.0, math.nan, math.inf):
+        assert mouth.calibration(gap) == 1.0
+
+
+def test_calibration_is_clipped_and_leaves_near_misses_alone():
+    ref = mouth.REFERENCE_GAP_CM
+    assert mouth.calibration(ref * 1.04) == 1.0 and mouth.calibration(ref / 1.04) == 1.0
+    assert mouth.calibration(ref / 2) == pytest.approx(2.0)
+    assert mouth.calibration(0.01) == mouth.CALIBRATION_RANGE[1]
+    assert mouth.calibration(100.0) == mouth.CALIBRATION_RANGE[0]
+
+
+def test_the_mouth_keys_are_scaled_and_clipped_the_rest_untouched():
+    rng = np.random.default_rng(0)
+    track = rng.uniform(0.0, 1.0, (200, arkit.NUM_ARKIT))
+    jaw, close = arkit.INDEX["jawOpen"], arkit.INDEX["mouthClose"]
+    track[:, close] = track[:, jaw] * rng.uniform(0.0, 1.0, 200)          # mouthClose <= jawOpen
+    scaled = mouth.scale_mouth(track, 2.5)
+    mouth_cols = [arkit.INDEX[n] for n in arkit.ARKIT_NAMES if n == "jawOpen" or n.startswith("mouth")]
+    assert sorted(mouth.MOUTH_COLUMNS) == sorted(mouth_cols) and len(mouth_cols) == 24
+    others = [i for i in range(arkit.NUM_ARKIT) if i not in mouth_cols]
+    assert np.array_equal(scaled[:, others], track[:, others])
+    assert np.allclose(scaled[:, mouth_cols], np.minimum(track[:, mouth_cols] * 2.5, 1.0))
+    assert scaled.max() <= 1.0 and scaled.min() >= 0.0 and np.all(np.isfinite(scaled))
+    assert np.all(scaled[:, close] <= scaled[:, jaw])          # the lips still never pass each other
+    assert np.allclose(mouth.scale_mouth(track, 0.5)[:, jaw], 0.5 * track[:, jaw])
+    assert not np.any(mouth.scale_mouth(track, 0.0)[:, mouth_cols])
+    for factor in (math.nan, math.inf, -1.0, 1.0):
+        assert np.array_equal(mouth.scale_mouth(track, factor), track)
+
+
+def test_the_strength_is_a_number_in_range():
+    assert mouth.check_strength(1.2) == 1.2 and mouth.check_strength(0) == 0.0 and mouth.check_strength(3) == 3.0
+    for bad in (-0.1, 3.5, math.nan, math.inf, "1.2", None):
+        with pytest.raises(ValueError, match="from 0 to 3"):
+            mouth.check_strength(bad)
+
+
+def test_the_sentence_says_what_was_done():
+    assert mouth.sentence(mouth.REFERENCE_GAP_CM, 1.0, 1.0) is None
+    said = mouth.sentence(0.9, mouth.calibration(0.9) * 1.2, 1.2)
+    assert said == "Its jawOpen parts the lips 0.9 cm against the built-in head's 3.5 cm, so the mouth " \
+                   "keys are scaled x4.69 (mouth strength 1.2)."
+    assert mouth.sentence(None, 1.5, 1.5).startswith("Its jawOpen shape parts no vertices")
+    assert mouth.sentence(None, 0.5, 0.5, has_jaw_open=False) == \
+        "The face has no jawOpen key to calibrate the mouth from; the mouth keys are scaled x0.50 (mouth strength 0.5)."
