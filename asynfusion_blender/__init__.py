@@ -23,7 +23,7 @@ except ImportError:
         "distribution's python3-numpy package) or use Blender from blender.org, which includes it."
     ) from None
 
-from . import client, operators, preferences, properties, setup_operators, ui  # noqa: E402
+from . import client, operators, preferences, properties, save_size, setup_operators, ui  # noqa: E402
 from .setup.session import stop_setup
 
 _CLASSES = (preferences.CLASSES + setup_operators.CLASSES + properties.CLASSES + operators.CLASSES
@@ -36,11 +36,13 @@ def register() -> None:
     properties.register()
     operators.register()
     ui.register()
+    save_size.register()            # after the take handlers: it may save the file once more
 
 
 def unregister() -> None:
     stop_setup()
     client.shutdown()
+    save_size.unregister()
     ui.unregister()
     operators.unregister()
     properties.unregister()

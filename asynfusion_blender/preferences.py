@@ -6,7 +6,7 @@ import os
 from typing import Literal
 
 import bpy
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from . import client
 from .setup.session import SETUP, draw_setup, setup_note
@@ -60,6 +60,12 @@ class AsynFusionPreferences(bpy.types.AddonPreferences):
         items=[("ALL", "Every Take", "Saving the .blend keeps every take in the take list"),
                ("KEPT", "Kept Only", "Saving the .blend keeps only the takes kept (shield) or playing; "
                 "the panel names the others before and when they are left out")])
+    compress_saves: BoolProperty(  # type: ignore[valid-type]
+        name="Compress Files With Takes", default=True,
+        description="Save a .blend that holds takes compressed (Blender's own compression, about a fifth of "
+                    "the size: a take's keyframes and the built-in head's shape keys are large); off leaves "
+                    "it as Blender writes it",
+    )
     wheel_dir: StringProperty(  # type: ignore[valid-type]
         name="Offline Wheels", subtype='DIR_PATH',
         description="For Set Up Backend without internet: a folder with the .whl files of torch and the "
@@ -75,6 +81,7 @@ class AsynFusionPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "device")
         layout.prop(self, "weights_dir")
         layout.prop(self, "save_takes")
+        layout.prop(self, "compress_saves")
         layout.label(text=worker_status())
         layout.label(text=LICENCE_NOTE, icon='INFO')
 
