@@ -50,7 +50,7 @@ if not __package__:
     __package__ = os.path.basename(_here)
     importlib.import_module(__package__)
 
-from . import client, generation, preview, preview_video, properties, takes, targets  # noqa: E402
+from . import client, generation, preview, preview_video, properties, save_size, takes, targets  # noqa: E402
 from .core import motion_file  # noqa: E402
 from .bake import bake, curve_math, rig_reader  # noqa: E402
 from .core.output import OutputError, check_input, check_outputs, folder_files, pid_alive, replacing  # noqa: E402
@@ -183,7 +183,9 @@ def save(out: str) -> None:
     """Save a copy of the scene to ``out`` atomically: the old file stays until the new one is whole."""
     with replacing(out) as tmp:
         try:
-            bpy.ops.wm.save_as_mainfile(filepath=tmp, check_existing=False, copy=True)
+            # compressed, as save_size compresses the open file when it holds takes (not a copy)
+            bpy.ops.wm.save_as_mainfile(filepath=tmp, check_existing=False, copy=True,
+                                        compress=save_size.wanted(bpy.context))
         except RuntimeError:
             raise OutputError(f"Cannot save {os.path.basename(out)} in {os.path.dirname(out)}; "
                               "check that the folder is writable and the disk has room.") from None

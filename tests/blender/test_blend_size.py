@@ -87,3 +87,13 @@ def test_files_without_takes_and_the_preference_off_are_left_as_written(one_take
     path = str(tmp_path / "no_takes.blend")
     assert bpy.ops.wm.save_as_mainfile(filepath=path, compress=False) == {'FINISHED'}
     assert not save_size.is_compressed(path)
+
+
+def test_batch_writes_its_blend_compressed(one_take, tmp_path):
+    """batch.py saves a copy of its scene (atomically), which save_size leaves alone: it asks for
+    compression itself."""
+    from asynfusion_blender import batch
+    baseline = _uncompressed_copy(str(tmp_path / "uncompressed.blend"))
+    out = str(tmp_path / "batch.blend")
+    batch.save(out)
+    assert save_size.is_compressed(out) and os.path.getsize(out) <= 0.5 * baseline
