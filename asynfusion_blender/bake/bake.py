@@ -162,9 +162,10 @@ def _keep_stand(revert: _Revert, armature: bpy.types.Object, rig: retarget.Targe
 def stand_sentence(armature: bpy.types.Object, rig: retarget.TargetRig, frame: int) -> str | None:
     """One line when the character is shown more than a few centimetres from its rest pose."""
     metres = float(np.linalg.norm(np.array(armature.matrix_world.to_3x3()) @ rig.stand))
-    if metres <= STAND_NOTE_M:
+    if metres <= STAND_NOTE_M and rig.shown_size == 1.0:
         return None
-    return (f"Armature '{armature.name}' stands {metres:.2f} m from its rest pose as shown at frame {frame}; "
+    sized = f", at {rig.shown_size:.3g} of its rest size," if rig.shown_size != 1.0 else ""
+    return (f"Armature '{armature.name}' stands {metres:.2f} m from its rest pose{sized} as shown at frame {frame}; "
             "the bake starts from the shown pose and keeps its feet on that pose's floor, not the rest pose's.")
 
 

@@ -64,6 +64,7 @@ class TargetRig:
     align: np.ndarray                # (55, 3, 3) rest alignment A_j in armature space
     stand: np.ndarray = field(default_factory=lambda: np.zeros(3))        # shown pose - rest pose (stand_offset)
     root_parent: np.ndarray = field(default_factory=lambda: np.eye(4))    # the root's parent bone, posed x rest^-1
+    shown_size: float = 1.0          # the size the character is shown at against its rest pose (heads are scaled by it)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

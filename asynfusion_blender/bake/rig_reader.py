@@ -19,6 +19,7 @@ from ..rig.blueprint import REST_TRANS_PROP
 from . import curve_math, face_keys, retarget, take_facts
 
 CM_THRESHOLD = 5.0      # a pelvis->neck distance above this many units means a centimetre rig
+SIZE_TOLERANCE = 1e-3    # a root shown at a size this close to its rest's is at its rest's
 STAND_PROP = "asynfusion_stand"   # on the armature: where it stood as shown when first baked (retarget.stand_offset)
 
 
@@ -128,6 +129,9 @@ def target_rig(armature: bpy.types.Object, match: profiles.RigMatch,
         m = np.array(bones[name].matrix_local)
         rest[j] = m[:3, :3] / np.linalg.norm(m[:3, :3], axis=0)
         heads[j] = m[:3, 3]
+    shown = None if frame is None else _shown_pose(armature, match.mapping, scene or bpy.context.scene, frame)
+    if shown is not None and abs(shown[2] - 1.0) > SIZE_TOLERANCE:
+        heads = heads[0] + shown[2] * (heads - heads[0])    # the rest skeleton at the size it is shown
     adt = armature.animation_data
     driven = {d.data_path for d in adt.drivers} if adt is not None else set()
     joint_of = {name: j for j, name in match.mapping.items()}
@@ -141,15 +145,18 @@ def target_rig(armature: bpy.types.Object, match: profiles.RigMatch,
             f"Armature '{armature.name}' ({match.profile}) needs its root, hips or shoulders and a "
             "spine, neck or head bone standing apart to tell which way is up."
         ) from None
-    if frame is not None:
-        rig.stand, rig.root_parent, _ = stand_of(armature, rig, scene or bpy.context.scene, frame)
+    if shown is not None:
+        rig.shown_size = shown[2] if abs(shown[2] - 1.0) > SIZE_TOLERANCE else 1.0
+        rig.stand, rig.root_parent, _ = stand_of(armature, rig, shown)
     return rig
 
 
-def _shown_pose(armature: bpy.types.Object, rig: retarget.TargetRig, scene: bpy.types.Scene,
-                frame: int) -> tuple[np.ndarray, np.ndarray]:
+def _shown_pose(armature: bpy.types.Object, bone_names: dict[int, str], scene: bpy.types.Scene,
+                frame: int) -> tuple[np.ndarray, np.ndarray, float]:
     """(55, 3) heads of the mapped bones as the character is shown at ``frame`` (evaluated pose:
-    actions, drivers, constraints; armature space) and the root's parent bone's pose transform."""
+    actions, drivers, constraints; armature space), the root's parent bone's pose transform, and
+    the size the root bone is shown at against its rest (a glTF whose bind pose is in centimetres
+    shows it scaled by 0.01 from the root: everything below it is that much smaller)."""
     adt = armature.animation_data
     animated = adt is not None and (adt.action is not None or len(adt.drivers) or len(adt.nla_tracks))
     before = (scene.frame_current, scene.frame_subframe)
@@ -159,25 +166,28 @@ def _shown_pose(armature: bpy.types.Object, rig: retarget.TargetRig, scene: bpy.
             scene.frame_set(frame)
         pose = armature.evaluated_get(bpy.context.evaluated_depsgraph_get()).pose
         shown = np.full((skeleton.NUM_JOINTS, 3), np.nan)
-        for j, name in rig.bone_names.items():
+        for j, name in bone_names.items():
             shown[j] = np.array(pose.bones[name].head)
-        parent = pose.bones[rig.bone_names[skeleton.ROOT]].parent
+        root = pose.bones[bone_names[skeleton.ROOT]]
+        parent = root.parent
         carried = (np.array(parent.matrix) @ np.linalg.inv(np.array(parent.bone.matrix_local))
                    if parent is not None else np.eye(4))
+        size = float(np.cbrt(abs(np.linalg.det(np.array(root.matrix)[:3, :3])
+                                 / np.linalg.det(np.array(root.bone.matrix_local)[:3, :3]))))
     finally:
         if moved:
             scene.frame_set(before[0], subframe=before[1])
-    return shown, carried
+    return shown, carried, size if np.isfinite(size) and size > 0.0 else 1.0
 
 
-def stand_of(armature: bpy.types.Object, rig: retarget.TargetRig, scene: bpy.types.Scene,
-             frame: int) -> tuple[np.ndarray, np.ndarray, bool]:
+def stand_of(armature: bpy.types.Object, rig: retarget.TargetRig,
+             shown_pose: tuple[np.ndarray, np.ndarray, float]) -> tuple[np.ndarray, np.ndarray, bool]:
     """(stand, root's parent transform, measured now): where the character stands as shown at the
-    bake's first frame against its rest pose (retarget.stand_offset). Measured at the first bake
-    onto the armature and kept on it (STAND_PROP), so later takes start where the first did and
-    not where the take playing now has moved it; an armature already playing a take from before
-    this was kept stands on its rest pose."""
-    shown, carried = _shown_pose(armature, rig, scene, frame)
+    bake's first frame (``shown_pose``: _shown_pose's) against its rest pose (retarget.stand_offset).
+    Measured at the first bake onto the armature and kept on it (STAND_PROP), so later takes start
+    where the first did and not where the take playing now has moved it; an armature already
+    playing a take from before this was kept stands on its rest pose."""
+    shown, carried, _ = shown_pose
     kept = cast(Any, armature).get(STAND_PROP)
     if kept is not None and len(kept) == 3:
         return np.asarray(kept, np.float64), carried, False
