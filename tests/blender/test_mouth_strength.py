@@ -4,21 +4,17 @@ key in world centimetres (object scale, parent, units), measures how far it part
 face so the mouth opens as far as the built-in head's; the armature's Mouth Strength (the panel)
 or --mouth-strength (batch.py) multiplies that, and nothing passes 1."""
 
-import os
-import subprocess
-import sys
-
 import bpy
 import numpy as np
 import pytest
 
-from conftest import REPO, scene_state
+from batch_runner import batch_runner
+from conftest import scene_state
 from foreign_rigs import a_pose_joints, build_rig, profile_names
 from asynfusion_blender import targets
 from asynfusion_blender.bake import action_support, bake, rig_reader
 from asynfusion_blender.core import mouth
 
-SCRIPT = os.path.join(REPO, "asynfusion_blender", "batch.py")
 FACE = frozenset({"face"})
 FRAMES = range(1, 1500, 7)
 XS = np.linspace(-2.5, 2.5, 11)
@@ -123,10 +119,7 @@ def test_the_characters_strength_and_the_bakes_own(addon, take):
 def test_batch_mouth_strength(addon, tmp_path, short_take):
     rig, head, _ = character("Armature", 0.9)
     rig.asynfusion_mouth_strength = 0.8                            # saved with the .blend
-    scene_file = tmp_path / "small.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(scene_file))
-    run = lambda *a: subprocess.run([sys.executable, SCRIPT, "--blend", str(scene_file), "--motion", short_take,  # noqa: E731
-                                     "--rig", "Armature", *a], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    run = batch_runner(tmp_path, short_take, "Armature")
     own = run("--out", str(tmp_path / "own.blend"))
     assert own.returncode == 0, own.stderr
     assert "so the mouth keys are scaled x3.13 (mouth strength 0.8)." in own.stdout

@@ -10,20 +10,18 @@ Hispanic_F_2_Busi (MIT): Mixamo's names without the prefix, a bind pose in centi
 0.01 by the root bone, so the rest skeleton is 100 times the size of the one on screen."""
 
 import os
-import subprocess
-import sys
 
 import bpy
 import numpy as np
 import pytest
 
+from batch_runner import batch_runner
 from conftest import REPO
 from asynfusion_blender import targets
 from asynfusion_blender.bake import bake, rig_reader
 from asynfusion_blender.core import skeleton
 
 DATA = os.path.join(REPO, "tests", "data", "characters")
-SCRIPT = os.path.join(REPO, "asynfusion_blender", "batch.py")
 FEET = [skeleton.JOINT_NAMES.index(n) for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
 BODY = frozenset({"body", "hands", "root"})
 # file, the armature it imports as, the profile it must get, the meshes it brings
@@ -88,14 +86,10 @@ def test_the_centimetre_bind_pose_is_baked_at_the_size_it_is_shown(addon, take):
 
 @pytest.mark.parametrize("name", sorted(CHARACTERS))
 def test_batch_bakes_a_real_character_with_the_rig_named_and_nothing_else(addon, tmp_path, short_take, name):
-    _, armature = imported(name)
+    imported(name)
     armature_name, profile, _ = CHARACTERS[name]
-    scene_file = tmp_path / "character.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(scene_file))
     out = tmp_path / "baked.blend"
-    done = subprocess.run([sys.executable, SCRIPT, "--blend", str(scene_file), "--motion", short_take,
-                           "--rig", armature_name, "--out", str(out)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    done = batch_runner(tmp_path, short_take, armature_name)("--out", str(out))
     assert done.returncode == 0, done.stderr
     assert f"Rig {armature_name}: {profile} profile" in done.stdout
     assert "bone map" not in done.stdout.lower() and out.exists()
