@@ -10,6 +10,7 @@ import pytest
 
 from batch_runner import batch_runner
 from conftest import scene_state
+from test_panel_drawing import draw_main
 from foreign_rigs import a_pose_joints, build_rig, profile_names
 from asynfusion_blender import targets
 from asynfusion_blender.bake import action_support, bake, rig_reader
@@ -72,6 +73,14 @@ def test_the_built_in_head_is_read_as_the_reference(scene):
     gap = mouth.lip_gap(rest, delta)
     assert gap == pytest.approx(mouth.REFERENCE_GAP_CM, rel=0.01)
     assert mouth.calibration(gap) == 1.0
+
+
+def test_the_panel_shows_the_characters_mouth_strength_under_its_face(scene):
+    settings = bpy.context.scene.asynfusion
+    names = [item[1] for item in draw_main(bpy.context) if item[0] == "prop"]
+    assert names.index("asynfusion_mouth_strength") == names.index("face_mesh") + 1
+    settings.bake_face = False                    # no face baked: nothing to set
+    assert "asynfusion_mouth_strength" not in [item[1] for item in draw_main(bpy.context)]
 
 
 def test_a_small_jaw_opens_as_far_as_the_capture_and_its_teeth_with_it(addon, take):
