@@ -52,12 +52,26 @@ def setup_note(device: str, wheel_dir: str) -> tuple[str, bool]:
     return install.download_note(build, wheel_dir) or "Installs from the Offline Wheels folder; nothing is downloaded.", False
 
 
+CHAR_PX = 6.5           # an average character of the UI font at scale 1, in pixels (generous)
+MARGIN_PX = 90          # the add-on's box in the Preferences, its margins and a label's icon
+
+
+def wrap_lines(text: str, region_width: float, scale: float = 1.0) -> list[str]:
+    """``text`` in lines that fit a Preferences region ``region_width`` pixels wide at UI ``scale``,
+    broken between words: a label cuts a long sentence in its middle ("failed b…m package")."""
+    scale = scale or 1.0
+    chars = max(30, int((region_width - MARGIN_PX * scale) / (CHAR_PX * scale)))
+    return textwrap.wrap(text, chars, break_long_words=True, break_on_hyphens=False) or [""]
+
+
 def _wrapped(layout: bpy.types.UILayout, text: str, icon: Literal['INFO', 'ERROR', 'CHECKMARK'],
              alert: bool = False) -> None:
-    """A long line as several labels (labels do not wrap), the icon on the first."""
+    """A long line as several labels (labels do not wrap) as wide as the region, the icon on the first."""
+    region = bpy.context.region
+    width = region.width if region is not None else 600
     col = layout.column(align=True)
     col.alert = alert
-    for i, line in enumerate(textwrap.wrap(text, 100)):
+    for i, line in enumerate(wrap_lines(text, width, bpy.context.preferences.system.ui_scale)):
         col.label(text=line, icon=icon if i == 0 else 'BLANK1')
 
 

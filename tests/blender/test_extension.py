@@ -372,3 +372,19 @@ def test_manifest_exclude_patterns_read_as_blenders_build_reads_them():
     assert not build_addon._excluded("more/data/tool.py", False, ["/data/tool.py"])
     assert build_addon._excluded("x/__pycache__", True, ["__pycache__/"])
     assert not build_addon._excluded("x/__pycache__", False, ["__pycache__/"])
+
+
+@pytest.mark.parametrize("width, scale", [(516, 1.0), (700, 1.0), (1032, 2.0)])
+def test_setup_messages_wrap_to_the_preferences_width(width, scale):
+    """The Preferences window Blender opens is about 516 px wide at scale 1: each line of a setup
+    message, measured in Blender's own UI font (blf, 11 px at scale 1), fits beside the box's
+    margins and icon (about 60 px), so Blender does not cut it in its middle ("failed b…m package").
+    Before, lines were 100 characters: about 550 px."""
+    import blf
+    from asynfusion_blender.setup import session
+    sentence = ("Creating the virtual environment failed because the system package python3.13-venv is "
+                "missing: install it (sudo apt install python3.13-venv) and press Set Up Backend again.")
+    lines = session.wrap_lines(sentence, width, scale)
+    assert " ".join(lines) == sentence and len(lines) > 1
+    blf.size(0, 11 * scale)
+    assert all(blf.dimensions(0, line)[0] + 60 * scale <= width for line in lines), lines
