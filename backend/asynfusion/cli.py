@@ -11,7 +11,8 @@ import sys
 
 from .core.motion_file import MotionFileError
 from .core.output import OutputError, check_outputs, folder_files
-from .core.protocol import MAX_SEED, MAX_VARIATIONS, seed_error
+from .core.protocol import MAX_SEED, MAX_VARIATIONS
+from .core.request import GenerateRequest, RequestError, variation_seeds
 from .errors import UserError
 from .memory import OUT_OF_MEMORY, is_out_of_memory
 from .shipped import shipped_sampler
@@ -66,30 +67,27 @@ def _per_seed(path: str, seeds: list[int]) -> list[str]:
 
 
 def _generate(args) -> int:
-    from .generate import Generator, Regenerate
+    from .generate import Generator
 
     if (args.regenerate is None) != (args.source is None):
         raise UserError("--regenerate START END and --from MOTION.npz go together: name the take's motion file "
                         "and the frames to resample.")
-    regenerate = None if args.regenerate is None else Regenerate(args.source, *args.regenerate)
-    wrong_seed = seed_error(args.seed, args.variations)
-    if wrong_seed is not None:
-        raise UserError(wrong_seed)
+    seeds = variation_seeds(args.seed, args.variations)
     from .weights import default_weights_dir
     inputs = [args.audio, args.source, *folder_files(args.weights or default_weights_dir())]
-    seeds = [args.seed + k for k in range(args.variations)]
     written = check_outputs(_per_seed(args.output, seeds) + (_per_seed(args.livelink, seeds) if args.livelink else []),
                             inputs)
     outputs = written[:len(seeds)]
     livelinks = written[len(seeds):] or [None] * len(seeds)
+    request = GenerateRequest.for_seeds(args.audio, seeds, outputs, steps_face=args.steps_face,
+                                        steps_body=args.steps_body, guidance=args.guidance, speaker=args.speaker,
+                                        regenerate=None if args.regenerate is None else tuple(args.regenerate),
+                                        source=args.source, smoothing=args.smoothing)
     generator = Generator(args.weights, args.device)
     print(f"device: {generator.device_name}", file=sys.stderr)
     bar = ProgressBar()
     try:
-        result = generator.generate(args.audio, outputs[0], seed=seeds[0], steps_face=args.steps_face,
-                                    steps_body=args.steps_body, guidance=args.guidance, speaker=args.speaker,
-                                    progress=bar, smoothing=args.smoothing, regenerate=regenerate,
-                                    more=list(zip(seeds[1:], outputs[1:])))
+        result = generator.run(request, progress=bar)
     finally:
         bar.close()
     print(f"{', '.join((result.path, *result.more))}: {result.frames} frames{' each' if result.more else ''}, "
@@ -196,7 +194,7 @@ def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (UserError, MotionFileError, OutputError) as err:
+    except (UserError, RequestError, MotionFileError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -21,6 +21,7 @@ from .core.feet import plant_feet
 from .core.motion_file import Motion, non_finite, read_motion, write_motion
 from .core.output import check_input
 from .core.quaternions import axis_angle_to_quat, quat_to_axis_angle, slerp
+from .core.request import GenerateRequest
 from .device import autocast_dtype, describe, resolve_device
 from .errors import AudioError, Cancelled, UserError
 from .representation import decode, motion_to_branches
@@ -91,6 +92,17 @@ class Generator:
             if not 1 <= n <= 1000:
                 raise UserError(f"--steps-{name} must be between 1 and 1000, not {n}.")
         return s
+
+    def run(self, request: GenerateRequest, progress: ProgressFn | None = None,
+            cancel: threading.Event | None = None, on_audio: AudioFn | None = None) -> Result:
+        """``generate`` as a GenerateRequest (core/request.py) asks it: the worker's and the
+        CLI's one way in. Steps and guidance it leaves as None are the weights' own."""
+        regeneration = request.regeneration
+        return self.generate(request.audio, request.out, seed=request.seed, steps_face=request.steps_face,
+                             steps_body=request.steps_body, guidance=request.guidance, speaker=request.speaker,
+                             progress=progress, cancel=cancel, smoothing=request.smoothing, on_audio=on_audio,
+                             regenerate=None if regeneration is None else Regenerate(*regeneration),
+                             more=request.more)
 
     def generate(self, audio_path: str | os.PathLike, out_path: str | os.PathLike, seed: int = 0,
                  steps_face: int | None = None, steps_body: int | None = None,

@@ -20,6 +20,7 @@ from . import __version__
 from .core import protocol
 from .core.motion_file import MotionFileError
 from .core.output import OutputError, check_outputs, folder_files
+from .core.request import GenerateRequest
 from .errors import UserError
 from .memory import OUT_OF_MEMORY, is_out_of_memory
 
@@ -52,7 +53,7 @@ class Worker:
     def __init__(self, generator, channel: Channel) -> None:
         self.generator = generator
         self.send = channel.send
-        self.jobs: queue.Queue = queue.Queue()
+        self.jobs: queue.Queue[tuple[str, GenerateRequest] | None] = queue.Queue()
         self.cancels: dict[str, threading.Event] = {}
         self.thread = threading.Thread(target=self._run_jobs, daemon=True)
 
@@ -67,8 +68,9 @@ class Worker:
     def handle(self, line: str) -> None:
         try:
             req = protocol.parse_request(line)
+            request = GenerateRequest.from_message(req) if req["op"] == "generate" else None
         except protocol.ProtocolError as err:
-            self.send(protocol.error(None, "bad_request", f"Ignored a malformed request: {err}."))
+            self.send(protocol.error(None, "bad_request", f"Ignored a malformed request: {str(err).rstrip('.')}."))
             return
         if req["op"] == "ping":
             self.send(self.ready())
@@ -78,35 +80,26 @@ class Worker:
                 self.send(protocol.error(req["id"], "bad_request", f"No running request {req['id']!r} to cancel."))
             else:
                 event.set()
-        else:
+        elif request is not None:
             if req["id"] in self.cancels:
                 self.send(protocol.error(req["id"], "bad_request", f"Request id {req['id']!r} is already in use."))
                 return
             self.cancels[req["id"]] = threading.Event()
-            self.jobs.put(req)
+            self.jobs.put((req["id"], request))
 
     def ready(self) -> dict:
         return {"type": "ready", "device": self.generator.device_name,
                 "weights": str(self.generator.weights_dir), "version": __version__}
 
     def _run_jobs(self) -> None:
-        from .generate import Regenerate  # torch is imported by main() by now
-
-        while (req := self.jobs.get()) is not None:
-            rid = req["id"]
+        while (job := self.jobs.get()) is not None:
+            rid, request = job
             try:
-                source = req.get("source")
-                variations = req.get("variations") or []
-                out, *paths = check_outputs([req["out"]] + [path for _seed, path in variations],
-                                            [req["audio"], source, *folder_files(self.generator.weights_dir)])
-                more = [(seed, path) for (seed, _asked), path in zip(variations, paths)]
-                result = self.generator.generate(
-                    req["audio"], out, seed=req.get("seed", 0),
-                    steps_face=req.get("steps_face"), steps_body=req.get("steps_body"),
-                    guidance=req.get("guidance"), speaker=req.get("speaker"),
-                    progress=lambda f, stage: self.send(protocol.progress(rid, f, stage)),
+                request = request.with_outputs(check_outputs(
+                    request.outs, [request.audio, request.source, *folder_files(self.generator.weights_dir)]))
+                result = self.generator.run(
+                    request, progress=lambda f, stage: self.send(protocol.progress(rid, f, stage)),
                     cancel=self.cancels[rid],
-                    regenerate=None if source is None else Regenerate(source, *req["regenerate"]), more=more,
                     on_audio=lambda s: self.send(protocol.progress(rid, 0.0, "audio", audio_seconds=s)))
                 self.send({"type": "result", "id": rid, "path": result.path, "frames": result.frames,
                            "seconds": result.seconds, "device": result.device,

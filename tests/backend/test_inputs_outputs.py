@@ -13,6 +13,7 @@ import pytest
 from asynfusion.core import protocol
 from asynfusion.core.motion_file import MotionFileError, read_motion
 from asynfusion.core.output import OutputError, check_outputs, replacing
+from asynfusion.core.request import GenerateRequest
 
 from .conftest import REPO, SPEECH_WAV
 from .test_cli import cli, one_error_line
@@ -153,7 +154,7 @@ def test_a_long_output_name_has_a_temporary_name_that_fits(tmp_path):
 def test_the_protocol_refuses_seeds_and_variations_out_of_range(request_fields, words):
     line = json.dumps({"op": "generate", "id": "x", "audio": "a.wav", "out": "o.npz", **request_fields})
     with pytest.raises(protocol.ProtocolError, match=words):
-        protocol.parse_request(line)
+        GenerateRequest.from_message(protocol.parse_request(line))
     assert protocol.seed_error(2**32 - 1) is None and protocol.seed_error(0, 16) is None
 
 

@@ -3,14 +3,13 @@ every step and eases the new motion in at the borders; the file keeps the source
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
 from asynfusion.core import protocol
 from asynfusion.core.motion_file import read_motion
+from asynfusion.core.request import GenerateRequest
 from asynfusion.errors import UserError
 from asynfusion.generate import Generator, Regenerate
 from asynfusion.sampling import Inpaint
@@ -91,11 +90,11 @@ def test_random_weights_a_motion_file_for_other_audio_is_refused(take):
 
 def test_a_regenerate_request_needs_two_frames_and_a_source():
     base = {"op": "generate", "id": "r", "audio": "a.wav", "out": "o.npz"}
-    assert protocol.parse_request(json.dumps(base | {"regenerate": [1, 5], "source": "t.npz"}))["regenerate"] == [1, 5]
+    assert GenerateRequest.from_message(base | {"regenerate": [1, 5], "source": "t.npz"}).regenerate == (1, 5)
     for bad in ({"regenerate": [1, 5]}, {"source": "t.npz"}, {"regenerate": [1.5, 5], "source": "t.npz"},
                 {"regenerate": [1], "source": "t.npz"}):
         with pytest.raises(protocol.ProtocolError):
-            protocol.parse_request(json.dumps(base | bad))
+            GenerateRequest.from_message(base | bad)
 
 
 def test_random_weights_worker_regenerates_a_range(random_weights, take, tmp_path):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
 from asynfusion.core import protocol
 from asynfusion.core.motion_file import read_motion
+from asynfusion.core.request import GenerateRequest
 from asynfusion.generate import Generator
 
 from .conftest import SPEECH_WAV
@@ -41,7 +40,7 @@ def test_random_weights_generate_writes_every_variation_or_none(random_weights, 
 
 def test_a_variations_field_is_seed_and_path_pairs():
     base = {"op": "generate", "id": "r", "audio": "a.wav", "out": "o.npz"}
-    assert protocol.parse_request(json.dumps(base | {"variations": [[2, "b.npz"]]}))["variations"] == [[2, "b.npz"]]
+    assert GenerateRequest.from_message(base | {"variations": [[2, "b.npz"]]}).more == ((2, "b.npz"),)
     for bad in ([[2]], [["2", "b.npz"]], [[True, "b.npz"]], [[2, ""]], "b.npz"):
         with pytest.raises(protocol.ProtocolError, match="variations"):
-            protocol.parse_request(json.dumps(base | {"variations": bad}))
+            GenerateRequest.from_message(base | {"variations": bad})

@@ -146,3 +146,15 @@ def test_random_weights_worker_heartbeats_while_idle_and_while_generating(worker
     worker.request(op="cancel", id="long")
     assert worker.until("error", timeout=300)[0]["kind"] == "cancelled"
     assert worker.close() == 0
+
+
+def test_random_weights_worker_refuses_more_variations_than_max_variations(worker, tmp_path):
+    many = [[k, str(tmp_path / f"v{k}.npz")] for k in range(1, protocol.MAX_VARIATIONS + 1)]   # one seed too many
+    worker.request(op="generate", id="many", audio=str(SPEECH_WAV), out=str(tmp_path / "v0.npz"), variations=many)
+    err = worker.next()
+    assert err["type"] == "error" and err["kind"] == "bad_request", err
+    assert f"a request has at most {protocol.MAX_VARIATIONS} seeds in all" in err["message"]
+    worker.request(op="ping")
+    assert worker.next()["type"] == "ready"             # nothing was started in the meantime
+    assert list(tmp_path.iterdir()) == []
+    assert worker.close() == 0

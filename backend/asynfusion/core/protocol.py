@@ -3,13 +3,17 @@
 Requests (add-on -> worker):
   {"op": "generate", "id": str, "audio": path, "out": path,
    "seed": int?, "steps_face": int?, "steps_body": int?, "guidance": float?, "speaker": int?,
-   "regenerate": [start, end]?, "source": path?, "variations": [[seed, out], ...]?}
+   "regenerate": [start, end]?, "source": path?, "variations": [[seed, out], ...]?, "smooth": bool?}
+                                       the fields of a GenerateRequest (core/request.py: built by
+                                       every front end, validated there, to_message/from_message)
                                        seed, and every seed in variations: 0 to MAX_SEED (2^32 - 1)
                                        regenerate: resample motion frames [start, end) of the
                                        motion file ``source`` (same audio), keep the rest exactly
                                        variations: more seeds (MAX_VARIATIONS in all), sampled in
                                        the same model batches as "seed", each written to its "out"
                                        (no out may be an input or another out: core/output.py)
+                                       steps, guidance left out: the weights' own (config.json)
+                                       smooth: a light temporal Gaussian on the result
   {"op": "cancel", "id": str}          stop that request within a second
   {"op": "ping"}                       answered by a "ready" reply
 Replies (worker -> add-on):
@@ -30,17 +34,12 @@ The worker prints nothing else on stdout and exits 0 on end of input.
 from __future__ import annotations
 
 import json
-import math
 
 OPS = ("generate", "cancel", "ping")
 REPLY_TYPES = ("ready", "progress", "result", "error", "heartbeat")
 HEARTBEAT_SECONDS = 1.0
 MAX_VARIATIONS = 16     # seeds one Generate may ask for (the panel, batch.py, asynfusion generate)
 MAX_SEED = 2**32 - 1    # seeds are whole numbers 0..MAX_SEED everywhere (CLI, batch.py, worker, panel)
-
-_GENERATE_FIELDS = {
-    "seed": int, "steps_face": int, "steps_body": int, "guidance": float, "speaker": int,
-}
 
 
 class ProtocolError(ValueError):
@@ -72,61 +71,16 @@ def _parse_object(line: str) -> dict:
 
 
 def parse_request(line: str) -> dict:
-    """Validate one request line; raises ProtocolError with a reason."""
+    """Validate one request line's envelope (its op, and the id of a generate or cancel);
+    raises ProtocolError with a reason. A generate line's fields are a GenerateRequest's
+    (core/request.py: GenerateRequest.from_message validates them)."""
     req = _parse_object(line)
     op = req.get("op")
     if op not in OPS:
         raise ProtocolError(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
     if op in ("generate", "cancel") and not isinstance(req.get("id"), str):
         raise ProtocolError(f"a {op} request needs a string 'id'")
-    if op == "generate":
-        for key in ("audio", "out"):
-            if not isinstance(req.get(key), str) or not req[key]:
-                raise ProtocolError(f"a generate request needs a path in '{key}'")
-        for key, kind in _GENERATE_FIELDS.items():
-            value = req.get(key)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ProtocolError(f"'{key}' must be a number")
-            if not math.isfinite(value):
-                raise ProtocolError(f"'{key}' must be a finite number")
-            if kind is int and value != int(value):
-                raise ProtocolError(f"'{key}' must be a whole number")
-            if key.startswith("steps_") and value < 1:
-                raise ProtocolError(f"'{key}' must be at least 1")
-            req[key] = kind(value)
-        _check_regenerate(req)
-        _check_variations(req.get("variations"))
-        for seed in [req.get("seed", 0)] + [v[0] for v in req.get("variations") or ()]:
-            if seed_error(seed) is not None:
-                raise ProtocolError(f"seed {seed} is outside 0 to {MAX_SEED}")
     return req
-
-
-def _check_variations(variations: object) -> None:
-    """"variations" is a list of [whole seed, output path] pairs."""
-    if variations is None:
-        return
-    if not isinstance(variations, list) or not all(
-            isinstance(v, list) and len(v) == 2 and isinstance(v[0], int) and not isinstance(v[0], bool)
-            and isinstance(v[1], str) and v[1] for v in variations):
-        raise ProtocolError("'variations' must be a list of [seed, output path] pairs")
-    if len(variations) > MAX_VARIATIONS - 1:
-        raise ProtocolError(f"'variations' holds {len(variations)} seeds; a request has at most "
-                            f"{MAX_VARIATIONS} seeds in all")
-
-
-def _check_regenerate(req: dict) -> None:
-    """"regenerate" is two whole frame numbers and comes with a "source" motion file."""
-    rng, source = req.get("regenerate"), req.get("source")
-    if rng is None and source is None:
-        return
-    if not isinstance(source, str) or not source:
-        raise ProtocolError("a regenerate request needs the take's motion file in 'source'")
-    if (not isinstance(rng, list) or len(rng) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in rng)):
-        raise ProtocolError("'regenerate' must be two whole frame numbers [start, end]")
 
 
 def parse_reply(line: str) -> dict:
