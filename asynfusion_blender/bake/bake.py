@@ -123,7 +123,7 @@ def _mouth_factor(faces: list[tuple[bpy.types.Object, face_keys.FaceKeys]], stre
     for mesh, keys in faces:
         shape = rig_reader.jaw_open_shape(mesh, keys)
         if shape is not None:
-            gap = mouth.lip_gap(*shape)
+            gap = mouth.measured_lip_gap(*shape)
             factor = mouth.calibration(gap) * strength
             return factor, mouth.sentence(gap, factor, strength)
     return strength, mouth.sentence(None, strength, strength, has_jaw_open=False)

@@ -134,3 +134,15 @@ def test_the_sentence_says_what_was_done():
     assert mouth.sentence(None, 1.5, 1.5).startswith("Its jawOpen shape parts no vertices")
     assert mouth.sentence(None, 0.5, 0.5, has_jaw_open=False) == \
         "The face has no jawOpen key to calibrate the mouth from; the mouth keys are scaled x0.50 (mouth strength 0.5)."
+
+
+def test_a_measured_gap_is_remembered_for_the_same_shape_and_measured_again_for_an_edited_one(monkeypatch):
+    rest, delta = mouth_sheet(gap=1.0)
+    calls = []
+    real = mouth.lip_gap
+    monkeypatch.setattr(mouth, "lip_gap", lambda *a: calls.append(1) or real(*a))
+    mouth._MEASURED.clear()
+    first = mouth.measured_lip_gap(rest, delta)
+    assert mouth.measured_lip_gap(rest.copy(), delta.copy()) == first == real(rest, delta) and len(calls) == 1
+    wider = mouth.measured_lip_gap(rest, delta * 2.0)            # the shape edited: measured again
+    assert len(calls) == 2 and wider == pytest.approx(2 * first)
