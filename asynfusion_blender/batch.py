@@ -32,6 +32,7 @@ seeds --seed to --seed+N-1 in one batched call, one take each (<audio>-seed<K>).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import os
 import re
@@ -54,7 +55,8 @@ from . import client, generation, preview, preview_video, properties, save_size,
 from .core import motion_file  # noqa: E402
 from .bake import bake, curve_math, rig_reader  # noqa: E402
 from .core.output import OutputError, check_input, check_outputs, folder_files, pid_alive, replacing  # noqa: E402
-from .core.protocol import MAX_SEED, MAX_VARIATIONS, seed_error  # noqa: E402
+from .core.protocol import MAX_SEED, MAX_VARIATIONS  # noqa: E402
+from .core.request import variation_seeds  # noqa: E402
 from .errors import USER_ERRORS, AddonError  # noqa: E402
 
 
@@ -321,16 +323,13 @@ def run(args: argparse.Namespace) -> list[str]:
     files = inputs(args.audio or args.motion, generation.AUDIO_EXTENSIONS if args.audio else (".npz",))
     if not 1 <= args.variations <= MAX_VARIATIONS or (args.variations > 1 and not args.audio):
         raise AddonError(f"--variations needs --audio and a count from 1 to {MAX_VARIATIONS} (one take per seed).")
-    wrong_seed = seed_error(args.seed, args.variations)
-    if wrong_seed is not None:
-        raise AddonError(wrong_seed)
+    seeds = variation_seeds(args.seed, args.variations)
     context = bpy.context
     scene = context.scene
     found = _regenerate(args, files, scene)
     regenerate, frames, start_frame = (None, None, args.start_frame) if found is None else found
     if regenerate is not None:
         args.source = regenerate[0]         # the take's motion file, found or named, is an input
-    seeds = [args.seed + k for k in range(args.variations)]
     out, sheet, movie = check_run_outputs(args, files, seeds, frames)
     armature = targets.find_armature(scene, args.rig)
     if armature is None:
@@ -368,24 +367,20 @@ def run(args: argparse.Namespace) -> list[str]:
             make_folder(staging)
         for path in files:
             stem, device = os.path.splitext(os.path.basename(path))[0], None
+            options = bake.BakeOptions(parts=parts, start_frame=start_frame, audio_path=path,
+                                       bone_map=os.path.abspath(args.bone_map) if args.bone_map else None,
+                                       keep=True, mouth_strength=args.mouth_strength)
             if worker is not None:
                 staged = [os.path.join(staging, generation.motion_name(path, seed, frames)) for seed in seeds]
-                reply = generation.generate_blocking(worker, path, staged[0], seeds[0], regenerate=regenerate,
-                                                     more=list(zip(seeds[1:], staged[1:])),
+                request = generation.new_request(path, seeds, staged, regenerate=regenerate)
+                reply = generation.generate_blocking(worker, request,
                                                      on_audio=lambda s: _announce(scene, s, face, parts, armature))
                 device = reply.get("device")
-                # a take is named as its motion file (<audio>-seed<K>), one take or several alike
-                made = [(m, path, os.path.splitext(os.path.basename(m))[0], seed,
-                         (path, os.path.join(generation.motion_folder(out), os.path.basename(m))))
-                        for m, seed in zip(staged, seeds)]
+                made = generation.generated_takes(request, reply, options, kept_in=generation.motion_folder(out))
             else:
-                made = [(path, generation.sibling_audio(path), stem, None, None)]
-            for motion_path, audio, name, seed, generated in made:
-                options = bake.BakeOptions(parts=parts, start_frame=start_frame, audio_path=audio, name=name,
-                                           bone_map=os.path.abspath(args.bone_map) if args.bone_map else None,
-                                           seed=seed, keep=True, generated=generated,
-                                           mouth_strength=args.mouth_strength)
-                lines.extend(_bake_one(scene, motion_path, armature, face, options, device, baked))
+                made = [(path, dataclasses.replace(options, audio_path=generation.sibling_audio(path), name=stem))]
+            for motion_path, take_options in made:
+                lines.extend(_bake_one(scene, motion_path, armature, face, take_options, device, baked))
         if worker is not None:
             worker.close()
             worker = None

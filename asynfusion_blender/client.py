@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Sequence
 
 from .core import protocol
+from .core.request import GenerateRequest
 from .errors import AddonError
 from .backend_venv import is_ready, venv_python
 
@@ -144,12 +145,10 @@ class WorkerClient:
         except (BrokenPipeError, OSError):
             raise AddonError(self._death_sentence()) from None
 
-    def generate(self, audio: str, out: str, **options: object) -> str:
+    def generate(self, request: GenerateRequest) -> str:
         """Send a generate request; returns its id."""
         req_id = uuid.uuid4().hex[:12]
-        request: dict[str, object] = {"op": "generate", "id": req_id, "audio": audio, "out": out}
-        request.update({k: v for k, v in options.items() if v is not None})
-        self.send(request)
+        self.send(request.to_message(req_id))
         return req_id
 
     def cancel(self, req_id: str) -> None:

@@ -2,6 +2,7 @@
 
 from .core.motion_file import MotionFileError
 from .core.output import OutputError
+from .core.request import RequestError
 
 
 class AddonError(Exception):
@@ -9,4 +10,4 @@ class AddonError(Exception):
 
 
 # Everything the operators and the batch script report as a sentence instead of a traceback.
-USER_ERRORS = (AddonError, MotionFileError, OutputError)
+USER_ERRORS = (AddonError, MotionFileError, OutputError, RequestError)

@@ -7,6 +7,7 @@ sidebar buttons.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Callable, Collection, Sequence
@@ -16,6 +17,7 @@ import bpy
 from . import client
 from .bake import bake
 from .core import motion_file
+from .core.request import GenerateRequest
 from .errors import AddonError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
@@ -128,37 +130,41 @@ def discard_temporary(motion_path: str) -> None:
             pass
 
 
-def generate_request(worker: client.WorkerClient, audio: str, out: str, seed: int,
-                     steps_face: int | None, steps_body: int | None,
-                     regenerate: tuple[str, int, int] | None = None,
-                     more: list[tuple[int, str]] | None = None) -> str:
-    """``regenerate`` (take's motion file, start, end): resample only those motion frames;
-    ``more``: further (seed, out) variations, generated in the same model batches. Steps of 0
-    or None are the weights' own (their config's sampler section)."""
-    steps_face, steps_body = steps_face or None, steps_body or None
-    if not os.path.isfile(audio):
-        raise AddonError(f"Audio file {os.path.basename(audio) or '(none)'} does not exist; choose a recording.")
-    variations = [[s, path] for s, path in more] if more else None
-    if regenerate is None:
-        return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body,
-                               variations=variations)
-    source, start, end = regenerate
-    if not os.path.isfile(source):
-        raise AddonError(f"The take's motion file {os.path.basename(source) or '(none)'} does not exist (motion "
-                         "is kept only beside a saved .blend); save the .blend and generate the take again.")
-    return worker.generate(audio, out, seed=seed, steps_face=steps_face, steps_body=steps_body,
-                           regenerate=[start, end], source=source, variations=variations)
+def motion_output_paths(audio_path: str, seeds: Sequence[int], regenerate: tuple[int, int] | None = None,
+                        taken: Collection[str] = ()) -> list[str]:
+    """Each seed's ``motion_output_path``: unique among the takes in ``taken`` and each other."""
+    names, outs = set(taken), []
+    for seed in seeds:
+        outs.append(motion_output_path(audio_path, seed, regenerate=regenerate, taken=names))
+        names.add(os.path.splitext(os.path.basename(outs[-1]))[0])
+    return outs
 
 
-def generate_blocking(worker: client.WorkerClient, audio: str, out: str, seed: int,
-                      steps_face: int | None = None, steps_body: int | None = None,
-                      on_audio: Callable[[float], None] | None = None,
-                      regenerate: tuple[str, int, int] | None = None,
-                      more: list[tuple[int, str]] | None = None) -> dict:
+def new_request(audio: str, seeds: Sequence[int], outs: Sequence[str], steps_face: int | None = None,
+                steps_body: int | None = None, regenerate: tuple[str, int, int] | None = None) -> GenerateRequest:
+    """The request for ``seeds`` (request.variation_seeds), each written to its file of ``outs``;
+    ``regenerate`` (take's motion file, start, end): resample only those motion frames. Steps of
+    0 or None are the weights' own (their config's sampler section)."""
+    source, frames = (None, None) if regenerate is None else (regenerate[0], (regenerate[1], regenerate[2]))
+    return GenerateRequest.for_seeds(audio, seeds, outs, steps_face=steps_face or None, steps_body=steps_body or None,
+                                     regenerate=frames, source=source)
+
+
+def generate_request(worker: client.WorkerClient, request: GenerateRequest) -> str:
+    """Send ``request`` to the worker once the files it reads are there; returns its id."""
+    if not os.path.isfile(request.audio):
+        raise AddonError(f"Audio file {os.path.basename(request.audio) or '(none)'} does not exist; choose a recording.")
+    if request.source is not None and not os.path.isfile(request.source):
+        raise AddonError(f"The take's motion file {os.path.basename(request.source) or '(none)'} does not exist "
+                         "(motion is kept only beside a saved .blend); save the .blend and generate the take again.")
+    return worker.generate(request)
+
+
+def generate_blocking(worker: client.WorkerClient, request: GenerateRequest,
+                      on_audio: Callable[[float], None] | None = None) -> dict:
     """Generate synchronously (background mode); returns the result reply or raises AddonError.
-    Steps left as None are the weights' own defaults.
     ``on_audio`` hears the clip's length as soon as the worker has read it."""
-    req_id = generate_request(worker, audio, out, seed, steps_face, steps_body, regenerate, more)
+    req_id = generate_request(worker, request)
 
     def heard(reply: dict) -> None:
         if on_audio is not None and reply.get("id") == req_id and "audio_seconds" in reply:
@@ -167,6 +173,20 @@ def generate_blocking(worker: client.WorkerClient, audio: str, out: str, seed: i
     if reply["type"] == "error":
         raise AddonError(reply["message"])
     return reply
+
+
+def generated_takes(request: GenerateRequest, reply: dict, options: bake.BakeOptions,
+                    kept_in: str = "") -> list[tuple[str, bake.BakeOptions]]:
+    """A generate request's takes, from the worker's result ``reply``: each seed's motion file
+    and its bake options, ``options`` with the take named as its motion file (<audio>-seed<K>,
+    one take or several alike), its seed, and the recording and motion file it comes from:
+    the file's name in ``kept_in`` where the files move once the .blend is saved (batch.py),
+    else where the worker wrote it."""
+    paths = [str(reply["path"]), *(str(p) for p in reply.get("more", []))]
+    return [(path, dataclasses.replace(
+        options, name=os.path.splitext(os.path.basename(path))[0], seed=seed,
+        generated=(request.audio, os.path.join(kept_in, os.path.basename(path)) if kept_in else path)))
+        for seed, path in zip(request.seeds, paths)]
 
 
 def summary_text(summary: bake.BakeSummary, device: str | None = None) -> str:

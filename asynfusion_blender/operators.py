@@ -22,7 +22,7 @@ from .bake import action_support, bake, rig_reader
 from .rig import build, smplx_model
 from .core import motion_file
 from .core.output import check_outputs
-from .core.protocol import seed_error
+from .core.request import variation_seeds
 from .errors import USER_ERRORS, AddonError
 from .job import JOB
 
@@ -209,24 +209,17 @@ class GenerateRun:
         armature, face = _targets(context)
         audio, start, strip, regenerate, frames = (_audio(context) + (None, None) if take is None
                                                    else _regeneration(context, take))
-        seeds = [settings.seed + k for k in range(settings.variations if take is None else 1)]
-        wrong_seed = seed_error(seeds[0], len(seeds))
-        if wrong_seed is not None:
-            raise AddonError(wrong_seed)
-        names = {t.name for t in takes.all_takes()}
-        outs: list[str] = []
-        for seed in seeds:     # named by the timeline's frames; unique, so no earlier take's motion is replaced
-            outs.append(generation.motion_output_path(audio, seed, regenerate=frames, taken=names))
-            names.add(os.path.splitext(os.path.basename(outs[-1]))[0])
+        seeds = variation_seeds(settings.seed, settings.variations if take is None else 1)
+        # named by the timeline's frames; unique, so no earlier take's motion is replaced
+        outs = generation.motion_output_paths(audio, seeds, frames, {t.name for t in takes.all_takes()})
         outs = check_outputs(outs, [audio, None if regenerate is None else regenerate[0], *_panel_inputs(context)])
+        self.asked = generation.new_request(audio, seeds, outs, settings.steps_face, settings.steps_body, regenerate)
         self.worker = client.shared_client(preferences.worker_command(context), client.worker_env())
-        self.request = generation.generate_request(self.worker, audio, outs[0], seeds[0], settings.steps_face,
-                                             settings.steps_body, regenerate, list(zip(seeds[1:], outs[1:])))
-        # a take is named as its motion file: <audio>-seed<K>, one take or several alike
-        self.options = [bake.BakeOptions(parts=settings.parts(), start_frame=start, audio_path=strip,
-                                         name=os.path.splitext(os.path.basename(out))[0],
-                                         bone_map=_bone_map(context), seed=seed, generated=(audio, out))
-                        for seed, out in zip(seeds, outs)]
+        self.request = generation.generate_request(self.worker, self.asked)
+        # each take's own (name, seed, motion file) once the reply names its files: generation.generated_takes
+        self.take_options = bake.BakeOptions(parts=settings.parts(), start_frame=start, audio_path=strip,
+                                             bone_map=_bone_map(context))
+        self.options: list[bake.BakeOptions] = []
         self.targets = (armature, face)
         self.scene = context.scene
         JOB.start()
@@ -239,7 +232,7 @@ class GenerateRun:
             if reply["type"] == "progress":
                 JOB.advance(float(reply["fraction"]), str(reply.get("stage", "")))
                 if "audio_seconds" in reply:
-                    face, parts = self.targets[1], self.options[0].parts
+                    face, parts = self.targets[1], self.take_options.parts
                     cost = bake.expected_cost(self.scene, float(reply["audio_seconds"]), face, parts, self.targets[0])
                     JOB.show_cost(cost.panel_lines(float(reply["audio_seconds"])) if cost.large else [])
             elif reply["type"] in ("result", "error"):
@@ -265,7 +258,8 @@ class GenerateRun:
                                  "CPU in Preferences > Add-ons > AsynFusion.")
             return _fail(op, reply["message"])
         armature, face = self.targets
-        paths = [reply["path"]] + list(reply.get("more", []))
+        made = generation.generated_takes(self.asked, reply, self.take_options)
+        paths, self.options = [path for path, _ in made], [options for _, options in made]
         try:
             if not all(targets.in_scene(context.scene, obj) for obj in (armature, face) if obj is not None):
                 _forget_deleted_targets(context)

@@ -24,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from asynfusion_blender import client  # noqa: E402
+from asynfusion_blender.core.request import GenerateRequest  # noqa: E402
 
 SPEECH = REPO.parent / "shared" / "data" / "beat2" / "2_scott_0_2_2.wav"
 
@@ -42,7 +43,7 @@ def long_clip(folder: Path, minutes: float) -> Path:
 
 def one_cancel(worker: client.WorkerClient, clip: Path, out: Path, when: str) -> tuple[float, list[float]]:
     """(seconds from cancel to the cancelled reply, intervals between sampling progress replies)."""
-    req = worker.generate(str(clip), str(out))
+    req = worker.generate(GenerateRequest(str(clip), str(out)))
     stamps: list[float] = []
     sent = None
     while True:
