@@ -10,20 +10,16 @@ its own training data too.
 
 from __future__ import annotations
 
-import argparse
 
 KEYS = ("amp_heading", "amp_head", "amp_spine", "amp_legs", "amp_arms", "amp_hands", "wrist_tremor", "closure")
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("data")
-    p.add_argument("--fold", action="append", required=True, metavar="HELDOUT=WEIGHTS")
-    p.add_argument("--seeds", type=int, default=2)
-    p.add_argument("--cache", default=None)
-    args = p.parse_args()
+    from asynfusion.evaluation.folds import capture_scores, fold_parser
 
-    from asynfusion.evaluation.evaluate import Evaluation, evaluate_generator, score
+    args = fold_parser(__doc__, seeds=2).parse_args()
+
+    from asynfusion.evaluation.evaluate import Evaluation, evaluate_generator
     from asynfusion.generate import Generator
 
     folds = [f.split("=", 1) for f in args.fold]
@@ -37,7 +33,7 @@ def main() -> None:
         for take in [t for t in takes if t != held] + [held]:
             ev = Evaluation(args.data, cache=args.cache, heldout_take=take)
             model = evaluate_generator(ev, gen, settings, args.seeds)
-            real = score(ev, lambda seg, k: (seg.take.poses, seg.take.expressions, seg.take.trans), 1)
+            real = capture_scores(ev)
             ratios = " | ".join(f"{model[k] / real[k]:.2f}" for k in KEYS)
             role = "its training take" if take != held else "the held-out take"
             print(f"| {held} | {role} ({take}) | {ratios} | {model['viseme']:.3f} ({real['viseme']:.3f}) |",

@@ -10,7 +10,6 @@ the wrists' 3-6 Hz band (generated over captured) — beside the weights' own se
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 
 # (label, SamplerSettings fields changed from the weights' own)
@@ -27,21 +26,18 @@ RATIOS = ("closure", "amp_heading", "amp_legs", "amp_arms", "wrist_tremor")
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("data")
-    p.add_argument("--fold", action="append", required=True, metavar="HELDOUT=WEIGHTS")
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--cache", default=None)
-    args = p.parse_args()
+    from asynfusion.evaluation.folds import capture_scores, fold_parser
 
-    from asynfusion.evaluation.evaluate import Evaluation, evaluate_generator, score
+    args = fold_parser(__doc__, seeds=3).parse_args()
+
+    from asynfusion.evaluation.evaluate import Evaluation, evaluate_generator
     from asynfusion.generate import Generator
 
     rows: dict[str, list[dict]] = {label: [] for label, _ in GRID}
     for spec in args.fold:
         held, weights = spec.split("=", 1)
         ev = Evaluation(args.data, cache=args.cache, heldout_take=held)
-        real = score(ev, lambda seg, k: (seg.take.poses, seg.take.expressions, seg.take.trans), 1)
+        real = capture_scores(ev)
         gen = Generator(weights, "cpu")
         own = gen.settings(None, None, None)
         for label, change in GRID:

@@ -22,14 +22,13 @@ which has seen 85 % of every take).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 from pathlib import Path
 
 from asynfusion.evaluation.evaluate import _LABELS, finite, json_ready
-from asynfusion.evaluation.folds import CONSTRAINTS, ROWS, RULED, Fold, earns_place, score_fold
+from asynfusion.evaluation.folds import CONSTRAINTS, ROWS, RULED, Fold, earns_place, fold_parser, score_fold
 
 
 def _fmt(v) -> str:
@@ -74,11 +73,7 @@ def table(folds: list[dict], names: list[str], seeds: int) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("data")
-    p.add_argument("--fold", action="append", required=True, metavar="TAKE=WEIGHTS[,MOTION_AE]")
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--cache", default=None)
+    p = fold_parser(__doc__, seeds=3)
     p.add_argument("-o", "--out", default=None, help="markdown file (default: print)")
     p.add_argument("--json", default=None)
     p.add_argument("--steps-face", type=int, default=None, help="sampler settings to try (default: the weights')")

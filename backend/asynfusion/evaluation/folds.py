@@ -17,6 +17,7 @@ that rule; the table says per metric whether it holds.
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import dataclass, replace
 
@@ -69,6 +70,22 @@ def earns_place(rows: dict[str, dict], key: str, how: str, judge: str) -> bool:
     return math.isfinite(mine) and all(mine < _badness(rows[r].get(key), ref, how) for r in rivals)
 
 
+def fold_parser(doc: str, seeds: int) -> argparse.ArgumentParser:
+    """The arguments every fold bench takes: the data, ``--fold HELDOUT=WEIGHTS[,...]`` (one
+    per fold), seeds and the feature cache."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data")
+    p.add_argument("--fold", action="append", required=True, metavar="HELDOUT=WEIGHTS[,MOTION_AE]")
+    p.add_argument("--seeds", type=int, default=seeds)
+    p.add_argument("--cache", default=None)
+    return p
+
+
+def capture_scores(ev: Evaluation) -> dict:
+    """The held-out take's own capture scored like a model's motion: the reference row."""
+    return score(ev, lambda seg, k: (seg.take.poses, seg.take.expressions, seg.take.trans), 1)
+
+
 def score_fold(data: str, fold: Fold, seeds: int, log=None, cache: str | None = None,
                **sampler) -> dict[str, dict]:
     """Every row of one fold: row name -> aggregated metrics (evaluate.Evaluation.aggregate).
@@ -78,7 +95,7 @@ def score_fold(data: str, fold: Fold, seeds: int, log=None, cache: str | None = 
     gen = Generator(fold.weights, "cpu")
     settings = replace(gen.settings(None, None, None), **{k: v for k, v in sampler.items() if v is not None})
     rows = {
-        "capture": score(ev, lambda seg, k: (seg.take.poses, seg.take.expressions, seg.take.trans), 1),
+        "capture": capture_scores(ev),
         "other take": score(ev, base.mismatched, seeds),
         "model": evaluate_generator(ev, gen, settings, seeds, log=log),
         "model, feet not planted": evaluate_generator(ev, gen, settings, seeds, plant=False),
