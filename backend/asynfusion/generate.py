@@ -26,6 +26,7 @@ from .device import autocast_dtype, describe, resolve_device
 from .errors import AudioError, Cancelled, UserError
 from .representation import decode, motion_to_branches
 from .sampling import Inpaint, SamplerSettings, resolve_settings, sample_many
+from .schedule import LCM
 from .weights import default_weights_dir, load_weights
 
 ProgressFn = Callable[[float, str], None]
@@ -71,7 +72,7 @@ class Generator:
     def baked_guidance(self) -> float | None:
         """The guidance scale a student without a guidance input was distilled at (None otherwise):
         the guidance its config's sampler section names."""
-        if self.scheduler.kind != "lcm" or self.model.cfg.guidance_embed:
+        if self.scheduler.kind != LCM or self.model.cfg.guidance_embed:
             return None
         return resolve_settings(self.config, self.scheduler.kind).guidance
 

@@ -17,7 +17,7 @@ from .model import AsynFusion, ModelConfig
 from .representation import Normaliser
 from .retrieval import MotionDatabase
 from .sampling import recipe_sampler
-from .schedule import Scheduler
+from .schedule import DDIM, LCM, Scheduler, sampler_kind
 from .weights import save_weights
 
 
@@ -35,9 +35,10 @@ def save_random_weights(folder: str | os.PathLike, kind: str = "lcm", seed: int 
     """Build, randomise and save a model; ``arch`` overrides ModelConfig fields; an LCM
     student's scheduler is on a grid of ``origin_steps``."""
     torch.manual_seed(seed)
-    cfg = ModelConfig(guidance_embed=(kind == "lcm"), **arch)
+    mode = sampler_kind(kind)
+    cfg = ModelConfig(guidance_embed=(mode == LCM), **arch)
     model = randomise(AsynFusion(cfg), seed)
-    scheduler = Scheduler("lcm", origin_steps=origin_steps) if kind == "lcm" else Scheduler("ddim")
+    scheduler = Scheduler(LCM, origin_steps=origin_steps) if mode == LCM else Scheduler(DDIM)
     save_weights(folder, model, kind, Normaliser.identity(FEATURE_DIM), scheduler,
                  recipe_sampler(scheduler.kind, cfg.retrieval), random_database(cfg.body_dim, seed) if cfg.retrieval else None,
                  training={"data": "none: random weights for tests"})

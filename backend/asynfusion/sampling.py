@@ -18,7 +18,7 @@ from . import windows
 from .errors import WeightsError
 from .model import BRANCHES, AsynFusion
 from .posture import take_posture
-from .schedule import Scheduler, async_plan
+from .schedule import DDIM, LCM, Scheduler, async_plan
 from .smoothing import smooth
 
 Progress = Callable[[float], None]
@@ -26,7 +26,7 @@ Progress = Callable[[float], None]
 
 @dataclass(frozen=True)
 class SamplerSettings:
-    mode: str                      # "lcm" (student) or "ddim" (teacher): the scheduler's kind
+    mode: str                      # the scheduler's kind: LCM (student) or DDIM (teacher), schedule.py
     steps_face: int
     steps_body: int
     guidance: float
@@ -57,8 +57,8 @@ SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Ga
 # (posture.py): sigma 16 frames, the Gaussian whose half-power frequency is 0.25 Hz. A DDIM
 # teacher samples 50 steps a branch at guidance 2.
 RECIPE: dict[str, dict[str, float | int | None]] = {
-    "ddim": {"steps_face": 50, "steps_body": 50, "guidance": 2.0, "body_start": None, "posture_sigma": 0.0},
-    "lcm": {"steps_face": 6, "steps_body": 6, "guidance": 2.0, "body_start": 759, "posture_sigma": 16.0},
+    DDIM: {"steps_face": 50, "steps_body": 50, "guidance": 2.0, "body_start": None, "posture_sigma": 0.0},
+    LCM: {"steps_face": 6, "steps_body": 6, "guidance": 2.0, "body_start": 759, "posture_sigma": 16.0},
 }
 
 
@@ -238,7 +238,7 @@ def _step(scheduler: Scheduler, mode: str, branch: str, x_t: torch.Tensor, x0: t
           t_next: int, gen: torch.Generator) -> torch.Tensor:
     """The step rule: LCM re-noises the clean estimate with fresh noise (what consistency
     sampling is), DDIM keeps the noise it implies; the last step returns the estimate."""
-    renoise = mode == "lcm" and t_next >= 0
+    renoise = mode == LCM and t_next >= 0
     fresh = scheduler.noise(branch, tuple(x_t.shape), gen).to(x_t.device) if renoise else None
     return scheduler.step(x_t, x0, t, t_next, fresh, kind=mode)
 
@@ -265,7 +265,7 @@ class _Denoiser:
                  settings: SamplerSettings, speaker: int | None, autocast_dtype: torch.dtype | None) -> None:
         self.model, self.win, self.settings, self.speaker = model, win, settings, speaker
         self.device = feats.device
-        self.guided = settings.mode == "ddim" and settings.guidance != 1.0
+        self.guided = settings.mode == DDIM and settings.guidance != 1.0
         self.autocast = (torch.autocast(self.device.type, dtype=autocast_dtype) if autocast_dtype is not None
                          else torch.autocast(self.device.type, enabled=False))
         self.ctx, self.cond = [], []

@@ -21,7 +21,19 @@ from .model.config import JSONConfig
 from .model.layers import gaussian_taps, temporal_lowpass
 
 NUM_TRAIN_STEPS = 1000
-KINDS = ("ddim", "lcm")
+DDIM, LCM = "ddim", "lcm"       # how a model samples: the teacher's DDIM, the student's LCM
+KINDS = (DDIM, LCM)
+# The one place the model kind's spellings meet. config.json names it twice: the scheduler's
+# "kind" (above; SamplerSettings.mode is the same word) and the weights' own "kind"
+# (weights.KINDS), which calls the DDIM teacher "teacher". Code compares scheduler kinds;
+# a weights kind is turned into one here (the config format stays as shipped).
+WEIGHTS_KIND = {DDIM: "teacher", LCM: "lcm"}
+
+
+def sampler_kind(weights_kind: str) -> str:
+    """The scheduler kind (SamplerSettings.mode) a config.json "kind" samples with; KeyError
+    for a kind not in WEIGHTS_KIND."""
+    return {weights: sampler for sampler, weights in WEIGHTS_KIND.items()}[weights_kind]
 
 
 def alphas_cumprod(steps: int = NUM_TRAIN_STEPS) -> torch.Tensor:
@@ -35,7 +47,7 @@ def alphas_cumprod(steps: int = NUM_TRAIN_STEPS) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Scheduler(JSONConfig):
-    kind: str = "ddim"
+    kind: str = DDIM
     num_train_steps: int = NUM_TRAIN_STEPS
     origin_steps: int = 50          # the DDIM grid an LCM student was distilled on
     body_noise_lowpass: float = 0.0  # sigma (frames): the body's diffusion noise is temporally correlated
@@ -70,7 +82,7 @@ class Scheduler(JSONConfig):
         last = self.num_train_steps - 1 if start is None else start
         if not 0 <= last < self.num_train_steps:
             raise ValueError(f"the start timestep must be between 0 and {self.num_train_steps - 1}")
-        if self.kind == "ddim":
+        if self.kind == DDIM:
             if not 1 <= n <= self.num_train_steps:
                 raise ValueError(f"steps must be between 1 and {self.num_train_steps}")
             return [last] if n == 1 else [round(last * (1 - i / (n - 1))) for i in range(n)]
@@ -116,7 +128,7 @@ class Scheduler(JSONConfig):
             return x0
         a_t = _expand(self.alpha_bar(t).to(x0.device, x0.dtype), x0)
         a_next = _expand(self.alpha_bar(t_next).to(x0.device, x0.dtype), x0)
-        if kind == "ddim":
+        if kind == DDIM:
             eps = (x_t - a_t.sqrt() * x0) / (1 - a_t).clamp_min(1e-8).sqrt()
         else:
             if noise is None:

@@ -23,13 +23,14 @@ from .errors import WeightsError
 from .model import AsynFusion, ModelConfig
 from .representation import Normaliser
 from .retrieval import DB_FILE, MotionDatabase
-from .schedule import Scheduler
+from .schedule import DDIM, LCM, WEIGHTS_KIND, Scheduler, sampler_kind
 from .shipped import default_weights_dir as default_weights_dir   # re-exported: callers load from it
 
 FORMAT_VERSION = 2
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-KINDS = ("teacher", "lcm")
+TEACHER, STUDENT = WEIGHTS_KIND[DDIM], WEIGHTS_KIND[LCM]     # config.json's "kind" (schedule.WEIGHTS_KIND)
+KINDS = (TEACHER, STUDENT)
 HOW_TO_GET = ("the repository ships trained weights in weights/, or train your own with "
               "'asynfusion train' and 'asynfusion distill'")
 
@@ -100,6 +101,9 @@ def load_weights(folder: str | os.PathLike, device: str | torch.device = "cpu") 
                                f"or non-positive spreads; {HOW_TO_GET}.")
     if kind not in KINDS:
         raise WeightsError(f"{cfg_path} names an unknown model kind {kind!r}.")
+    if sampler_kind(kind) != scheduler.kind:
+        raise WeightsError(f"{cfg_path} names a {kind} model with a {scheduler.kind} scheduler; a {kind} model "
+                           f"samples with {sampler_kind(kind)}; {HOW_TO_GET}.")
     model = read_state(AsynFusion(arch), w_path, HOW_TO_GET)
     database = None
     if arch.retrieval:

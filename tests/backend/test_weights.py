@@ -8,7 +8,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from asynfusion.errors import WeightsError
-from asynfusion.weights import load_weights
+from asynfusion.schedule import KINDS as SCHEDULER_KINDS, WEIGHTS_KIND, sampler_kind
+from asynfusion.weights import KINDS, load_weights
 
 
 def test_random_weights_round_trip(random_weights):
@@ -131,3 +132,16 @@ def test_the_cli_help_names_the_shipped_weights_own_steps():
     sub = build_parser()._subparsers._group_actions[0].choices["generate"]
     text = " ".join(sub.format_help().split())         # argparse wraps lines
     assert f"{saved['steps_face']:g} for the shipped ones" in text and f"{saved['guidance']:g} for the shipped" in text
+
+
+def test_the_model_kind_has_one_spelling_map_and_a_config_that_contradicts_it_is_refused(random_weights, tmp_path):
+    assert {k: sampler_kind(k) for k in KINDS} == {"teacher": "ddim", "lcm": "lcm"}      # config.json as shipped
+    assert all(sampler_kind(WEIGHTS_KIND[s]) == s for s in SCHEDULER_KINDS)
+    shutil.copytree(random_weights, tmp_path / "w")
+    cfg_path = tmp_path / "w" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["kind"] = "teacher"                       # a DDIM teacher's kind on a student's LCM scheduler
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match="names a teacher model with a lcm scheduler; a teacher model samples "
+                                           "with ddim"):
+        load_weights(tmp_path / "w")

@@ -30,8 +30,8 @@ from ..model import BRANCHES, AsynFusion
 from ..representation import Normaliser
 from ..retrieval import MotionDatabase
 from ..sampling import guided, with_unconditional_track
-from ..schedule import Scheduler
-from ..weights import load_weights
+from ..schedule import DDIM, LCM, Scheduler
+from ..weights import STUDENT, TEACHER, load_weights
 from . import common
 from .args import DistillConfig
 from .data import Windows, load_split
@@ -67,7 +67,7 @@ def teacher_step(teacher: AsynFusion, scheduler: Scheduler, x_t, t, t_prev, feat
     x_prev = {}
     for b in BRANCHES:
         x0 = guided(out[b], n, w[:, None, None])
-        x_prev[b] = scheduler.step(x_t[b], x0, t[b], t_prev[b], kind="ddim")
+        x_prev[b] = scheduler.step(x_t[b], x0, t[b], t_prev[b], kind=DDIM)
     return x_prev
 
 
@@ -104,11 +104,11 @@ class _Run:
 def _prepare(cfg: DistillConfig, d: common.Dist, out: Path) -> tuple[_Run, Windows]:
     """Teacher (frozen), student and target (copies of it), their data, and a resumed state."""
     tw = load_weights(cfg.teacher, d.device)
-    if tw.kind != "teacher":
+    if tw.kind != TEACHER:
         raise SystemExit(f"{cfg.teacher} holds a {tw.kind} model; distil a teacher")
     teacher, normaliser, database = tw.model, tw.normaliser, tw.database
     teacher.requires_grad_(False)
-    scheduler = replace(tw.scheduler, kind="lcm", origin_steps=tw.scheduler.num_train_steps // cfg.skip)
+    scheduler = replace(tw.scheduler, kind=LCM, origin_steps=tw.scheduler.num_train_steps // cfg.skip)
     split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"),
                        heldout_take=cfg.heldout_take)
     ds = Windows(split.train, normaliser.to("cpu"), teacher.cfg.window, cfg.stride, mirror=cfg.mirror,
@@ -159,7 +159,7 @@ def _save(run: _Run, out: Path, steps: int, seconds: float) -> None:
     run.training["distill_steps"] = steps
     run.training["distill_seconds"] = round(seconds, 1)
     w = run.training["distillation"]
-    common.save_checkpoint(out, run.student, None, run.opt, "lcm", run.normaliser.to("cpu"), run.scheduler,
+    common.save_checkpoint(out, run.student, None, run.opt, STUDENT, run.normaliser.to("cpu"), run.scheduler,
                            run.database, run.state, run.training,
                            guidance=w["w_min"] if w["w_min"] == w["w_max"] else None)   # baked in: that one
     save_file({k: v.cpu().contiguous() for k, v in run.target_ema.shadow.items()}, str(out / TARGET_FILE))

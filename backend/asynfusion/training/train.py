@@ -22,7 +22,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..audio import FEATURE_DIM, MOTION_FPS, N_MELS, SUBFRAMES
 from ..model import BRANCHES, AsynFusion, ModelConfig
-from ..schedule import Scheduler
+from ..schedule import DDIM, Scheduler
+from ..weights import TEACHER
 from . import common
 from .args import TrainConfig
 from .data import Windows, fit_normaliser, load_split, motion_database, with_mirrors
@@ -115,7 +116,7 @@ def train(cfg: TrainConfig) -> Path:
     arch = ModelConfig(audio_dim=audio_dim, width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
                        retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass, root_lowpass=cfg.root_lowpass,
                        body_audio_lowpass=cfg.body_audio_lowpass)
-    scheduler = Scheduler("ddim", body_noise_lowpass=cfg.body_noise_lowpass)
+    scheduler = Scheduler(DDIM, body_noise_lowpass=cfg.body_noise_lowpass)
     model = AsynFusion(arch).to(d.device)
     if not cfg.cosync:
         for g in model.cosync_gates():
@@ -168,7 +169,7 @@ def train(cfg: TrainConfig) -> Path:
             training["steps"] = step + 1
             training["final_loss"] = round(sum(h[1] for h in state["history"][-50:]) / min(50, len(state["history"])), 5)
             training["seconds"] = round(time.monotonic() - t0, 1)
-            common.save_checkpoint(out, model, ema, opt, "teacher", normaliser, scheduler, database, state, training)
+            common.save_checkpoint(out, model, ema, opt, TEACHER, normaliser, scheduler, database, state, training)
             common.plot_losses(state["history"], out / "loss.png", "teacher training loss")
     if bar:
         bar.close()
