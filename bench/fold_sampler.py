@@ -1,6 +1,7 @@
-"""Sampler settings chosen on the take-disjoint folds, not on the numbers the card reports as
-tuned: each setting's fold models scored on their held-out takes (3 seeds) for what the sampler
-can change — the face's read-out and /p b m/ closure, the body's heading and limb amplitude and
+"""The sampler settings checked on the take-disjoint folds (a check, not a choice: these are the
+held-out takes the headline reports, so picking a setting by this table would tune on them):
+each setting's fold models scored on their held-out takes (3 seeds) for what the sampler can
+change — the face's read-out and /p b m/ closure, the body's heading and limb amplitude and
 the wrists' 3-6 Hz band (generated over captured) — beside the weights' own settings.
 
     .venv/bin/python bench/fold_sampler.py ../shared/data/beat2 \\
