@@ -31,6 +31,7 @@ FEET = (7, 8, 10, 11)                    # ankles and balls of the feet: what to
 UP_JOINTS = (12, 15, 9, 6)               # neck, else head, spine3, spine2: the rig's "up"
 LEFT_PAIRS = ((1, 2), (16, 17), (13, 14))  # left/right hips, else shoulders, else collars
 WRISTS = {20: (25, 31), 21: (40, 46)}    # wrist -> (index1, pinky1): the palm's cross axis
+SNAP_DEG = 30.0                          # a rest pose turned less than this off the armature's axes stands on them
 _TEMPLATE = rest_pose.rest_joints()
 
 
@@ -65,6 +66,7 @@ class TargetRig:
     stand: np.ndarray = field(default_factory=lambda: np.zeros(3))        # shown pose - rest pose (stand_offset)
     root_parent: np.ndarray = field(default_factory=lambda: np.eye(4))    # the root's parent bone, posed x rest^-1
     shown_size: float = 1.0          # the size the character is shown at against its rest pose (heads are scaled by it)
+    tilt: float = 0.0                # degrees its rest pose is turned off the armature's axes, where conv follows it (body_frame)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -117,13 +119,50 @@ def body_axes(heads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return up, left
 
 
+def _axis_frames() -> np.ndarray:
+    """(24, 3, 3) every rotation that takes axes onto axes."""
+    out = []
+    for perm in ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)):
+        for signs in np.ndindex(2, 2, 2):
+            m = np.zeros((3, 3))
+            m[list(perm), [0, 1, 2]] = [1.0 - 2.0 * s for s in signs]
+            if np.linalg.det(m) > 0:
+                out.append(m)
+    return np.array(out)
+
+
+_AXIS_FRAMES = _axis_frames()
+
+
+def body_frame(up: np.ndarray, left: np.ndarray) -> tuple[np.ndarray, float]:
+    """(conv, tilt): the SMPL-X -> armature axes of a rest pose whose up is ``up`` and whose left
+    is ``left``. A rest pose standing within SNAP_DEG of the armature's axes (a character made
+    upright) takes the axes themselves (curve_math.detect_conversion: a slightly asymmetric body
+    still gives an exact frame), tilt 0. One turned further, as a rig whose object rotation was
+    applied to its bones (the VRM Add-on's armature_transform test file: 59 deg, its up and left
+    nearest the same axis), takes its own frame, up exact and left square to it, and tilt says by
+    how many degrees it is turned: the character then moves as it stands. ValueError when up and
+    left are not there or point the same way."""
+    y = _unit(np.asarray(up, np.float64))
+    x = _unit(np.asarray(left, np.float64) - (np.asarray(left, np.float64) @ y) * y)
+    exact = np.stack([x, y, np.cross(x, y)], axis=1)
+    cosines = (np.einsum("kij,ij->k", _AXIS_FRAMES, exact) - 1.0) / 2.0
+    turned = float(np.degrees(np.arccos(np.clip(cosines.max(), -1.0, 1.0))))
+    if turned <= SNAP_DEG:
+        try:
+            return curve_math.detect_conversion(up, left), 0.0
+        except ValueError:      # hips far apart in height: the left nearest the up's axis
+            pass
+    return exact, turned
+
+
 def rest_alignment(heads: np.ndarray, rest_rot: np.ndarray, conv: np.ndarray,
                    mapped: set[int]) -> np.ndarray:
     """(55, 3, 3) A_j: turns each mapped bone's rest direction onto SMPL-X's, in armature space.
 
     A bone's direction is towards the next mapped joint down SMPL-X's chain, compared with the
     same pair of joints in SMPL-X's T-pose, so a spine in fewer pieces still lines up. The root
-    keeps the rig's own upright stance (conv already snaps the axes); the head, and a bone
+    keeps the rig's own stance (conv already stands on it: body_frame); the head, and a bone
     with nothing mapped below it, use the bone's own axis against SMPL-X's bone; true leaves
     (toes, finger tips, jaw, eyes) keep their rest pose relative to their parent. Wrists also
     match the palm's cross axis (index -> pinky), so a palm-forward rest pose still turns.
@@ -331,7 +370,7 @@ def target_rig(bone_names: dict[int, str], rest_rot: np.ndarray, heads: np.ndarr
     Raises ValueError (the bpy layer words it for a person) if the rest pose has no up/left.
     """
     up, left = body_axes(heads)
-    conv = curve_math.detect_conversion(up, left)
+    conv, tilt = body_frame(up, left)
     mine, theirs = leg_length(heads), leg_length(_TEMPLATE)
     if mine is None or theirs is None:     # no legs mapped: compare the torsos instead
         j = next(j for j in UP_JOINTS if np.all(np.isfinite(heads[j])))
@@ -340,4 +379,4 @@ def target_rig(bone_names: dict[int, str], rest_rot: np.ndarray, heads: np.ndarr
     if not np.isfinite(scale) or scale <= 0:
         raise ValueError("the rig's legs have no length")
     align = rest_alignment(heads, rest_rot, conv, set(bone_names))
-    return TargetRig(bone_names, rest_rot, heads, anchors, conv, scale, align)
+    return TargetRig(bone_names, rest_rot, heads, anchors, conv, scale, align, tilt=tilt)

@@ -18,7 +18,7 @@ from conftest import REPO, scene_state
 from foreign_rigs import a_pose_joints, build_rig, profile_names
 from test_retarget_rigs import PARTS, assert_follows, compare_with_builtin, mapped_bones
 from asynfusion_blender import takes, targets
-from asynfusion_blender.bake import action_support, bake, rig_reader
+from asynfusion_blender.bake import action_support, bake, curve_math, rig_reader
 from asynfusion_blender.core import arkit, skeleton
 from asynfusion_blender.rig import profiles, smplx_names
 
@@ -303,6 +303,68 @@ def test_vrm_spec_and_unity_humanoid_names_are_the_vrm_profile(addon, spelling):
     assert match.profile == "VRM humanoid" and match.mapping[0] == names[0]
     assert match.mapping[J("left_elbow")] == ("leftLowerArm" if spelling == "vrm" else "LeftLowerArm")
     assert len(match.mapping) == len(names)
+
+
+# The VRM Add-on's armature_transform.vrm test file (CC0), as Blender imports it: its armature's
+# rotation was applied to the bones, so the rest pose leans off every axis, its hips->neck and
+# right->left hip directions (Z-up, unit) both nearest -X. The test builds the rotation, not the file.
+TILTED_UP = (-0.7071, -0.4530, 0.5430)
+TILTED_LEFT = (-0.7071, 0.4530, -0.5430)
+
+
+def square(joints):
+    """The body standing square on its axes: neck straight above the pelvis, hips level."""
+    out = joints.copy()
+    out[J("neck"), [0, 2]] = out[0, [0, 2]]
+    out[J("right_hip"), 1:] = out[J("left_hip"), 1:]
+    return out
+
+
+def test_a_rest_pose_turned_off_the_armatures_axes_bakes_in_its_own_frame(addon, take):
+    """Its up and left nearest one axis, such a rig used to be refused with the sentence about
+    telling which way is up. It bakes in its own frame instead: every pose-bone key the same as on
+    the same rig standing upright (a bone's keys are its own, whatever way its rest pose is turned),
+    its feet within 10 cm of where it stood, measured along its own up; one line says it."""
+    scene = bpy.context.scene
+    scene.render.fps = 30
+    names = by_joint(VRM_ADDON)
+    joints = square(a_pose_joints(drop_deg=0.0))
+    upright = build_rig("Upright", names, joints, centimetres=False, extra_leaves=())
+    tilted = build_rig("Armature", names, joints, centimetres=False, extra_leaves=())
+    up, left = Vector(TILTED_UP).normalized(), Vector(TILTED_LEFT).normalized()
+    turn = Matrix((left, up.cross(left), up)).transposed()     # columns: x -> left, y, z -> up
+    tilted.matrix_world = turn.to_4x4()
+    bpy.ops.object.select_all(action='DESELECT')
+    tilted.select_set(True)
+    bpy.context.view_layer.objects.active = tilted
+    bpy.ops.object.transform_apply(location=False, rotation=True, scale=False)    # into the bones
+    heads = {n: np.array(b.head_local) for n, b in tilted.data.bones.items()}
+    up_now, left_now = heads["neck"] - heads["hips"], heads["upper_leg.L"] - heads["upper_leg.R"]
+    assert np.allclose(up_now / np.linalg.norm(up_now), TILTED_UP, atol=1e-3)
+    with pytest.raises(ValueError):             # what the bake used to stop at: up and left on one axis
+        curve_math.detect_conversion(up_now, left_now)
+    assert rig_reader.match_rig(tilted).profile == "VRM humanoid"
+
+    feet = [names[J(f)] for f in ("left_ankle", "right_ankle")]
+
+    def lowest(frame):
+        scene.frame_set(frame)
+        return min(np.array(tilted.matrix_world @ tilted.pose.bones[f].head) @ np.array(up) for f in feet)
+    stood = lowest(1)
+    ref = bake.bake_motion(scene, take, upright, None, bake.BakeOptions(parts=PARTS))
+    got = bake.bake_motion(scene, take, tilted, None, bake.BakeOptions(parts=PARTS))
+    assert not any("degrees off its axes" in w for w in ref.warnings)
+    assert "Armature 'Armature' rests turned 59 degrees off its axes; the bake moves it in its own frame, " \
+           "as it stands." in got.warnings
+    a, b = upright.animation_data.action, tilted.animation_data.action
+    curves = {(c.data_path, c.array_index): c for c in action_support.action_curves(a, upright)}
+    assert len(curves) > 50
+    for c in action_support.action_curves(b, tilted):
+        ours, theirs = np.array([k.co[1] for k in c.keyframe_points]), \
+            np.array([k.co[1] for k in curves[(c.data_path, c.array_index)].keyframe_points])
+        assert np.abs(ours - theirs).max() < 1e-4, (c.data_path, c.array_index)
+    along = np.array([lowest(frame) for frame in range(1, got.last_frame + 1, 25)])
+    assert np.abs(along - stood).max() < 0.10 and along.max() - along.min() > 0.005
 
 
 def mirrored(joints):

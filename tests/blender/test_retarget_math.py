@@ -188,6 +188,25 @@ def test_a_rig_without_up_or_left_is_refused():
 
 # --- profiles -------------------------------------------------------------------------------
 
+def _turn_z(degrees):
+    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+@pytest.mark.parametrize("degrees", [12.0, 29.0, 31.0, 44.0, 80.0])
+def test_a_rest_pose_turned_past_the_snap_takes_its_own_frame(degrees):
+    """Up +Z, left +X turned about the up: within SNAP_DEG of the armature's axes (of any quarter
+    turn: at 80 degrees, of the 90 degree one) the frame is those axes, so a body turned a little
+    still stands on them; beyond it the body's own frame, turned as many degrees."""
+    turn = _turn_z(degrees)
+    conv, tilt = retarget.body_frame(np.array([0.0, 0.0, 1.0]), turn @ np.array([1.0, 0.0, 0.2]))
+    off = min(degrees, 90.0 - degrees)
+    if off <= retarget.SNAP_DEG:
+        assert tilt == 0.0 and np.allclose(conv, _turn_z(90.0 * round(degrees / 90.0)) @ C)
+    else:
+        assert np.isclose(tilt, off) and np.allclose(conv, turn @ C)
+
+
 def test_profiles_are_detected_from_bone_names():
     mixamo = list(profile_names("mixamo.json", "mixamorig:").values())
     match = profiles.detect(mixamo + ["mixamorig:HeadTop_End"])
