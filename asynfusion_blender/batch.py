@@ -21,7 +21,8 @@ and a face close-up side by side with the speech (Workbench, H.264 + AAC; withou
 Blender built without audio), a progress line on stderr. ``--face MESH`` names the mesh whose shape keys
 (Exp000-Exp099, or ARKit names in any common spelling) take the face; by default a mesh of the
 rig that has them. ``--mouth-strength S`` (0 to 3) multiplies the mouth's opening, which is
-calibrated per character from its jawOpen shape (default: the armature's Mouth Strength, 1).
+calibrated per character from its jawOpen shape, or an Exp### face's own (default: the armature's
+Mouth Strength, 1).
 ``--regenerate FIRST LAST [--from TAKE.npz]`` (with one --audio file, the take's own) resamples
 the timeline's frames FIRST to LAST of that take (the open .blend's take of the recording, or
 --from's motion file) with --seed and bakes the result as a new take starting

@@ -89,9 +89,9 @@ def register_mouth_strength() -> None:
     if not hasattr(bpy.types.Object, "asynfusion_mouth_strength"):
         bpy.types.Object.asynfusion_mouth_strength = FloatProperty(  # type: ignore
             name="Mouth Strength", default=1.0, min=STRENGTH_RANGE[0], max=STRENGTH_RANGE[1], soft_max=2.0,
-            step=10, description="How far this character's mouth opens, times the opening calibrated from its "
-                                 "jawOpen shape (which opens it as far as the capture's): 1 keeps it; the mouth "
-                                 "keys never pass 1")
+            step=10, description="How far this character's mouth opens, times the capture's opening (an ARKit "
+                                 "face is calibrated to it from its jawOpen shape, an Exp### face is the "
+                                 "capture's own): 1 keeps it; ARKit mouth keys never pass 1")
 
 
 def register() -> None:

@@ -8,6 +8,7 @@ kept (given a fake user) and the bake's new actions take their place.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any, cast
 import bpy
 import numpy as np
 
-from ..core import face_track, mouth, quaternions
+from ..core import face_track, mouth, quaternions, skeleton
 from ..core.motion_file import Motion
 from ..errors import AddonError
 from ..rig import profiles
@@ -127,6 +128,17 @@ def _mouth_factor(faces: list[tuple[bpy.types.Object, face_keys.FaceKeys]], stre
             factor = mouth.calibration(gap) * strength
             return factor, mouth.sentence(gap, factor, strength)
     return strength, mouth.sentence(None, strength, strength, has_jaw_open=False)
+
+
+def _flame_mouth(motion: Motion, strength: float) -> Motion:
+    """The motion as an Exp### face shows it at this mouth strength: its expressions and jaw with
+    the mouth ``strength`` times as strong (core/mouth.py scale_flame_mouth), the rest as it is."""
+    if strength == 1.0:
+        return motion
+    poses = motion.joint_rotations().copy()
+    expressions, poses[:, skeleton.JAW] = mouth.scale_flame_mouth(motion.expressions, poses[:, skeleton.JAW], strength)
+    return dataclasses.replace(motion, poses=poses.reshape(motion.num_frames, -1).astype(motion.poses.dtype),
+                               expressions=expressions.astype(motion.expressions.dtype))
 
 
 def _set_attr(revert: _Revert, obj: object, attr: str, value: object) -> None:
@@ -247,9 +259,12 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
         raise AddonError(f"A bake of {len(frames)} frames starting at frame {options.start_frame} runs past "
                          f"Blender's frame range; choose a start frame from {-MAX_FRAME} "
                          f"to {MAX_FRAME - len(frames) + 1}.")
+    strength = mouth_strength(armature, options.mouth_strength) if faces else 1.0
+    flame = faces[0][1].kind == face_keys.FLAME if faces else False
+    flame_motion = _flame_mouth(motion, strength) if flame else motion     # an Exp### face's mouth, and its jaw bone
     body: list[curve_math.Curve] = []
     if rig is not None:
-        q_src = quaternions.axis_angle_to_quat(motion.joint_rotations())
+        q_src = quaternions.axis_angle_to_quat(flame_motion.joint_rotations())
         if isinstance(rig, retarget.TargetRig):
             body = retarget.retarget_curves(q_src, motion.trans, rig, joints, with_root, i0, t)
         else:
@@ -259,11 +274,13 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
                              "check the motion file and the rig's rest pose.")
     seed = face_track.motion_seed(motion)
     track = face_keys.track_for([k for _, k in faces], motion, seed)
-    mouth_note = None
+    mouth_note = mouth.flame_sentence(strength) if flame else None
     if track is not None:
-        factor, mouth_note = _mouth_factor(faces, mouth_strength(armature, options.mouth_strength))
+        factor, arkit_note = _mouth_factor(faces, strength)
         track = mouth.scale_mouth(track, factor)
-    face = [face_keys.face_curves(keys, motion, i0, t, seed, track) for _, keys in faces]
+        mouth_note = mouth_note or arkit_note
+    face = [face_keys.face_curves(keys, flame_motion if keys.kind == face_keys.FLAME else motion, i0, t, seed, track)
+            for _, keys in faces]
 
     cost = cost_estimate.estimate(len(frames) * (len(body) + sum(len(c) for c in face)))
     refused = cost_estimate.refusal(cost, len(frames) / dst_fps, cost_estimate.free_memory())
@@ -290,7 +307,7 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
                                                  {**take, "part": "body"}, options.keep))
         for k, ((mesh, keys), curves) in enumerate(zip(faces, face)):
             key = rig_reader.shape_keys_of(mesh)
-            low, high = float(motion.expressions.min()), float(motion.expressions.max())
+            low, high = float(flame_motion.expressions.min()), float(flame_motion.expressions.max())
             for name in (keys.columns if keys.kind == face_keys.FLAME else ()):
                 block = key.key_blocks[name]
                 _set_attr(revert, block, "slider_min", min(block.slider_min, max(low, -10.0)))

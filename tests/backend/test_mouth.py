@@ -1,6 +1,7 @@
 """Mouth strength per character (issue 22 item 4): a jawOpen shape's lip gap measured from its
 deltas, the factor that makes it open as far as the built-in head's (the capture's), and the
-ARKit mouth keys scaled by it, never past 1 and never to a non-finite number."""
+ARKit mouth keys scaled by it, never past 1 and never to a non-finite number; an Exp### (FLAME)
+face's mouth scaled by the strength along the directions the read-out reads the mouth from."""
 
 from __future__ import annotations
 
@@ -146,3 +147,53 @@ def test_a_measured_gap_is_remembered_for_the_same_shape_and_measured_again_for_
     assert mouth.measured_lip_gap(rest.copy(), delta.copy()) == first == real(rest, delta) and len(calls) == 1
     wider = mouth.measured_lip_gap(rest, delta * 2.0)            # the shape edited: measured again
     assert len(calls) == 2 and wider == pytest.approx(2 * first)
+
+
+def flame_frames(count=200, width=100, seed=5):
+    """FLAME inputs spread as the captures' (the read-out's std), about the neutral face."""
+    fit = arkit.load_fit()
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(count, arkit.FACE_INPUTS)) * fit.std
+    return x[:, :width], x[:, 100:]
+
+
+def mouth_readout(expressions, jaw):
+    """The read-out's mouth shapes before their clip, less what it reads from the neutral face."""
+    fit = arkit.load_fit()
+    cols = [arkit.INDEX[n] for n in fit.fitted]
+    return (arkit.face_inputs(expressions, jaw) / fit.std) @ fit.matrix[:, cols]
+
+
+@pytest.mark.parametrize("factor", [0.0, 0.5, 2.0, 3.0])
+def test_an_exp_face_mouth_is_scaled_as_the_readout_reads_it_and_nothing_across_it(factor):
+    e, jaw = flame_frames()
+    e2, jaw2 = mouth.scale_flame_mouth(e, jaw, factor)
+    assert e2.shape == e.shape and jaw2.shape == jaw.shape
+    assert np.allclose(mouth_readout(e2, jaw2), factor * mouth_readout(e, jaw), atol=1e-9)
+    fit = arkit.load_fit()
+    cols = [arkit.INDEX[n] for n in fit.fitted]
+    across = np.random.default_rng(1).normal(size=(arkit.FACE_INPUTS, 20))    # directions the mouth is not read along
+    across -= fit.matrix[:, cols] @ np.linalg.lstsq(fit.matrix[:, cols], across, rcond=None)[0]
+    before, after = arkit.face_inputs(e, jaw) / fit.std, arkit.face_inputs(e2, jaw2) / fit.std
+    assert np.allclose(after @ across, before @ across, atol=1e-5)     # lstsq leaves ~1e-8 of the mouth in them
+    assert not np.allclose(e2, e) or factor == 1.0
+
+
+def test_an_exp_face_keeps_its_jaw_turn_in_proportion():
+    """Measured in spreads, the jaw (a spread of about a degree) is not turned tens of degrees to
+    carry the mouth: at strength 2 no frame turns past twice the widest the inputs had, plus one spread."""
+    e, jaw = flame_frames(500)
+    _, jaw2 = mouth.scale_flame_mouth(e, jaw, 2.0)
+    spread = np.linalg.norm(arkit.load_fit().std[100:])
+    assert np.linalg.norm(jaw2, axis=1).max() < 2.0 * np.linalg.norm(jaw, axis=1).max() + spread
+
+
+def test_an_exp_face_at_strength_one_or_a_bad_factor_is_left_alone():
+    e, jaw = flame_frames(width=50)
+    for factor in (1.0, math.nan, -1.0, math.inf):
+        e2, jaw2 = mouth.scale_flame_mouth(e, jaw, factor)
+        assert np.array_equal(e2, e) and np.array_equal(jaw2, jaw)
+    e2, _ = mouth.scale_flame_mouth(e, jaw, 2.0)
+    assert e2.shape == (200, 50)                   # fewer coefficients than FLAME's 100 come back as many
+    assert mouth.flame_sentence(1.0) is None
+    assert mouth.flame_sentence(1.5) == "Mouth strength 1.5: its Exp### mouth moves 1.5 times as far as the capture's."

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from batch_runner import batch_runner
-from conftest import scene_state
+from conftest import make_face, scene_state
 from test_panel_drawing import draw_main
 from foreign_rigs import a_pose_joints, build_rig, profile_names
 from asynfusion_blender import targets
@@ -140,3 +140,39 @@ def test_batch_mouth_strength(addon, tmp_path, short_take):
     assert wrong.stderr.strip() == ("asynfusion: error: The mouth strength must be a number from 0 to 3 "
                                     "(1 keeps it as calibrated).")
     assert targets.find_armature(bpy.context.scene, "Armature").asynfusion_mouth_strength == pytest.approx(0.8)
+
+
+def test_an_exp_face_takes_the_strength_too_through_its_expressions_and_jaw(scene, take):
+    """An Exp### (FLAME) face needs no calibration (it is the capture's own face model), but the
+    character's Mouth Strength scales its mouth as it scales an ARKit face's: its Exp### keys and
+    the jaw bone are the capture's with the mouth scaled (core/mouth.py scale_flame_mouth); the
+    strength 1 bake is the capture's exactly, and the sentence says what was done."""
+    armature, _ = scene
+    bpy.context.scene.render.fps = 30
+    face = make_face("Smplx_Face", [f"Exp{k:03d}" for k in range(10)])      # not the character's own: it alone
+    jaw = armature.pose.bones["jaw"]
+
+    def baked(name):
+        keys = face.data.shape_keys
+        fcs = {fc.data_path: fc for fc in action_support.action_curves(keys.animation_data.action, keys)}
+        exp = np.array([[fcs[f'key_blocks["Exp{k:03d}"].value'].evaluate(f) for k in range(10)] for f in FRAMES])
+        turn = []
+        for f in FRAMES:
+            bpy.context.scene.frame_set(f)
+            turn.append(2.0 * np.degrees(np.arccos(min(1.0, abs(jaw.rotation_quaternion[0])))))
+        return exp, np.array(turn)
+
+    bake.bake_motion(bpy.context.scene, take, armature, face, bake.BakeOptions(name="one"))
+    exp1, turn1 = baked("one")
+    rows = [f - 1 for f in FRAMES]
+    assert np.allclose(exp1, take.expressions[rows, :10], atol=1e-5)
+    armature.asynfusion_mouth_strength = 2.0
+    summary = bake.bake_motion(bpy.context.scene, take, armature, face, bake.BakeOptions(name="two"))
+    exp2, turn2 = baked("two")
+    want_e, want_jaw = mouth.scale_flame_mouth(take.expressions, take.joint_rotations()[:, 22], 2.0)
+    assert np.allclose(exp2, want_e[rows, :10], atol=1e-4)
+    assert np.allclose(turn2, np.degrees(np.linalg.norm(want_jaw[rows], axis=1)), atol=0.05)
+    assert np.allclose(turn1, np.degrees(np.linalg.norm(take.joint_rotations()[rows, 22], axis=1)), atol=0.05)
+    assert turn2.mean() > 1.5 * turn1.mean()                         # the jaw opens further
+    assert summary.face == ("Face 'Smplx_Face': 10 FLAME expression keys (Exp###). Mouth strength 2: its "
+                            "Exp### mouth moves 2 times as far as the capture's.")

@@ -10,6 +10,14 @@ seam; a closed mouth's teeth) move apart along the vertical. The character's jaw
 are then scaled by ``REFERENCE_GAP_CM / gap``, times the character's own strength for taste,
 and clipped to 1.0.
 
+An Exp### (FLAME) face is the capture's own face model, so it opens as far as the capture with no
+calibration; the strength scales its mouth too (scale_flame_mouth): the FLAME inputs (expression
+coefficients and jaw) are scaled along the directions the read-out (core/arkit.py) reads the mouth
+shapes from, and kept as captured across them, so the mouth moves ``strength`` times as far by
+the same measure the ARKit faces are scaled by, while blinks and brows stay the capture's. Every
+FLAME coefficient moves lips, eyelids and brows together, so scaling them all would grow the
+blinks with the mouth.
+
 Everything here is numpy; the bpy side (bake/rig_reader.py) only reads the key's vertices.
 """
 
@@ -20,7 +28,7 @@ import math
 
 import numpy as np
 
-from .arkit import ARKIT_NAMES
+from .arkit import ARKIT_NAMES, FACE_INPUTS, INDEX, ArkitFit, face_inputs, load_fit
 
 # The built-in ICT head's jawOpen lip gap as lip_gap() measures it (its midline lip vertices,
 # UPPER_LIP/LOWER_LIP in tools/make_ict_head.py, part 3.28 cm; its teeth, in the same mesh, 3.5 cm).
@@ -133,6 +141,46 @@ def scale_mouth(track: np.ndarray, factor: float) -> np.ndarray:
     cols = list(MOUTH_COLUMNS)
     out[:, cols] = np.clip(np.nan_to_num(out[:, cols] * factor, nan=0.0), 0.0, 1.0)
     return out
+
+
+def flame_mouth_directions(fit: ArkitFit | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(directions, std): the directions in FLAME inputs (100 expression coefficients, then the
+    jaw's axis-angle; arkit.face_inputs), each input in units of its spread over the captures
+    (``std``, the read-out's), along which the read-out's mouth shapes (jawOpen, mouthClose,
+    mouth*) change: (103, k) orthonormal columns, k the independent ones (left and right shapes
+    are read alike). Measured in spreads, a jaw turn of a tenth of a degree counts as much as an
+    expression coefficient's typical swing, so neither is pushed past what a face does."""
+    fit = load_fit() if fit is None else fit
+    cols = [INDEX[n] for n in fit.fitted if INDEX[n] in MOUTH_COLUMNS]
+    u, sing, _ = np.linalg.svd(fit.matrix[:, cols], full_matrices=False)
+    return u[:, sing > 1e-9 * sing.max()], fit.std
+
+
+def scale_flame_mouth(expressions: np.ndarray, jaw: np.ndarray, factor: float,
+                      directions: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(expressions, jaw) of an Exp### face with its mouth ``factor`` times as strong: each frame's
+    FLAME inputs (in spreads, from the neutral face) scaled by ``factor`` along ``directions``
+    (flame_mouth_directions) and kept across them, so the read-out's mouth shapes (before their
+    clip, less their bias) are ``factor`` times the capture's and nothing across them changes.
+    ``expressions`` (N, E <= 100), ``jaw`` (N, 3); both come back in their shapes. A factor of 1,
+    or one that is not a finite number >= 0, leaves them alone."""
+    e, j = np.array(expressions, np.float64), np.array(jaw, np.float64)
+    if factor == 1.0 or not math.isfinite(factor) or factor < 0.0 or not len(e):
+        return e, j
+    q, std = flame_mouth_directions() if directions is None else directions
+    w = face_inputs(e, j) / std
+    w += (factor - 1.0) * (w @ q) @ q.T
+    x = w * std
+    width = min(e.shape[1], FACE_INPUTS - 3)
+    e[:, :width] = x[:, :width]
+    return e, x[:, FACE_INPUTS - 3:].reshape(j.shape)
+
+
+def flame_sentence(strength: float) -> str | None:
+    """What the bake says of an Exp### face's mouth, or None at strength 1 (the capture's own)."""
+    if strength == 1.0:
+        return None
+    return f"Mouth strength {strength:g}: its Exp### mouth moves {strength:g} times as far as the capture's."
 
 
 def sentence(gap_cm: float | None, factor: float, strength: float, has_jaw_open: bool = True) -> str | None:
