@@ -14,9 +14,10 @@ An Exp### (FLAME) face is the capture's own face model, so it opens as far as th
 calibration; the strength scales its mouth too (scale_flame_mouth): the FLAME inputs (expression
 coefficients and jaw) are scaled along the directions the read-out (core/arkit.py) reads the mouth
 shapes from, and kept as captured across them, so the mouth moves ``strength`` times as far by
-the same measure the ARKit faces are scaled by, while blinks and brows stay the capture's. Every
-FLAME coefficient moves lips, eyelids and brows together, so scaling them all would grow the
-blinks with the mouth.
+the same measure the ARKit faces are scaled by, while what lies across those directions (the
+blinks and brows, as far as they do: no FLAME mesh is at hand to check) stays the capture's.
+Every FLAME coefficient moves lips, eyelids and brows together, so scaling them all would grow
+the blinks with the mouth.
 
 Everything here is numpy; the bpy side (bake/rig_reader.py) only reads the key's vertices.
 """
@@ -148,7 +149,7 @@ def flame_mouth_directions(fit: ArkitFit | None = None) -> tuple[np.ndarray, np.
     jaw's axis-angle; arkit.face_inputs), each input in units of its spread over the captures
     (``std``, the read-out's), along which the read-out's mouth shapes (jawOpen, mouthClose,
     mouth*) change: (103, k) orthonormal columns, k the independent ones (left and right shapes
-    are read alike). Measured in spreads, a jaw turn of a tenth of a degree counts as much as an
+    are read alike). Measured in spreads, a jaw turn of under a degree counts as much as an
     expression coefficient's typical swing, so neither is pushed past what a face does."""
     fit = load_fit() if fit is None else fit
     cols = [INDEX[n] for n in fit.fitted if INDEX[n] in MOUTH_COLUMNS]
