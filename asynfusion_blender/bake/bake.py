@@ -234,9 +234,9 @@ def bake_motion(scene: bpy.types.Scene, motion: Motion, armature: bpy.types.Obje
         stood = stand_sentence(armature, rig, options.start_frame) if with_root else None
         if stood is not None:
             warnings.append(stood)
-        if rig.tilt:
-            warnings.append(f"Armature '{armature.name}' rests turned {rig.tilt:.0f} degrees off its axes; "
-                            "the bake moves it in its own frame, as it stands.")
+    if rig is not None and rig.tilt:
+        warnings.append(f"Armature '{armature.name}' rests turned {rig.tilt:.0f} degrees off its axes; "
+                        "the bake moves it in its own frame, as it stands.")
     chosen = _meshes(face_mesh)
     faces: list[tuple[bpy.types.Object, face_keys.FaceKeys]] = []
     if with_face:

@@ -140,6 +140,7 @@ class RigFrame:
     conv: np.ndarray                 # (3, 3) SMPL-X -> armature data space
     scale: float                     # rig units per metre
     rest_trans: np.ndarray           # (3,) SMPL-X translation of the rest pose
+    tilt: float = 0.0                # degrees the rest pose is turned off the armature's axes (retarget.body_frame)
 
 
 def body_curves(q_src: np.ndarray, trans: np.ndarray, rig: RigFrame,

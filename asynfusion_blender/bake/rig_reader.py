@@ -53,7 +53,7 @@ def rig_frame(armature: bpy.types.Object, joints: list[int], with_root: bool) ->
     try:
         up = heads[12] - heads[0]
         left = heads[1] - heads[2]
-        conv = curve_math.detect_conversion(up, left)
+        conv, tilt = retarget.body_frame(up, left)     # a rest pose turned off the axes: its own frame
     except (KeyError, ValueError):
         raise AddonError(
             f"Armature '{armature.name}' needs pelvis, hips and neck bones standing apart "
@@ -64,7 +64,7 @@ def rig_frame(armature: bpy.types.Object, joints: list[int], with_root: bool) ->
         rest_trans = np.asarray(armature[REST_TRANS_PROP], np.float64)
     except KeyError:
         rest_trans = np.zeros(3)
-    return curve_math.RigFrame(mapping, rest, conv, scale, rest_trans)
+    return curve_math.RigFrame(mapping, rest, conv, scale, rest_trans, tilt)
 
 
 def match_rig(armature: bpy.types.Object, bone_map: str | None = None) -> profiles.RigMatch:
