@@ -12,7 +12,11 @@ The fold weights, with the shipped recipe (weights/MODEL_CARD.md), per held-out 
         --lr 4e-4 --width 128 --depth 4 --no-mirror --heldout-take TAKE
     asynfusion distill ../shared/data/beat2 --teacher runs/fold-TAKE/teacher -o runs/fold-TAKE/student \\
         --steps 400 --batch 24 --lr 1e-4 --no-mirror --w-min 3 --w-max 3 --heldout-take TAKE
+    asynfusion calibrate runs/fold-TAKE/student ../shared/data/speech/*.ogg ../shared/data/speech/*.wav
     asynfusion train-ae ../shared/data/beat2 -o runs/fold-TAKE/motion_ae --heldout-take TAKE
+
+(calibrate fits the amplitude gains on the three non-BEAT2 recordings, against the fold's
+training take: the held-out take plays no part.)
 
 Each ``--fold TAKE=WEIGHTS[,MOTION_AE]`` names a held-out take, weights trained without it
 (``asynfusion train/distill ... --heldout-take TAKE``) and, for the FGD, a motion autoencoder

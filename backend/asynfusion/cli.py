@@ -154,6 +154,8 @@ _LAZY_COMMANDS = (
      "train the DDIM teacher on BEAT2 (CPU, GPU or torchrun DDP)"),
     ("distill", "training.distill", "training.args:distill_arguments",
      "latent-consistency distillation of a teacher into the few-step student"),
+    ("calibrate", "training.calibrate", "training.args:calibrate_arguments",
+     "fit a student's amplitude gains on speech without capture (amplitude.py)"),
     ("eval", "evaluation.evaluate", "evaluation.args:eval_arguments",
      "metrics on held-out BEAT2 takes (JSON + table)"),
     ("train-ae", "evaluation.motion_ae", "evaluation.args:ae_arguments",

@@ -224,6 +224,8 @@ class Generator:
             "steps_body": settings.steps_body,
             "body_start": settings.body_start,
             "posture_sigma_frames": settings.posture_sigma,
+            "amplitude_gains": dict(settings.amplitude),
+            "amplitude_sigma_frames": settings.amplitude_sigma,
             "feet_planted": True,
             "guidance": settings.guidance,
             "smoothing_sigma_frames": [settings.smooth_face, settings.smooth_body],

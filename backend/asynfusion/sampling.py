@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 
 from . import windows
+from .amplitude import column_gains, scale_amplitude
 from .errors import WeightsError
 from .model import BRANCHES, AsynFusion
 from .posture import take_posture
@@ -36,6 +37,8 @@ class SamplerSettings:
     smooth_body: float = 0.0
     body_start: int | None = None  # SDEdit: the body starts from the retrieved track noised to this timestep
     posture_sigma: float = 0.0     # frames: the spine chain's slower motion from the track (posture.py)
+    amplitude: tuple[tuple[str, float], ...] = ()   # (body part, gain) of the slower motion (amplitude.py)
+    amplitude_sigma: float = 0.0   # frames: what "slower" means for those gains
 
     def plan(self, scheduler: Scheduler) -> list[dict[str, tuple[int, int]]]:
         return async_plan(scheduler.set_timesteps(self.steps_face),
@@ -85,12 +88,32 @@ def resolve_settings(config: dict, mode: str, steps_face: int | None = None, ste
     s = SamplerSettings(mode=mode, steps_face=int(saved["steps_face"]), steps_body=int(saved["steps_body"]),
                         guidance=float(saved["guidance"]),
                         body_start=None if saved["body_start"] is None else int(saved["body_start"]),
-                        posture_sigma=float(saved["posture_sigma"]))
+                        posture_sigma=float(saved["posture_sigma"]),
+                        amplitude=amplitude_gains(saved), amplitude_sigma=float(saved.get("amplitude_sigma", 0.0)))
     s = replace(s, steps_face=steps_face or s.steps_face, steps_body=steps_body or s.steps_body,
                 guidance=s.guidance if guidance is None else guidance)
     if smoothing:
         s = replace(s, smooth_face=SMOOTH_SIGMA[0], smooth_body=SMOOTH_SIGMA[1])
     return s
+
+
+def amplitude_gains(saved: dict) -> tuple[tuple[str, float], ...]:
+    """A sampler section's optional "amplitude" gains (written by asynfusion calibrate, with the
+    "amplitude_sigma" they were fitted at) as SamplerSettings holds them; none for weights not
+    calibrated."""
+    gains = saved.get("amplitude") or {}
+    sigma = saved.get("amplitude_sigma")
+    if (not isinstance(gains, dict) or not all(isinstance(v, (int, float)) and 0 < v < 10 for v in gains.values())
+            or (gains and not (isinstance(sigma, (int, float)) and 0 < sigma < 100))):
+        raise WeightsError("The \"amplitude\" entry of these weights' sampler section must map body parts to "
+                           "gains between 0 and 10, beside an \"amplitude_sigma\" in frames; run asynfusion "
+                           "calibrate on them again.")
+    try:
+        column_gains(gains)
+    except ValueError as err:
+        raise WeightsError(f"These weights' amplitude gains name a body part this version does not know: {err}; "
+                           "run asynfusion calibrate on them again.")
+    return tuple(sorted((str(k), float(v)) for k, v in gains.items()))
 
 
 @dataclass(frozen=True)
@@ -182,12 +205,16 @@ def sample_many(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, se
     if settings.posture_sigma > 0 and any(t is None for t in tracks):
         raise ValueError("taking the posture from the match needs the retrieved track")
     postures = [t if t is None or known is None else known.posture_reference(t) for t in tracks]
+    gains = column_gains(dict(settings.amplitude)).to(device) if settings.amplitude else None
     ticks = _Ticks(sum(len(ev) for ev in plan) * len(win.chunks), progress)
     for event in plan:
         for x, g, posture, estimates in zip(xs, gens, postures, denoiser.predict(xs, event, ticks)):
             for b, x0 in estimates.items():
-                if b == "body" and event[b][1] < 0 and posture is not None:
-                    x0 = take_posture(x0, posture, settings.posture_sigma)
+                if b == "body" and event[b][1] < 0:
+                    if posture is not None:
+                        x0 = take_posture(x0, posture, settings.posture_sigma)
+                    if gains is not None:
+                        x0 = scale_amplitude(x0, gains, win.frames, settings.amplitude_sigma)
                 x[b] = _step(scheduler, settings.mode, b, x[b], x0, *event[b], g)
                 if known is not None:
                     x[b] = known.paste(scheduler, b, x[b], event[b][1], g) if event[b][1] >= 0 else known.join(b, x0)

@@ -38,6 +38,16 @@ LEFT_HAND = tuple(range(25, 40))
 RIGHT_HAND = tuple(range(40, 55))
 HANDS = LEFT_HAND + RIGHT_HAND
 
+# Body parts as the amplitude statistics group them (evaluation/motion_stats.py) and the
+# amplitude gains scale them (amplitude.py); the root's own turning is the part "heading".
+BODY_PARTS: dict[str, tuple[int, ...]] = {
+    "legs": (1, 2, 4, 5, 7, 8, 10, 11),
+    "spine": (3, 6, 9),
+    "head": (12, 15),
+    "arms": (13, 14, 16, 17, 18, 19, 20, 21),
+    "hands": HANDS,
+}
+
 # The 13 upper-body joints whose speed drives BEAT2/EMAGE's Beat Consistency metric.
 UPPER_BODY = (3, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
 

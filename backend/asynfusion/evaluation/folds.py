@@ -6,7 +6,8 @@ whole held-out take, against its capture:
 * **the capture** itself (its own values; distances 0);
 * **the other take's capture**: real motion of the same speaker on other speech (the
   real-vs-real row; it is also the mismatched capture: right speaker, wrong words);
-* **the model**, over seeds, with planted feet and without (core.feet);
+* **the model**, over seeds, with planted feet and without (core.feet), and without its
+  amplitude gains (amplitude.py);
 * **motion matching** over the fold's training take (baselines.py) and a **static pose**.
 
 A metric earns a place in the headline only where real motion beats every baseline on every
@@ -39,7 +40,7 @@ RULED = (
 )
 CONSTRAINTS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide", "leg_jerk", "knee_snaps", "jaw_wide")
 BASELINE_ROWS = ("matching", "static")
-ROWS = ("capture", "other take", "model", "model, feet not planted", "matching", "static")
+ROWS = ("capture", "other take", "model", "model, feet not planted", "model, no amplitude gains", "matching", "static")
 
 
 @dataclass
@@ -99,6 +100,7 @@ def score_fold(data: str, fold: Fold, seeds: int, log=None, cache: str | None = 
         "other take": score(ev, base.mismatched, seeds),
         "model": evaluate_generator(ev, gen, settings, seeds, log=log),
         "model, feet not planted": evaluate_generator(ev, gen, settings, seeds, plant=False),
+        "model, no amplitude gains": evaluate_generator(ev, gen, replace(settings, amplitude=()), seeds),
         "matching": score(ev, base.matching, seeds),
         "static": score(ev, base.static, 1),
     }

@@ -15,15 +15,9 @@ from ..audio import MOTION_FPS
 from ..core.feet import BALLS, KNEES, LEG_COUNT, contacts, runs
 from ..core.kinematics import gaussian, posed_joints
 from ..core.quaternions import axis_angle_to_matrix
-from ..core.skeleton import HANDS
+from ..core.skeleton import BODY_PARTS
 
-GROUPS: dict[str, tuple[int, ...]] = {
-    "legs": (1, 2, 4, 5, 7, 8, 10, 11),
-    "spine": (3, 6, 9),
-    "head": (12, 15),
-    "arms": (13, 14, 16, 17, 18, 19, 20, 21),
-    "hands": HANDS,
-}
+GROUPS = BODY_PARTS
 WRISTS = (20, 21)
 BANDS = {"slow": (1.0, 2.0), "tremor": (3.0, 6.0), "fast": (6.0, 15.0)}   # Hz: strokes, the wobble band, texture
 # Hz: posture (slower than a 4 s window), sway and nods, gestures, the fast rest

@@ -165,3 +165,12 @@ def config_from(args, cls):
         elif f.default is MISSING:
             raise RecipeError(f"{f.name} is needed.")
     return cls(**values)
+
+
+def calibrate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("weights", help="student weights folder; its config.json's sampler section gets the gains")
+    p.add_argument("speech", nargs="+", help="recordings with no motion capture, not the training speaker's takes")
+    p.add_argument("--seeds", type=int, default=3, help="samples per recording and round (default 3)")
+    p.add_argument("--rounds", type=int, default=2, help="refinements of the gains (default 2)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")

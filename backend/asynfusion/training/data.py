@@ -203,7 +203,8 @@ def load_split(root: str | os.PathLike, holdout: float = DEFAULT_HOLDOUT, cache:
             cut = int(round(take.frames * (1 - holdout)))
             train.append(take.crop(0, cut))
             test.append(take.crop(cut, take.frames))
-        desc = f"last {holdout:.0%} of every take held out for evaluation, the rest trains"
+        desc = (f"last {holdout:.0%} of every take held out for evaluation, the rest trains" if holdout > 0
+                else "every take whole, nothing held out (evaluated on take-disjoint folds instead)")
     return Split([t.speaker_normalised() for t in train], [t.speaker_normalised() for t in test], desc)
 
 

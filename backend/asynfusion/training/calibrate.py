@@ -1,0 +1,132 @@
+"""``asynfusion calibrate``: fit the amplitude gains a student samples with (amplitude.py).
+
+The gains make the model move, on speech it never heard, as far per body part as the capture
+it trained on. They are fitted on recordings with no capture (other speakers: the clips given,
+none of them a BEAT2 take), against the training split the weights' own config.json names, so
+a take-disjoint fold's held-out take plays no part. Amplitudes are compared window by window
+(motion_stats.window_amplitudes): clips and takes differ in length. Each round samples every
+clip with every seed at the current gains and multiplies each gain by capture / model; the
+response is close to linear, so two rounds settle it. The result, with what it was fitted on,
+goes into config.json's sampler section.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..amplitude import PARTS, SIGMA, part_columns
+from ..core.motion_file import NUM_EXPRESSIONS
+from ..errors import UserError
+from ..evaluation.evaluate import voice_features
+from ..generate import Generator
+from ..representation import motion_to_branches
+from ..sampling import SamplerSettings
+from ..weights import CONFIG_FILE
+from .data import load_split
+
+GAIN_RANGE = (0.5, 3.0)
+
+
+WINDOW, HOP = 120, 60      # frames
+# The parts given gains. Not the legs: a standing speaker's legs follow the planted feet (the leg
+# IK of core/feet.py), and scaled leg rotations fight it; on a take-disjoint fold a legs gain of
+# 1.3 tripled the frames where a knee snaps (0.08 % -> 0.23 %, real knees 0-0.08 %).
+CALIBRATED = ("heading", "spine", "head", "arms", "hands")
+
+
+def part_amplitudes(poses: np.ndarray, trans: np.ndarray) -> dict[str, float]:
+    """Each of amplitude.PARTS' rotation spread: RMS over its 6D columns of their standard
+    deviation in a window, averaged over windows (a clip shorter than one: itself)."""
+    p = torch.as_tensor(np.asarray(poses, np.float32))
+    _, body = motion_to_branches(p, torch.zeros(len(p), NUM_EXPRESSIONS), torch.as_tensor(np.asarray(trans, np.float32)))
+    starts = range(0, max(len(body) - WINDOW, 0) + 1, HOP)
+    out = {}
+    for part in PARTS:
+        cols = body[:, part_columns(part)]
+        out[part] = float(np.mean([cols[s:s + WINDOW].std(0).square().mean().sqrt() for s in starts]))
+    return out
+
+
+def capture_amplitudes(config: dict) -> dict[str, float]:
+    """The training split's capture, as the weights' config.json describes it (data folder,
+    tail holdout, held-out take), each take's amplitudes weighted by its length."""
+    run = config.get("training", {}).get("config", {})
+    if "data" not in run:
+        raise UserError("These weights' config.json does not say what they were trained on (training.config.data); "
+                        "calibrate weights saved by asynfusion train and distill.")
+    split = load_split(run["data"], holdout=run.get("holdout", 0.15), heldout_take=run.get("heldout_take"))
+    each = [(part_amplitudes(t.poses, t.trans), t.frames) for t in split.train]
+    total = sum(n for _, n in each)
+    return {p: sum(a[p] * n for a, n in each) / total for p in PARTS}
+
+
+def model_amplitudes(gen: Generator, settings: SamplerSettings, feats: list[torch.Tensor], seeds: int
+                     ) -> dict[str, float]:
+    """The model's amplitudes over every clip and seed, planted feet and all (as generated)."""
+    sums = dict.fromkeys(PARTS, 0.0)
+    count = 0
+    for f in feats:
+        for seed in range(seeds):
+            poses, _, trans = gen.decode(gen.sample(f, torch.zeros_like(f[0]), settings, seed))
+            for p, v in part_amplitudes(poses, trans).items():
+                sums[p] += v * len(poses)
+            count += len(poses)
+    return {p: v / count for p, v in sums.items()}
+
+
+def fit_gains(gen: Generator, clips: list[Path], seeds: int, rounds: int, log=print) -> dict:
+    """Gains per part and the record of how they were fitted."""
+    target = capture_amplitudes(gen.config)
+    feats = [torch.from_numpy(voice_features(c)).to(gen.device) for c in clips]
+    base = replace(gen.settings(None, None, None), amplitude=())
+    gains = dict.fromkeys(CALIBRATED, 1.0)
+    history = []
+    for r in range(rounds + 1):
+        got = model_amplitudes(gen, replace(base, amplitude=tuple(gains.items()), amplitude_sigma=SIGMA), feats, seeds)
+        history.append({p: round(got[p] / target[p], 4) for p in PARTS})
+        log(f"round {r}: model / capture " + ", ".join(f"{p} {history[-1][p]:.3f}" for p in PARTS))
+        if r == rounds:
+            break
+        gains = {p: float(np.clip(gains[p] * target[p] / got[p], *GAIN_RANGE)) for p in CALIBRATED}
+        log("  gains " + ", ".join(f"{p} {g:.3f}" for p, g in gains.items()))
+    return {"gains": {p: round(g, 4) for p, g in gains.items()}, "sigma": SIGMA,
+            "fit": {"clips": [c.name for c in clips], "seeds": seeds, "rounds": rounds,
+                    "model_over_capture": history,
+                    "about": "amplitude.py; fitted by asynfusion calibrate on speech with no capture against "
+                             "the training split's capture, window by window"}}
+
+
+def write_gains(folder: Path, fitted: dict) -> None:
+    """Into config.json's sampler section, written whole to a new file and moved into place."""
+    path = folder / CONFIG_FILE
+    config = json.loads(path.read_text())
+    config["sampler"]["amplitude"] = fitted["gains"]
+    config["sampler"]["amplitude_sigma"] = fitted["sigma"]
+    config["sampler"]["amplitude_fit"] = fitted["fit"]
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def run(args) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    clips = [Path(c) for c in args.speech]
+    missing = [str(c) for c in clips if not c.is_file()]
+    if missing:
+        raise UserError(f"No recording at {', '.join(missing)}; name speech files without motion capture.")
+    gen = Generator(args.weights, args.device)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    fitted = fit_gains(gen, clips, args.seeds, args.rounds, log)
+    if not all(math.isfinite(g) for g in fitted["gains"].values()):
+        raise UserError("The fitted gains are not finite numbers; nothing was written.")
+    write_gains(Path(args.weights), fitted)
+    log(f"wrote amplitude gains to {Path(args.weights) / CONFIG_FILE}: {fitted['gains']}")
+    return 0
