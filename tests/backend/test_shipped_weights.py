@@ -92,27 +92,34 @@ def test_five_minutes_of_silence_and_ten_of_speech_stay_on_the_floor(long_speech
     _check_grounded(tmp_path / "speech.npz", 600 * 30)
 
 
-@pytest.mark.shared_data("beat2")
-def test_shipped_weights_take_the_spine_chains_slow_posture_from_the_match(tmp_path):
-    """On held-out speech the student's own posture is steadier than the capture's (model card,
-    v5.1); the posture step moves the spine and head further and leaves the root, the legs and
-    the face exactly as they were."""
+def test_shipped_weights_take_the_spine_chains_slow_posture_from_the_match():
+    """On speech it never heard the student's own posture is steadier than a speaker's (model
+    card, v5.1); the posture step moves the spine and head further and leaves the root, the legs
+    and the face exactly as they were. The bundled LibriSpeech clip (another speaker), 3 seeds."""
     from dataclasses import replace
 
-    from asynfusion.evaluation.evaluate import Evaluation, evaluate_generator
+    from asynfusion.evaluation.motion_stats import group_amplitudes
 
-    from .conftest import BEAT2
-
-    ev = Evaluation(BEAT2, cache=str(tmp_path))
     gen = Generator(WEIGHTS, "cpu")
     on = gen.settings(None, None, None)
     assert on.posture_sigma > 0
-    with_posture = evaluate_generator(ev, gen, on, seeds=3)
-    own = evaluate_generator(ev, gen, replace(on, posture_sigma=0.0), seeds=3)
-    for group in ("amp_spine", "amp_head"):
-        assert with_posture[group] > 1.03 * own[group], group
-    for key in ("amp_root", "amp_legs", "viseme", "closure", "expr_amp"):
-        assert with_posture[key] == own[key], key
+    feats, offset = audio.speaker_normalise(audio.audio_features(audio.normalise_loudness(audio.load_audio(SPEECH_OGG))))
+
+    def spreads(settings):
+        out = []
+        for seed in range(3):
+            poses, expressions, trans = gen.decode(gen.sample(feats, offset, settings, seed))
+            out.append((group_amplitudes(forward_kinematics(poses, trans), poses), poses, expressions, trans))
+        return out
+
+    with_posture, own = spreads(on), spreads(replace(on, posture_sigma=0.0))
+    for group in ("spine", "head"):
+        assert np.mean([w[0][group] for w in with_posture]) > 1.03 * np.mean([o[0][group] for o in own]), group
+    legs = [3 * j + k for j in (0, 1, 2, 4, 5, 7, 8, 10, 11) for k in range(3)]     # the root and the legs
+    for w, o in zip(with_posture, own):
+        np.testing.assert_array_equal(w[1][:, legs], o[1][:, legs])
+        np.testing.assert_array_equal(w[2], o[2])
+        np.testing.assert_array_equal(w[3], o[3])
 
 
 def test_shipped_weights_planted_feet_stand_still_on_speech_they_never_heard(tmp_path):
