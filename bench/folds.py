@@ -2,8 +2,8 @@
 baselines (evaluation/folds.py), written as markdown with both folds and their mean.
 
     .venv/bin/python bench/folds.py ../shared/data/beat2 \\
-        --fold 2_scott_0_2_2=runs/fold-2_scott_0_2_2/student,runs/fold-2_scott_0_2_2/motion_ae \\
-        --fold 2_scott_0_1_1=runs/fold-2_scott_0_1_1/student,runs/fold-2_scott_0_1_1/motion_ae \\
+        --fold 2_scott_0_2_2=runs/fold-2_scott_0_2_2/calibrated,runs/fold-2_scott_0_2_2/motion_ae \\
+        --fold 2_scott_0_1_1=runs/fold-2_scott_0_1_1/calibrated,runs/fold-2_scott_0_1_1/motion_ae \\
         --seeds 3 -o bench/FOLDS.md
 
 The fold weights, with the shipped recipe (weights/MODEL_CARD.md), per held-out TAKE:
@@ -12,7 +12,8 @@ The fold weights, with the shipped recipe (weights/MODEL_CARD.md), per held-out 
         --lr 4e-4 --width 128 --depth 4 --no-mirror --heldout-take TAKE
     asynfusion distill ../shared/data/beat2 --teacher runs/fold-TAKE/teacher -o runs/fold-TAKE/student \\
         --steps 400 --batch 24 --lr 1e-4 --no-mirror --w-min 3 --w-max 3 --heldout-take TAKE
-    asynfusion calibrate runs/fold-TAKE/student ../shared/data/speech/*.ogg ../shared/data/speech/*.wav
+    asynfusion calibrate runs/fold-TAKE/student ../shared/data/speech/*.ogg ../shared/data/speech/*.wav \\
+        -o runs/fold-TAKE/calibrated
     asynfusion train-ae ../shared/data/beat2 -o runs/fold-TAKE/motion_ae --heldout-take TAKE
 
 (calibrate fits the amplitude gains on the three non-BEAT2 recordings, against the fold's

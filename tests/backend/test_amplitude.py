@@ -119,11 +119,34 @@ def test_calibration_brings_the_model_towards_the_training_capture(tmp_path):
     cfg["training"]["config"]["data"] = str(BEAT2)
     (folder / "config.json").write_text(json.dumps(cfg))
     clip = BEAT2.parent / "speech" / "3436-172162-0000.ogg"
-    assert main(["calibrate", str(folder), str(clip), "--seeds", "1", "--rounds", "1", "--device", "cpu"]) == 0
-    fitted = json.loads((folder / "config.json").read_text())["sampler"]
+    before_bytes = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    out = tmp_path / "calibrated"
+    assert main(["calibrate", str(folder), str(clip), "-o", str(out), "--seeds", "1", "--rounds", "1",
+                 "--device", "cpu"]) == 0
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before_bytes   # the input as it was
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors", "motion_db.safetensors"]
+    assert (out / "model.safetensors").read_bytes() == before_bytes["model.safetensors"]
+    Generator(out, "cpu")                                                        # loads as weights
+    fitted = json.loads((out / "config.json").read_text())["sampler"]
     before, after = fitted["amplitude_fit"]["model_over_capture"]
     assert set(fitted["amplitude"]) == set(CALIBRATED) and fitted["amplitude_sigma"] == SIGMA
     far = [p for p in CALIBRATED if abs(np.log(before[p])) > 0.1]
     assert far, before                                      # something to correct
     for p in far:
         assert abs(np.log(after[p])) < abs(np.log(before[p])), (p, before[p], after[p])
+
+
+def test_calibrate_never_writes_over_weights(tmp_path, capsys):
+    """An --out that exists (the weights themselves, or any folder) is one sentence and nothing
+    is written; so is a missing recording."""
+    from asynfusion.cli import main
+
+    weights = default_weights_dir()
+    config = (weights / "config.json").read_bytes()
+    for out in (weights, tmp_path):
+        assert main(["calibrate", str(weights), str(SPEECH_WAV), "-o", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert "already exists" in err and "Traceback" not in err and err.count("\n") == 1
+    assert main(["calibrate", str(weights), str(tmp_path / "none.wav"), "-o", str(tmp_path / "new")]) == 1
+    assert "No recording" in capsys.readouterr().err and not (tmp_path / "new").exists()
+    assert (weights / "config.json").read_bytes() == config

@@ -7,14 +7,17 @@ a take-disjoint fold's held-out take plays no part. Amplitudes are compared wind
 (motion_stats.window_amplitudes): clips and takes differ in length. Each round samples every
 clip with every seed at the current gains and multiplies each gain by capture / model; the
 response is close to linear, so two rounds settle it. The result, with what it was fitted on,
-goes into config.json's sampler section.
+goes into the sampler section of the config.json of a new weights folder (``--out``): the
+weights calibrated are an input and stay as they were.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,8 +30,9 @@ from ..errors import UserError
 from ..evaluation.evaluate import voice_features
 from ..generate import Generator
 from ..representation import motion_to_branches
+from ..retrieval import DB_FILE
 from ..sampling import SamplerSettings
-from ..weights import CONFIG_FILE
+from ..weights import CONFIG_FILE, WEIGHTS_FILE
 from .data import load_split
 
 GAIN_RANGE = (0.5, 3.0)
@@ -103,16 +107,35 @@ def fit_gains(gen: Generator, clips: list[Path], seeds: int, rounds: int, log=pr
                              "the training split's capture, window by window"}}
 
 
-def write_gains(folder: Path, fitted: dict) -> None:
-    """Into config.json's sampler section, written whole to a new file and moved into place."""
-    path = folder / CONFIG_FILE
-    config = json.loads(path.read_text())
+WEIGHTS_FILES = (WEIGHTS_FILE, DB_FILE)      # what a weights folder holds besides config.json
+
+
+def write_calibrated(source: Path, out: Path, fitted: dict) -> None:
+    """``source``'s weights with the gains in config.json's sampler section, as the new folder
+    ``out``: assembled beside it and renamed into place, so it appears whole or not at all."""
+    config = json.loads((source / CONFIG_FILE).read_text())
     config["sampler"]["amplitude"] = fitted["gains"]
     config["sampler"]["amplitude_sigma"] = fitted["sigma"]
     config["sampler"]["amplitude_fit"] = fitted["fit"]
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        for name in WEIGHTS_FILES:
+            if (source / name).is_file():
+                shutil.copy2(source / name, tmp / name)
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def check_out(source: Path, out: Path) -> None:
+    """``out`` must be a new folder in an existing one: calibration never writes over weights."""
+    if out.exists() or out.is_symlink():
+        raise UserError(f"{out} already exists; give --out a new folder name (the weights calibrated, "
+                        f"{source}, stay as they are).")
+    if not out.parent.is_dir():
+        raise UserError(f"The folder {out.parent} does not exist; create it first or choose another --out.")
 
 
 def run(args) -> int:
@@ -122,11 +145,14 @@ def run(args) -> int:
     missing = [str(c) for c in clips if not c.is_file()]
     if missing:
         raise UserError(f"No recording at {', '.join(missing)}; name speech files without motion capture.")
-    gen = Generator(args.weights, args.device)
+    source, out = Path(args.weights), Path(args.out)
+    check_out(source, out)
+    gen = Generator(source, args.device)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     fitted = fit_gains(gen, clips, args.seeds, args.rounds, log)
     if not all(math.isfinite(g) for g in fitted["gains"].values()):
         raise UserError("The fitted gains are not finite numbers; nothing was written.")
-    write_gains(Path(args.weights), fitted)
-    log(f"wrote amplitude gains to {Path(args.weights) / CONFIG_FILE}: {fitted['gains']}")
+    check_out(source, out)
+    write_calibrated(source, out, fitted)
+    log(f"wrote {out}: {source}'s weights with amplitude gains {fitted['gains']}")
     return 0
