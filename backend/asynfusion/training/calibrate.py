@@ -3,9 +3,10 @@
 The gains make the model move, on speech it never heard, as far per body part as the capture
 it trained on. They are fitted on recordings with no capture (other speakers: the clips given,
 none of them a BEAT2 take), against the training split the weights' own config.json names, so
-a take-disjoint fold's held-out take plays no part. Amplitudes are compared window by window
-(motion_stats.window_amplitudes): clips and takes differ in length. Each round samples every
-clip with every seed at the current gains and multiplies each gain by capture / model; the
+a take-disjoint fold's held-out take plays no part. What is matched is the spread of each
+part's joint rotations in the 6D form the gains scale (the root's rotation for the heading), so a
+gain moves its own part only (in positions an arm's swing would count as the hand's), in 4 s
+windows, since clips and takes differ in length. Each round samples every clip with every seed at the current gains and multiplies each gain by capture / model; the
 response is close to linear, so two rounds settle it. The result, with what it was fitted on,
 goes into the sampler section of the config.json of a new weights folder (``--out``): the
 weights calibrated are an input and stay as they were.
@@ -36,8 +37,6 @@ from ..weights import CONFIG_FILE, WEIGHTS_FILE
 from .data import load_split
 
 GAIN_RANGE = (0.5, 3.0)
-
-
 WINDOW, HOP = 120, 60      # frames
 # The parts given gains. Not the legs: a standing speaker's legs follow the planted feet (the leg
 # IK of core/feet.py), and scaled leg rotations fight it; on a take-disjoint fold a legs gain of
