@@ -337,7 +337,8 @@ def test_random_weights_a_regenerated_range_takes_its_posture_from_the_take_at_i
 
 def test_random_weights_guidance_steps_the_teacher_from_the_conditional_half_at_w1_and_the_unconditional_at_w0():
     """distill.teacher_step and the sampler share sampling.guided: w = 1 must be the prediction
-    with the audio and the retrieved track, w = 0 the one with neither (null audio, zero track)."""
+    with the audio and the retrieved track, w = 0 the one with neither (null audio, zero track);
+    each branch is guided at its own scale (a face guidance of its own, distill's w_face)."""
     from asynfusion.model import BRANCHES, AsynFusion
     from asynfusion.model.config import ModelConfig
     from asynfusion.schedule import Scheduler
@@ -362,8 +363,11 @@ def test_random_weights_guidance_steps_the_teacher_from_the_conditional_half_at_
             out, _ = model(x_t, t, ctx, retrieved=retrieved)
         return out
 
-    for w, want in ((1.0, alone(False, track)), (0.0, alone(True, torch.zeros_like(track)))):
-        got = teacher_step(model, sched, x_t, t, clean, feats, torch.full((n,), w), track)
+    cond, uncond = alone(False, track), alone(True, torch.zeros_like(track))
+    for w, want in (({"face": 1.0, "body": 1.0}, cond), ({"face": 0.0, "body": 0.0}, uncond),
+                    ({"face": 1.0, "body": 0.0}, {"face": cond["face"], "body": uncond["body"]}),
+                    ({"face": 0.0, "body": 1.0}, {"face": uncond["face"], "body": cond["body"]})):
+        got = teacher_step(model, sched, x_t, t, clean, feats, {b: torch.full((n,), w[b]) for b in BRANCHES}, track)
         for b in BRANCHES:
             torch.testing.assert_close(got[b], want[b], atol=1e-5, rtol=1e-5)
     assert (alone(False, track)["body"] - alone(False, torch.zeros_like(track))["body"]).abs().max() > 1e-3
