@@ -24,14 +24,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BEAT2 = REPO.parent / "shared" / "data" / "beat2"
-# name: (mode, steps_face, steps_body, body SDEdit start or None); the rest as sampling.RECIPE[mode]
-# has it (the LCM rows take the posture step, as generating does)
+# name: (mode, steps_face, steps_body, body SDEdit start or None, face guided at its last step);
+# the rest as sampling.RECIPE[mode] has it (the LCM rows take the posture step, as generating does)
 SAMPLERS = {
-    "teacher DDIM 50": ("ddim", 50, 50, None),
-    "LCM 6+6, body from the match (default)": ("lcm", 6, 6, 759),
-    "LCM 6+4, body from the match": ("lcm", 6, 4, 759),
-    "LCM async 4+2": ("lcm", 4, 2, None),
-    "LCM 1+1": ("lcm", 1, 1, None),
+    "teacher DDIM 50": ("ddim", 50, 50, None, False),
+    "LCM 6+6, body from the match, face guided last (default)": ("lcm", 6, 6, 759, True),
+    "LCM 6+6, body from the match": ("lcm", 6, 6, 759, False),
+    "LCM 6+4, body from the match": ("lcm", 6, 4, 759, False),
+    "LCM async 4+2": ("lcm", 4, 2, None, False),
+    "LCM 1+1": ("lcm", 1, 1, None, False),
 }
 
 
@@ -72,9 +73,10 @@ def one_cell(clip: str, weights: str, sampler: str, runs: int, device: str) -> d
     from asynfusion.sampling import RECIPE, SamplerSettings
 
     gen = Generator(weights, device)
-    mode, sf, sb, start = SAMPLERS[sampler]
+    mode, sf, sb, start, face_guided = SAMPLERS[sampler]
     settings = SamplerSettings(mode=mode, steps_face=sf, steps_body=sb, guidance=RECIPE[mode]["guidance"],
-                               body_start=start, posture_sigma=RECIPE[mode]["posture_sigma"])
+                               body_start=start, posture_sigma=RECIPE[mode]["posture_sigma"],
+                               face_guidance=RECIPE[mode]["face_guidance"] if face_guided else 1.0)
     times_audio, times_model = [], []
     for i in range(runs + 1):
         t0 = time.perf_counter()

@@ -228,6 +228,7 @@ class Generator:
             "amplitude_sigma_frames": settings.amplitude_sigma,
             "feet_planted": True,
             "guidance": settings.guidance,
+            "face_guidance_last_step": settings.face_guidance if settings.guides_face_last else 1.0,
             "smoothing_sigma_frames": [settings.smooth_face, settings.smooth_body],
             "audio_file": os.path.basename(os.fspath(audio_path)),
             "audio_sha256": audio.file_digest(audio_path),

@@ -39,6 +39,13 @@ class SamplerSettings:
     posture_sigma: float = 0.0     # frames: the spine chain's slower motion from the track (posture.py)
     amplitude: tuple[tuple[str, float], ...] = ()   # (body part, gain) of the slower motion (amplitude.py)
     amplitude_sigma: float = 0.0   # frames: what "slower" means for those gains
+    face_guidance: float = 1.0     # classifier-free guidance on the face's last step, on top of a student's baked in
+
+    @property
+    def guides_face_last(self) -> bool:
+        """An unconditional pass at the face's last step only: a sampler that already guides
+        every step (DDIM at guidance != 1) has no use for it."""
+        return self.face_guidance != 1.0 and not (self.mode == DDIM and self.guidance != 1.0)
 
     def plan(self, scheduler: Scheduler) -> list[dict[str, tuple[int, int]]]:
         return async_plan(scheduler.set_timesteps(self.steps_face),
@@ -57,11 +64,15 @@ SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Ga
 # body steps and 1.05-1.07x with 6 (two distillations at guidance 2, 3 seeds each; FGD 53-55
 # against 62-66), the shipped one (guidance 3) 1.79x and 1.21x (weights/MODEL_CARD.md). Its
 # spine chain takes the posture slower than one cycle per 4 s window from the retrieved track
-# (posture.py): sigma 16 frames, the Gaussian whose half-power frequency is 0.25 Hz. A DDIM
-# teacher samples 50 steps a branch at guidance 2.
+# (posture.py): sigma 16 frames, the Gaussian whose half-power frequency is 0.25 Hz. The face's
+# last step is guided at 2.5 on top of the student's baked-in guidance: a 400-step student closes
+# /p b m/ about as shallowly as its teacher unguided; 2.5 is the largest of 2, 2.5, 3, 4 that keeps
+# fully open mouths (jawOpen >= 0.95) within the capture's + 1 point on both take-disjoint folds
+# (bench/face_guidance.py). A DDIM teacher samples 50 steps a branch at guidance 2.
 RECIPE: dict[str, dict[str, float | int | None]] = {
     DDIM: {"steps_face": 50, "steps_body": 50, "guidance": 2.0, "body_start": None, "posture_sigma": 0.0},
-    LCM: {"steps_face": 6, "steps_body": 6, "guidance": 2.0, "body_start": 759, "posture_sigma": 16.0},
+    LCM: {"steps_face": 6, "steps_body": 6, "guidance": 2.0, "body_start": 759, "posture_sigma": 16.0,
+          "face_guidance": 2.5},
 }
 
 
@@ -89,12 +100,22 @@ def resolve_settings(config: dict, mode: str, steps_face: int | None = None, ste
                         guidance=float(saved["guidance"]),
                         body_start=None if saved["body_start"] is None else int(saved["body_start"]),
                         posture_sigma=float(saved["posture_sigma"]),
-                        amplitude=amplitude_gains(saved), amplitude_sigma=float(saved.get("amplitude_sigma", 0.0)))
+                        amplitude=amplitude_gains(saved), amplitude_sigma=float(saved.get("amplitude_sigma", 0.0)),
+                        face_guidance=face_guidance(saved))
     s = replace(s, steps_face=steps_face or s.steps_face, steps_body=steps_body or s.steps_body,
                 guidance=s.guidance if guidance is None else guidance)
     if smoothing:
         s = replace(s, smooth_face=SMOOTH_SIGMA[0], smooth_body=SMOOTH_SIGMA[1])
     return s
+
+
+def face_guidance(saved: dict) -> float:
+    """A sampler section's optional "face_guidance" (1 where absent: none)."""
+    g = saved.get("face_guidance", 1.0)
+    if isinstance(g, bool) or not isinstance(g, (int, float)) or not 1.0 <= g <= 10.0:
+        raise WeightsError("The \"face_guidance\" entry of these weights' sampler section must be a number from 1 "
+                           "to 10; set it to 1 to sample the face without it.")
+    return float(g)
 
 
 def amplitude_gains(saved: dict) -> tuple[tuple[str, float], ...]:
@@ -206,7 +227,7 @@ def sample_many(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, se
         raise ValueError("taking the posture from the match needs the retrieved track")
     postures = [t if t is None or known is None else known.posture_reference(t) for t in tracks]
     gains = column_gains(dict(settings.amplitude)).to(device) if settings.amplitude else None
-    ticks = _Ticks(sum(len(ev) for ev in plan) * len(win.chunks), progress)
+    ticks = _Ticks((sum(len(ev) for ev in plan) + settings.guides_face_last) * len(win.chunks), progress)
     for event in plan:
         for x, g, posture, estimates in zip(xs, gens, postures, denoiser.predict(xs, event, ticks)):
             for b, x0 in estimates.items():
@@ -304,6 +325,13 @@ class _Denoiser:
                 self.cond.append(None if retrieved[0] is None else _retrieved_input(
                     torch.cat([win.split(r, sl) for r in retrieved if r is not None]), self.guided))
         self.caches: list[dict] = [{} for _ in win.chunks]
+        self.null_ctx: list[torch.Tensor] = []     # the unconditional pass of the face's last step
+        if settings.guides_face_last:
+            with self.autocast:
+                for sl in win.chunks:
+                    a = win.split(feats, sl)
+                    null = model.encode_audio(a, torch.ones(len(a), dtype=torch.bool, device=self.device))
+                    self.null_ctx.append(self.tiled(null, len(retrieved)))
 
     def doubled(self, x: torch.Tensor) -> torch.Tensor:
         """Conditional and unconditional halves in one batch when guiding."""
@@ -337,6 +365,17 @@ class _Denoiser:
                 pred[b].append((guided(o, n, settings.guidance) if self.guided else o)
                                .unflatten(0, (len(xs), -1)))
             ticks(len(stepping))
+            if self.null_ctx and "face" in stepping and event["face"][1] < 0:
+                # the face alone at the same point without audio, beside the body it just read:
+                # its last estimate is pushed away from that by face_guidance (the body's keys
+                # and values come from the cache, so the extra pass costs the face branch only)
+                with self.autocast:
+                    unc, _ = self.model({"face": xin["face"]}, {"face": tin["face"]}, self.null_ctx[ci],
+                                        self.caches[ci], speaker=spk, guidance=g)
+                cond = pred["face"][-1].flatten(0, 1)
+                pred["face"][-1] = guided(torch.cat([cond, unc["face"].float()]), len(cond),
+                                          settings.face_guidance).unflatten(0, (len(xs), -1))
+                ticks(1)
         return [{b: win.merge(torch.cat([p[k] for p in pred[b]])) for b in stepping} for k in range(len(xs))]
 
 

@@ -1,6 +1,7 @@
 """Samplers (random weights): step counts per branch, determinism, seams of long audio."""
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -107,7 +108,7 @@ def test_a_student_is_sampled_on_the_grid_saved_with_it_random_weights(tmp_path)
     seen = []
     gen.model.branches["face"].time.register_forward_hook(lambda m, i, o: seen.append(int(i[0][0])))
     gen.sample(torch.randn(130, 66), torch.zeros(66), gen.settings(4, 4, None), 0)
-    assert seen == [999, 749, 499, 249]
+    assert seen == [999, 749, 499, 249, 249]      # the last twice: its pass without audio (face_guidance)
 
 
 @pytest.mark.parametrize("steps_face,steps_body", [(4, 2), (1, 1), (2, 4)])
@@ -381,3 +382,40 @@ def test_guided_is_uncond_plus_w_times_the_difference():
     track = torch.ones(2, 4)
     both = with_unconditional_track(track)
     assert both[:2].eq(1).all() and both[2:].eq(0).all()
+
+
+@pytest.mark.parametrize("steps_face,steps_body", [(4, 4), (2, 4)])
+def test_random_weights_face_guidance_pushes_only_the_face_last_estimate_away_from_the_unconditional(
+        random_weights, steps_face, steps_body):
+    """face_guidance: one extra pass of the face branch alone, without audio, at its last step, and
+    the face's estimate there moved linearly in g (cond + (g - 1)(cond - uncond)); every earlier
+    step, and the body, as without it. Guidance at any other step would make the face non-linear in g."""
+    gen = Generator(random_weights, "cpu")
+    feats = torch.randn(300, 66)
+    base = SamplerSettings(mode="lcm", steps_face=steps_face, steps_body=steps_body, guidance=2.0, chunk=64)
+    plain = gen.sample(feats, torch.zeros(66), base, 0)
+    calls = count_branch_evaluations(gen.model)
+    ticks: list[float] = []
+    out = {g: gen.sample(feats, torch.zeros(66), replace(base, face_guidance=g), 0,
+                         progress=ticks.append if g == 2.0 else None) for g in (1.0, 2.0, 3.0)}
+    assert calls == Counter(face=3 * steps_face + 2, body=3 * steps_body)
+    assert ticks[-1] == pytest.approx(1.0) and ticks == sorted(ticks)
+    assert torch.equal(out[1.0]["face"], plain["face"])
+    for g in (2.0, 3.0):
+        assert torch.equal(out[g]["body"], plain["body"])
+    step = out[2.0]["face"] - plain["face"]
+    assert step.abs().max() > 1e-3
+    torch.testing.assert_close(out[3.0]["face"] - plain["face"], 2 * step, atol=1e-4, rtol=1e-3)
+
+
+def test_face_guidance_is_read_from_the_sampler_section_and_bad_values_are_one_sentence():
+    from asynfusion.errors import WeightsError
+    from asynfusion.sampling import RECIPE, resolve_settings
+
+    sampler = dict(RECIPE["lcm"])
+    assert resolve_settings({"sampler": dict(sampler, face_guidance=2.5)}, "lcm").face_guidance == 2.5
+    assert resolve_settings({"sampler": {k: v for k, v in sampler.items() if k != "face_guidance"}},
+                            "lcm").face_guidance == 1.0
+    for bad in (0.5, 11, "2", True, None):
+        with pytest.raises(WeightsError, match="face_guidance"):
+            resolve_settings({"sampler": dict(sampler, face_guidance=bad)}, "lcm")

@@ -51,7 +51,7 @@ def _features(gen: Generator) -> tuple[torch.Tensor, torch.Tensor]:
     return audio.speaker_normalise(audio.audio_features(wave, gen.device))
 
 
-def test_the_student_has_guidance_built_in_and_one_forward_pass_per_step():
+def test_the_student_has_guidance_built_in_and_one_forward_pass_per_step_and_the_face_one_more():
     student = Generator(WEIGHTS, "cpu")
     distilled = student.config["training"]["distillation"]
     assert distilled["w_min"] == distilled["w_max"] == 3.0        # the shipped student: guidance 3 (model card)
@@ -65,6 +65,12 @@ def test_the_student_has_guidance_built_in_and_one_forward_pass_per_step():
     # the body starts from the motion-matched track noised to the default start, on the student's grid
     assert settings.body_start is not None and times == student.scheduler.set_timesteps(settings.steps_body,
                                                                                           settings.body_start)
+    # the face's last step runs once more, without audio, for its guidance there (model card)
+    faces: list[int] = []
+    student.model.branches["face"].time.register_forward_hook(lambda m, i, o: faces.append(int(i[0][0])))
+    student.sample(*_features(student), settings, 0)
+    grid = student.scheduler.set_timesteps(settings.steps_face)
+    assert settings.face_guidance == 2.5 and faces == grid + grid[-1:]
 
 
 def _check_grounded(path, frames):

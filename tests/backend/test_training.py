@@ -30,7 +30,7 @@ from asynfusion.training import common
 from asynfusion.training.args import DEFAULT_HOLDOUT, DistillConfig, TrainConfig
 from asynfusion.training.data import Windows, fit_normaliser, load_split, load_take
 from asynfusion.training.distill import distill
-from asynfusion.training.train import Denoiser, mask_bands, train, warp_voice
+from asynfusion.training.train import Denoiser, train, warp_voice
 from asynfusion.weights import load_weights
 
 from .conftest import BEAT2, PYTHON, cli_env
@@ -159,22 +159,6 @@ def test_the_voice_warp_moves_the_mel_axis_of_every_block_alike_and_leaves_onset
         torch.testing.assert_close(warped[..., k * d: (k + 1) * d], block)
         torch.testing.assert_close(block[..., n:], wide[..., k * d + n: (k + 1) * d])
     assert not torch.allclose(warped[..., :n], wide[..., :n])
-
-
-def test_band_masks_zero_the_same_mel_bands_in_every_block_of_an_item_and_leave_onset_and_energy():
-    d, n = audio.FEATURE_DIM, audio.N_MELS
-    wide = torch.randn(64, 40, audio.WIDE_DIM) + 3.0          # nowhere zero by chance
-    masked = mask_bands(wide, 8, torch.Generator().manual_seed(1))
-    zero = masked == 0
-    assert torch.equal(mask_bands(wide, 0, torch.Generator().manual_seed(1)), wide)
-    per_item = zero[:, 0, :n]                                  # (items, mel): masked bands, first frame
-    assert torch.equal(zero, zero[:, :1].expand_as(zero))      # the same bands over time
-    for k in range(1 + audio.SUBFRAMES):
-        assert torch.equal(zero[:, 0, k * d: k * d + n], per_item)          # and in every block
-        assert not zero[..., k * d + n: (k + 1) * d].any()                  # onset and energy kept
-    widths = per_item.sum(1)
-    assert widths.max() <= 16 and widths.float().mean() > 2                # two bands of up to 8
-    assert torch.equal(masked[~zero], wide[~zero])
 
 
 def test_a_take_recorded_elsewhere_keeps_its_motion_and_phones_and_only_its_speech_changes(split, one_thread):

@@ -372,7 +372,7 @@ def describe_settings(gen: Generator, s: SamplerSettings, cosync: bool = True) -
             "steps_body": s.steps_body, "body_start": s.body_start,
             "posture_sigma": s.posture_sigma,
             "synchronous": s.steps_face == s.steps_body and s.body_start is None, "guidance": s.guidance,
-            "cosync": cosync, "device": gen.device_name}
+            "face_guidance": s.face_guidance, "cosync": cosync, "device": gen.device_name}
 
 
 def finite(v):

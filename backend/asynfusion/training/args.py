@@ -50,7 +50,6 @@ class TrainConfig(RunOptions):
     body_audio_lowpass: float = 6.0  # sigma (frames) of the audio the body hears: syllable-rate detail made it tremble
     body_noise_lowpass: float = 2.0  # sigma (frames) of the body's temporally correlated diffusion noise
     vtlp: float = 0.12              # vocal-tract-length warp of the mel axis, factor in [1-v, 1+v]
-    band_mask: int = 0              # SpecAugment frequency masks: two bands of up to this many mel channels (0: off)
     stretch: float = 0.0            # time-stretched copies of every take at rates 1 ± s, 1 ± s/2
     viseme_weight: float = 0.1      # auxiliary viseme loss (viseme_loss.py) on the predicted face; 0: off
     voices: int = 0                 # copies of every take with noisy, reverberant or telephone speech
@@ -74,7 +73,6 @@ class DistillConfig(RunOptions):
     w_min: float = 2.0              # guidance scales drawn uniformly in [w_min, w_max];
     w_max: float = 2.0              # equal: guidance baked in, no guidance input (see distill.py)
     w_face: float = 0.0             # the face branch's own baked-in guidance (0: the body's w)
-    face_lr: float = 1.0            # the face branch's learning rate, as a multiple of lr
     huber_c: float = 0.001
     decoupled: float = 0.5
     vtlp: float = 0.12              # as in training: the student sees the voices the teacher saw

@@ -87,16 +87,6 @@ def consistency_target(target: AsynFusion, x_prev, t_prev, feats, w, retrieved) 
     return {b: torch.where((t_prev[b] < 0)[:, None, None], x_prev[b], tgt[b]) for b in BRANCHES}
 
 
-def param_groups(student: AsynFusion, face_lr: float) -> list[dict]:
-    """The face branch's parameters at ``face_lr`` times the rate, everything else at 1: a
-    short distillation keeps the body near the teacher's unguided, steadier motion while the
-    face, at its own guidance, has to travel further from it in the same number of steps."""
-    face = [p for p in student.branch("face").parameters() if p.requires_grad]
-    ids = {id(p) for p in face}
-    rest = [p for p in student.parameters() if p.requires_grad and id(p) not in ids]
-    return [{"params": rest, "lr_scale": 1.0}, {"params": face, "lr_scale": face_lr}]
-
-
 def pseudo_huber(a: torch.Tensor, b: torch.Tensor, c: float) -> torch.Tensor:
     return (torch.sqrt((a - b) ** 2 + c * c) - c).mean()
 
@@ -136,7 +126,7 @@ def _prepare(cfg: DistillConfig, d: common.Dist, out: Path) -> tuple[_Run, Windo
     target.load_state_dict(student.state_dict())
     target.requires_grad_(False)
     target_ema = common.EMA(target, cfg.ema)
-    opt = torch.optim.AdamW(param_groups(student, cfg.face_lr), lr=cfg.lr, weight_decay=0.0)
+    opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=0.0)
     state = {"step": 0, "history": []}
     if cfg.resume and (out / common.STATE_FILE).is_file():
         state = common.load_checkpoint(out, student, None, opt)
@@ -188,8 +178,6 @@ def check_options(cfg: DistillConfig) -> None:
     if cfg.w_face and cfg.w_max > cfg.w_min:
         raise UserError("A face guidance of its own (--w-face) needs the guidance baked in (--w-min equal to "
                         "--w-max); leave --w-face at 0 to distil a student with a guidance input.")
-    if not cfg.face_lr > 0:
-        raise UserError(f"--face-lr is a multiple of the learning rate and must be above 0, not {cfg.face_lr:g}.")
 
 
 def distill(cfg: DistillConfig) -> Path:
@@ -211,7 +199,7 @@ def distill(cfg: DistillConfig) -> Path:
     run.student.train()
     for step in range(run.state["step"], cfg.steps):
         for g in run.opt.param_groups:
-            g["lr"] = g["lr_scale"] * common.cosine_lr(step, cfg.steps, cfg.lr, warmup=100)
+            g["lr"] = common.cosine_lr(step, cfg.steps, cfg.lr, warmup=100)
         loss = _step(run, net, next(data), cfg, gen, d.device)
         run.target_ema.update(run.student, step, warmup=False)
         run.target_ema.copy_to(run.target)

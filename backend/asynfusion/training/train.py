@@ -4,8 +4,7 @@ Per batch: a ``decoupled`` fraction draws face and body timesteps independently
 (so asynchronous sampling is in-distribution), audio is replaced by the learned
 null input with probability ``audio_drop`` (classifier-free guidance; the retrieved
 track goes with it), the retrieved track alone is dropped with ``retrieval_drop``,
-the mel axis is warped by a random vocal-tract-length factor (other voices) and, with
-``band_mask``, two bands of it are masked (mask_bands).
+and the mel axis is warped by a random vocal-tract-length factor (other voices).
 The loss is x0 MSE + velocity + acceleration terms on each branch, with the face's
 frames weighted by their phones (closures count most), plus the auxiliary viseme
 loss (viseme_loss.py) where the takes have phone alignments. Runs on CPU, one GPU, or
@@ -90,24 +89,6 @@ def warp_voice(audio: torch.Tensor, amount: float, gen: torch.Generator) -> torc
     return torch.cat([take(lo) * (1 - frac) + take(hi) * frac, audio[..., N_MELS:]], -1).reshape(shape)
 
 
-def mask_bands(audio: torch.Tensor, width: int, gen: torch.Generator, masks: int = 2) -> torch.Tensor:
-    """Frequency masking (SpecAugment's, on normalised features): ``masks`` bands of up to
-    ``width`` mel channels per item set to the training mean (0), in every block alike, so the
-    model cannot lean on one formant region of the one voice it hears."""
-    if width <= 0:
-        return audio
-    shape = audio.shape
-    audio = audio.reshape(shape[0], -1, FEATURE_DIM)
-    mel = torch.arange(N_MELS)
-    keep = torch.ones(shape[0], N_MELS, dtype=torch.bool)
-    for _ in range(masks):
-        w = torch.randint(0, width + 1, (shape[0], 1), generator=gen)
-        lo = (torch.rand(shape[0], 1, generator=gen) * (N_MELS - w + 1)).long()
-        keep &= (mel < lo) | (mel >= lo + w)
-    keep = torch.cat([keep, torch.ones(shape[0], FEATURE_DIM - N_MELS, dtype=torch.bool)], 1).to(audio.device)
-    return (audio * keep[:, None, :]).reshape(shape)
-
-
 def batches(ds: Windows, batch: int, gen: torch.Generator, device):
     while True:
         idx = torch.randint(0, len(ds), (batch,), generator=gen)
@@ -169,7 +150,7 @@ def train(cfg: TrainConfig) -> Path:
         x0 = {b: batch[b] for b in BRANCHES}
         drop = (torch.rand(n, generator=gen) < cfg.audio_drop).to(d.device)
         retrieved = withheld_retrieval(batch, cfg.retrieval_drop, gen, drop)
-        audio_in = mask_bands(warp_voice(batch["audio"], cfg.vtlp, gen), cfg.band_mask, gen)
+        audio_in = warp_voice(batch["audio"], cfg.vtlp, gen)
         pred = net(noised(x0, t, scheduler, gen), t, audio_in, drop, retrieved=retrieved)
         loss, parts = branch_loss(pred, x0, cfg.vel_weight, cfg.acc_weight, batch["face_weight"])
         if readout is not None:
