@@ -6,8 +6,9 @@ none of them a BEAT2 take), against the training split the weights' own config.j
 a take-disjoint fold's held-out take plays no part. What is matched is the spread of each
 part's joint rotations in the 6D form the gains scale (the root's rotation for the heading), so a
 gain moves its own part only (in positions an arm's swing would count as the hand's), in 4 s
-windows, since clips and takes differ in length. Each round samples every clip with every seed at the current gains and multiplies each gain by capture / model; the
-response is close to linear, so two rounds settle it. The result, with what it was fitted on,
+windows, since clips and takes differ in length. Each round samples every clip with every seed
+at the current gains and multiplies each gain by capture / model; the response is close to
+linear, so two rounds settle it. The result, with what it was fitted on,
 goes into the sampler section of the config.json of a new weights folder (``--out``): the
 weights calibrated are an input and stay as they were.
 """

@@ -17,8 +17,8 @@ two minutes of data learned to ignore its guidance input: 0.03-0.06 RMS between 
 and 4, against 0.5-1.1 between two seeds).
 A baked-in student may take the face at a guidance of its own (``w_face``): on the folds'
 teachers, guidance deepens the /p b m/ closures steadily (w 1, 3, 5, 8: 0.48, 0.71, 0.93,
-1.41 of the capture's on one fold, 0.37, 0.64, 0.91, 1.52 on the other) while the body
-trembles more with it, so the face need not share the body's scale.
+1.41 of the capture's on one fold, 0.37, 0.64, 0.91, 1.52 on the other), though a 400-step
+student at w_face 5 follows it only a little (bench/face_guidance.py, weights/MODEL_CARD.md).
 """
 
 from __future__ import annotations
