@@ -10,7 +10,10 @@ what the features tell apart, not by the face branch. The same classifiers on **
 (the four 100-fps analysis frames under each motion frame side by side: the rest of
 audio.audio_features) ask whether the 30-fps interpolation throws phonetic detail away.
 
-    .venv/bin/python bench/viseme_ceiling.py ../shared/data/beat2 [--seeds 3]
+    .venv/bin/python bench/viseme_ceiling.py ../shared/data/beat2 [--seeds 3] [--heldout-take TAKE]
+
+With ``--heldout-take`` the classifiers train on the other take(s) and score that one
+whole, as the folds score the model (bench/FOLDS.md).
 """
 
 from __future__ import annotations
@@ -22,22 +25,12 @@ import torch
 import torch.nn.functional as F
 
 from asynfusion import audio
+from asynfusion.phonetic import balanced_accuracy, context
 from asynfusion.training import phones as P
 from asynfusion.training.data import load_split
 
 CLASSES = len(P.VISEME_NAMES)
 WINDOW = 120
-
-
-def balanced_accuracy(pred: np.ndarray, truth: np.ndarray) -> float:
-    labelled = truth >= 0
-    p, t = pred[labelled], truth[labelled]
-    return float(np.mean([(p[t == c] == c).mean() for c in range(CLASSES) if (t == c).any()]))
-
-
-def context(feats: np.ndarray, reach: int) -> np.ndarray:
-    idx = np.clip(np.arange(len(feats))[:, None] + np.arange(-reach, reach + 1)[None], 0, len(feats) - 1)
-    return feats[idx].reshape(len(feats), -1)
 
 
 def ridge(train, test, reach: int, alpha: float = 1000.0) -> float:
@@ -85,9 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("data", help="BEAT2 folder with phone alignments")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--heldout-take", help="score this whole take, train on the others (a take-disjoint fold) "
+                                          "instead of the tails of every take")
+    p.add_argument("--cache", help="feature cache folder, as training's")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    split = load_split(args.data)
+    split = load_split(args.data, cache=args.cache, heldout_take=args.heldout_take)
+    print(split.description)
     kinds = {"model features (30 fps)": lambda t: t.feats[:, :audio.FEATURE_DIM],
              "sub-frames (100 fps)": lambda t: t.feats[:, audio.FEATURE_DIM:]}
     print("| audio classifier (trained on the training part's phones) | features | held-out balanced accuracy |")

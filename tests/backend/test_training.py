@@ -354,6 +354,31 @@ def test_distillation_at_one_guidance_scale_bakes_it_in(teacher, feature_cache, 
         gen.settings(None, None, 4.0)
 
 
+def test_the_phonetic_probe_is_fitted_on_the_training_takes_and_the_student_keeps_it(split, feature_cache,
+                                                                                      tmp_path, one_thread):
+    from asynfusion import phonetic
+    from asynfusion.errors import UserError
+    from asynfusion.generate import Generator
+    from asynfusion.training import phones as P
+
+    cfg = replace(teacher_config(tmp_path / "teacher", feature_cache), steps=2, save_every=2, phonetic=1,
+                  mirror=False, subframes=0, retrieval=False)     # a small probe, no motion database: quick
+    train(cfg)
+    tw = load_weights(tmp_path / "teacher")
+    assert tw.model.cfg.phonetic_classes == len(P.VISEME_NAMES)
+    ds = Windows(split.train, tw.normaliser, WINDOW, 5, mirror=False)
+    probe, _, _ = phonetic.fit([a.numpy() for a in ds.audio], [v.numpy() for v in ds.visemes], len(P.VISEME_NAMES))
+    assert torch.allclose(tw.model.audio.probe_weight, probe.weight) and probe.weight.abs().max() > 0
+    distill(DistillConfig(data=str(BEAT2), teacher=str(tmp_path / "teacher"), out=str(tmp_path / "student"),
+                          steps=2, batch=4, save_every=2, device="cpu", cache=str(feature_cache), threads=1,
+                          w_min=3.0, w_max=3.0, mirror=False))
+    gen = Generator(tmp_path / "student", "cpu")
+    assert torch.equal(gen.model.audio.probe_weight, tw.model.audio.probe_weight)   # never trained
+    # copies of a piece's speech would sit in the probe that scores it
+    with pytest.raises(UserError, match="--no-mirror"):
+        train(replace(cfg, out=str(tmp_path / "mirrored"), mirror=True))
+
+
 # ---------------------------------------------------------------- torchrun
 
 

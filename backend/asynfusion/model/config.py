@@ -42,12 +42,15 @@ class ModelConfig(JSONConfig):
     body_lowpass: float = 0.0      # sigma (frames) of the fixed temporal low-pass on the body's output
     root_lowpass: float = 0.0      # sigma (frames) on the root position: a standing speaker's weight shifts are slow
     body_audio_lowpass: float = 0.0  # sigma (frames): the body hears the audio's slow part (no syllable-rate wobble)
+    phonetic_classes: int = 0      # >0: the audio encoder also hears a frozen probe's mouth-shape scores (phonetic.py)
+    phonetic_reach: int = 2        # frames of context each side the probe reads
 
     def __post_init__(self) -> None:
         """Refuse architectures no trained model has (a damaged config must not allocate
         gigabytes or fail deep inside torch)."""
         limits = {"width": (8, 4096), "depth": (1, 64), "heads": (1, 64), "mlp_ratio": (1, 16),
-                  "audio_kernel": (1, 31), "window": (8, 4096), "cosync_window": (0, 4096), "n_speakers": (0, 100000)}
+                  "audio_kernel": (1, 31), "window": (8, 4096), "cosync_window": (0, 4096), "n_speakers": (0, 100000),
+                  "phonetic_classes": (0, 64), "phonetic_reach": (0, 15)}
         for name, (lo, hi) in limits.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:

@@ -15,6 +15,7 @@ from typing import cast
 import torch
 from torch import nn
 
+from ..phonetic import scores as probe_scores
 from .config import ModelConfig
 from .layers import Attention, ScalarEmbedding, band_mask, gaussian_taps, modulate, positions, temporal_lowpass
 
@@ -81,7 +82,11 @@ class Branch(nn.Module):
 
 
 class AudioEncoder(nn.Module):
-    """Shared temporal encoder of the 30 fps audio features (both branches read it)."""
+    """Shared temporal encoder of the 30 fps audio features (both branches read it), and with
+    ``phonetic_classes`` the scores of a frozen mouth-shape probe (phonetic.py) beside them."""
+
+    probe_weight: torch.Tensor
+    probe_bias: torch.Tensor
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -90,11 +95,26 @@ class AudioEncoder(nn.Module):
         self.convs = nn.ModuleList(nn.Conv1d(w, w, k, padding=k // 2) for _ in range(2))
         self.act = nn.GELU()
         self.null = nn.Parameter(torch.zeros(cfg.audio_dim))  # "no audio", for guidance
+        self.phonetic = nn.Linear(cfg.phonetic_classes, w) if cfg.phonetic_classes else None
+        if cfg.phonetic_classes:   # fitted before training (training/train.py), then never trained
+            self.register_buffer("probe_weight", torch.zeros(cfg.phonetic_classes, cfg.audio_dim,
+                                                             2 * cfg.phonetic_reach + 1))
+            self.register_buffer("probe_bias", torch.zeros(cfg.phonetic_classes))
 
-    def forward(self, feats: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, feats: torch.Tensor, drop: torch.Tensor | None = None,
+                phonetic: torch.Tensor | None = None) -> torch.Tensor:
+        """``phonetic`` (B, T, K): scores to hear instead of the probe's (training's cross-fitted
+        ones); dropped audio hears no scores either."""
+        if self.phonetic is not None and phonetic is None:
+            phonetic = probe_scores(self.probe_weight, self.probe_bias, feats)
         if drop is not None:
             feats = torch.where(drop[:, None, None], self.null.to(feats.dtype), feats)
-        h = self.inp(feats).transpose(1, 2)
+        h = self.inp(feats)
+        if self.phonetic is not None and phonetic is not None:
+            if drop is not None:
+                phonetic = phonetic * ~drop[:, None, None]
+            h = h + self.phonetic(phonetic.to(h.dtype))
+        h = h.transpose(1, 2)
         for conv in self.convs:
             h = h + conv(self.act(h))
         return h.transpose(1, 2)
@@ -120,9 +140,11 @@ class AsynFusion(nn.Module):
                             ("body_audio_taps", cfg.body_audio_lowpass)):
             self.register_buffer(name, gaussian_taps(sigma) if sigma > 0 else torch.ones(1), persistent=False)
 
-    def encode_audio(self, feats: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T, audio_dim) -> (B, T, width); ``drop`` (B,) bool replaces audio by the null input."""
-        return self.audio(feats, drop)
+    def encode_audio(self, feats: torch.Tensor, drop: torch.Tensor | None = None,
+                     phonetic: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, audio_dim) -> (B, T, width); ``drop`` (B,) bool replaces audio by the null input;
+        ``phonetic``: mouth-shape scores to hear instead of the probe's (AudioEncoder)."""
+        return self.audio(feats, drop, phonetic)
 
     def branch(self, name: str) -> Branch:
         return cast(Branch, self.branches[name])

@@ -265,6 +265,7 @@ class Windows(torch.utils.data.Dataset):
         all_takes = with_stretches(with_voices(with_mirrors(takes, mirror), voices), stretch)
         self.face, self.body, self.audio, self.weight, self.tracks, self.index = [], [], [], [], [], []
         self.visemes: list[torch.Tensor] = []
+        self.phonetic: list[torch.Tensor] = []     # cross-fitted probe scores, when set (train.phonetic_probe)
         for k, take in enumerate(all_takes):
             face, body = take.branches()
             face, body = normaliser.normalise(face, body)
@@ -293,6 +294,8 @@ class Windows(torch.utils.data.Dataset):
         sl = slice(s, s + self.length)
         item = {"face": self.face[k][sl], "body": self.body[k][sl], "audio": self.audio[k][sl],
                 "face_weight": self.weight[k][sl], "viseme": self.visemes[k][sl]}
+        if self.phonetic:
+            item["phonetic"] = self.phonetic[k][sl]
         if self.tracks:
             self.draw += 1
             item["retrieved"] = self.tracks[k][(i + self.draw) % RETRIEVAL_VARIANTS][sl]

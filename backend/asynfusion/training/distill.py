@@ -40,7 +40,7 @@ from ..weights import STUDENT, TEACHER, load_weights
 from . import common
 from .args import DistillConfig
 from .data import Windows, load_split
-from .train import Denoiser, batches, noised, warp_voice, withheld_retrieval
+from .train import Denoiser, batches, noised, phonetic_probe, warp_voice, withheld_retrieval
 
 TARGET_FILE = "target.safetensors"   # the consistency target's weights, for resuming
 
@@ -61,12 +61,13 @@ def make_student(teacher: AsynFusion, guidance_input: bool = True) -> AsynFusion
 
 @torch.no_grad()
 def teacher_step(teacher: AsynFusion, scheduler: Scheduler, x_t, t, t_prev, feats, w: dict[str, torch.Tensor],
-                 retrieved=None) -> dict[str, torch.Tensor]:
+                 retrieved=None, phonetic=None) -> dict[str, torch.Tensor]:
     """One guided DDIM step t -> t_prev per branch, each at its own guidance ``w[branch]``
-    (t_prev < 0: the clean estimate)."""
+    (t_prev < 0: the clean estimate); ``phonetic``: cross-fitted probe scores to hear."""
     n = feats.shape[0]
     drop = torch.arange(2 * n, device=feats.device) >= n
-    ctx = teacher.encode_audio(torch.cat([feats, feats]), drop)
+    ctx = teacher.encode_audio(torch.cat([feats, feats]), drop,
+                               None if phonetic is None else torch.cat([phonetic, phonetic]))
     cond_track = None if retrieved is None else with_unconditional_track(retrieved)
     out, _ = teacher({b: torch.cat([x_t[b], x_t[b]]) for b in BRANCHES},
                      {b: torch.cat([t[b], t[b]]) for b in BRANCHES}, ctx, retrieved=cond_track)
@@ -78,12 +79,13 @@ def teacher_step(teacher: AsynFusion, scheduler: Scheduler, x_t, t, t_prev, feat
 
 
 @torch.no_grad()
-def consistency_target(target: AsynFusion, x_prev, t_prev, feats, w, retrieved) -> dict[str, torch.Tensor]:
+def consistency_target(target: AsynFusion, x_prev, t_prev, feats, w, retrieved, phonetic=None
+                       ) -> dict[str, torch.Tensor]:
     """What the student must output at x_t: the EMA target network's clean estimate at the
     teacher's next point; where that point is already clean (t_prev < 0), the point itself
     (the consistency boundary condition)."""
     tgt, _ = target(x_prev, {b: t_prev[b].clamp(min=0) for b in BRANCHES},
-                    target.encode_audio(feats), guidance=w, retrieved=retrieved)
+                    target.encode_audio(feats, None, phonetic), guidance=w, retrieved=retrieved)
     return {b: torch.where((t_prev[b] < 0)[:, None, None], x_prev[b], tgt[b]) for b in BRANCHES}
 
 
@@ -119,6 +121,8 @@ def _prepare(cfg: DistillConfig, d: common.Dist, out: Path) -> tuple[_Run, Windo
                        heldout_take=cfg.heldout_take)
     ds = Windows(split.train, normaliser.to("cpu"), teacher.cfg.window, cfg.stride, mirror=cfg.mirror,
                  database=database, stretch=cfg.stretch, voices=cfg.voices)
+    if teacher.cfg.phonetic_classes:   # the teacher's probe, refitted on the same takes: the same scores
+        phonetic_probe(ds, cfg)
     guidance_input = cfg.w_max > cfg.w_min
     student = make_student(teacher.cpu(), guidance_input).to(d.device)
     teacher.to(d.device)
@@ -150,9 +154,10 @@ def _step(run: _Run, net: torch.nn.Module, batch: dict, cfg: DistillConfig, gen:
     x_t = noised({b: batch[b] for b in BRANCHES}, t, sch, gen)
     feats = warp_voice(batch["audio"], cfg.vtlp, gen)
     retrieved = withheld_retrieval(batch, cfg.retrieval_drop, gen)
-    x_prev = teacher_step(run.teacher, sch, x_t, t, t_prev, feats, w_branch, retrieved)
-    tgt = consistency_target(run.target, x_prev, t_prev, feats, w, retrieved)
-    pred = net(x_t, t, feats, None, guidance=w, retrieved=retrieved)
+    phonetic = batch.get("phonetic")
+    x_prev = teacher_step(run.teacher, sch, x_t, t, t_prev, feats, w_branch, retrieved, phonetic)
+    tgt = consistency_target(run.target, x_prev, t_prev, feats, w, retrieved, phonetic)
+    pred = net(x_t, t, feats, None, guidance=w, retrieved=retrieved, phonetic=phonetic)
     loss = sum(pseudo_huber(pred[b], tgt[b], cfg.huber_c) for b in BRANCHES)
     run.opt.zero_grad(set_to_none=True)
     loss.backward()

@@ -20,11 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from .. import phonetic
 from ..audio import FEATURE_DIM, MOTION_FPS, N_MELS, SUBFRAMES
+from ..errors import UserError
 from ..model import BRANCHES, AsynFusion, ModelConfig
+from ..phonetic import REACH, Probe
 from ..schedule import DDIM, Scheduler
 from ..weights import TEACHER
 from . import common
+from . import phones as P
 from .args import TrainConfig
 from .data import Windows, fit_normaliser, load_split, motion_database, with_mirrors
 from .viseme_loss import readout_for
@@ -112,12 +116,18 @@ def train(cfg: TrainConfig) -> Path:
                  stretch=cfg.stretch, voices=cfg.voices)
     readout = readout_for(ds.face, ds.visemes, cfg.viseme_weight)
     readout = None if readout is None else readout.to(d.device)
+    probe = phonetic_probe(ds, cfg) if cfg.phonetic else None
     torch.manual_seed(cfg.seed)
     arch = ModelConfig(audio_dim=audio_dim, width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
                        retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass, root_lowpass=cfg.root_lowpass,
-                       body_audio_lowpass=cfg.body_audio_lowpass)
+                       body_audio_lowpass=cfg.body_audio_lowpass,
+                       phonetic_classes=0 if probe is None else probe.weight.shape[0],
+                       phonetic_reach=REACH if probe is None else probe.reach)
     scheduler = Scheduler(DDIM, body_noise_lowpass=cfg.body_noise_lowpass)
     model = AsynFusion(arch).to(d.device)
+    if probe is not None:
+        model.audio.probe_weight.copy_(probe.weight)
+        model.audio.probe_bias.copy_(probe.bias)
     if not cfg.cosync:
         for g in model.cosync_gates():
             g.requires_grad_(False)
@@ -151,7 +161,8 @@ def train(cfg: TrainConfig) -> Path:
         drop = (torch.rand(n, generator=gen) < cfg.audio_drop).to(d.device)
         retrieved = withheld_retrieval(batch, cfg.retrieval_drop, gen, drop)
         audio_in = warp_voice(batch["audio"], cfg.vtlp, gen)
-        pred = net(noised(x0, t, scheduler, gen), t, audio_in, drop, retrieved=retrieved)
+        pred = net(noised(x0, t, scheduler, gen), t, audio_in, drop, retrieved=retrieved,
+                   phonetic=batch.get("phonetic"))
         loss, parts = branch_loss(pred, x0, cfg.vel_weight, cfg.acc_weight, batch["face_weight"])
         if readout is not None:
             loss = loss + cfg.viseme_weight * readout.loss(pred["face"], batch["viseme"])
@@ -184,8 +195,24 @@ class Denoiser(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x, t, feats, drop, guidance=None, retrieved=None):
-        return self.model(x, t, self.model.encode_audio(feats, drop), guidance=guidance, retrieved=retrieved)[0]
+    def forward(self, x, t, feats, drop, guidance=None, retrieved=None, phonetic=None):
+        return self.model(x, t, self.model.encode_audio(feats, drop, phonetic), guidance=guidance,
+                          retrieved=retrieved)[0]
+
+
+def phonetic_probe(ds: Windows, cfg) -> Probe:
+    """The mouth-shape probe fitted on the training windows' takes; their cross-fitted scores
+    become the windows' "phonetic" items (phonetic.py says why). Its augmentations would put
+    copies of a piece's speech in the probe that scores it, so they are refused."""
+    if cfg.mirror or cfg.voices or cfg.stretch:
+        raise UserError("The phonetic probe (--phonetic 1) is cross-fitted on the takes as recorded; "
+                        "train it with --no-mirror, --voices 0 and --stretch 0.")
+    probe, crossfit, report = phonetic.fit([a.numpy() for a in ds.audio], [v.numpy() for v in ds.visemes],
+                                           len(P.VISEME_NAMES))
+    ds.phonetic = [torch.from_numpy(s) for s in crossfit]
+    print("phonetic probe, cross-fitted balanced accuracy by ridge strength: "
+          + ", ".join(f"{a:g}: {r:.3f}" for a, r in report.items()), flush=True)
+    return probe
 
 
 def run(args) -> int:
