@@ -374,6 +374,10 @@ def test_the_phonetic_probe_is_fitted_on_the_training_takes_and_the_student_keep
                           w_min=3.0, w_max=3.0, mirror=False))
     gen = Generator(tmp_path / "student", "cpu")
     assert torch.equal(gen.model.audio.probe_weight, tw.model.audio.probe_weight)   # never trained
+    with pytest.raises(UserError, match="other takes"):   # its scores would not be the teacher's
+        distill(DistillConfig(data=str(BEAT2), teacher=str(tmp_path / "teacher"), out=str(tmp_path / "other"),
+                              steps=2, batch=4, device="cpu", cache=str(feature_cache), threads=1, w_min=3.0,
+                              w_max=3.0, mirror=False, heldout_take=TAKES[0]))
     # copies of a piece's speech would sit in the probe that scores it
     with pytest.raises(UserError, match="--no-mirror"):
         train(replace(cfg, out=str(tmp_path / "mirrored"), mirror=True))

@@ -122,7 +122,10 @@ def _prepare(cfg: DistillConfig, d: common.Dist, out: Path) -> tuple[_Run, Windo
     ds = Windows(split.train, normaliser.to("cpu"), teacher.cfg.window, cfg.stride, mirror=cfg.mirror,
                  database=database, stretch=cfg.stretch, voices=cfg.voices)
     if teacher.cfg.phonetic_classes:   # the teacher's probe, refitted on the same takes: the same scores
-        phonetic_probe(ds, cfg)
+        probe = phonetic_probe(ds, cfg)
+        if not torch.allclose(probe.weight.to(d.device), teacher.audio.probe_weight, rtol=1e-3, atol=1e-5):
+            raise UserError(f"The teacher's phonetic probe was fitted on other takes than these ({split.description}); "
+                            "distil on the data and split the teacher was trained on.")
     guidance_input = cfg.w_max > cfg.w_min
     student = make_student(teacher.cpu(), guidance_input).to(d.device)
     teacher.to(d.device)
