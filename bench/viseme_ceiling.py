@@ -7,8 +7,9 @@ classifier on one frame and on ±2 frames, and a small dropout conv net (±4 fra
 layers, class-balanced, noise-augmented) over seeds and training lengths. When a classifier
 trained for this one job reads no more than the model's face does, the face is limited by
 what the features tell apart, not by the face branch. The same classifiers on **sub-frames**
-(the four 100-fps analysis frames under each motion frame side by side: the rest of
-audio.audio_features) ask whether the 30-fps interpolation throws phonetic detail away.
+(the four 100-fps analysis frames under each motion frame side by side) ask whether the
+30-fps interpolation throws phonetic detail away, and with the sub-frames' **frication cues**
+(audio.frication_features) whether quiet fricatives such as /f v/ become audible.
 
     .venv/bin/python bench/viseme_ceiling.py ../shared/data/beat2 [--seeds 3] [--heldout-take TAKE]
 
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     split = load_split(args.data, cache=args.cache, heldout_take=args.heldout_take)
     print(split.description)
     kinds = {"model features (30 fps)": lambda t: t.feats[:, :audio.FEATURE_DIM],
-             "sub-frames (100 fps)": lambda t: t.feats[:, audio.FEATURE_DIM:]}
+             "sub-frames (100 fps)": lambda t: t.feats[:, audio.FEATURE_DIM:audio.SPECTRAL_DIM],
+             "sub-frames + frication cues": lambda t: t.feats[:, audio.FEATURE_DIM:]}
     print("| audio classifier (trained on the training part's phones) | features | held-out balanced accuracy |")
     print("|---|---|---|")
     for kind, features in kinds.items():

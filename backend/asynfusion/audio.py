@@ -5,7 +5,8 @@ width, FLAC, Ogg and MP3 whatever the file is called). Features are computed
 with torch so they run on the model's device: log-mel, onset strength (spectral
 flux, as librosa defines it) and energy, interpolated onto motion frame times,
 followed by the 100-fps analysis frames under each motion frame side by side
-(a 30-fps frame is 33 ms; a /p/ burst is shorter, and the interpolation blurs it).
+(a 30-fps frame is 33 ms; a /p/ burst is shorter, and the interpolation blurs it),
+and last the frication cues of those analysis frames (``frication_features``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ HOP = 160                      # 10 ms at 16 kHz
 N_MELS = 64
 FEATURE_DIM = N_MELS + 2       # log-mel, onset strength, energy: one block
 SUBFRAMES = 4                  # analysis frames beside each motion frame, from the one before its start
-WIDE_DIM = FEATURE_DIM * (1 + SUBFRAMES)   # [interpolated block | SUBFRAMES blocks]; a model reads a prefix
+SPECTRAL_DIM = FEATURE_DIM * (1 + SUBFRAMES)   # [interpolated block | SUBFRAMES blocks]
+FRICATION_DIM = 6              # frication cues per analysis frame (frication_features)
+WIDE_DIM = SPECTRAL_DIM + SUBFRAMES * FRICATION_DIM   # [spectral blocks | frication cues]; a model reads a prefix
+_FRICATION_BANDS = ((0.0, 1000.0), (1000.0, 2500.0), (2500.0, 4500.0), (4500.0, 7800.0))   # Hz
+_FLAT_BAND = (2000.0, 7800.0)  # where /f v th s/ noise is spread
+_ZCR_WINDOW = 400              # samples (25 ms) per zero-crossing count
 _LOG_FLOOR = 1e-5
 _SILENCE_PEAK = 1e-3           # quieter than this is treated as silence, not rescaled
 _TARGET_RMS = 0.05             # loudness that speech is normalised to
@@ -130,29 +136,58 @@ def _mel_basis(device: str) -> torch.Tensor:
 
 def audio_features(wave: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
     """(T, WIDE_DIM) features for T = num_frames(len(wave)) motion frames: the analysis
-    features interpolated to the frame's time, then SUBFRAMES analysis frames as they are.
-    Retrieval and the baselines read the first block; a model reads its ``audio_dim``."""
+    features interpolated to the frame's time, then SUBFRAMES analysis frames as they are,
+    then those frames' frication cues. Retrieval and the baselines read the first block; a
+    model reads its ``audio_dim``."""
     feats = analysis_features(wave, device)
     frames = num_frames(len(wave))
     first = (torch.arange(frames, device=feats.device) * SAMPLE_RATE // (HOP * MOTION_FPS)) - 1
     cols = (first[:, None] + torch.arange(SUBFRAMES, device=feats.device)[None]).clamp(0, feats.shape[1] - 1)
     sub = feats[:, cols].permute(1, 2, 0).reshape(frames, SUBFRAMES * FEATURE_DIM)
-    return torch.cat([_to_motion_rate(feats, frames).T, sub], 1).contiguous()
+    cues = frication_features(wave, device)[:, cols].permute(1, 2, 0).reshape(frames, SUBFRAMES * FRICATION_DIM)
+    return torch.cat([_to_motion_rate(feats, frames).T, sub, cues], 1).contiguous()
 
 
 def analysis_features(wave: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
     """(66, S) log-mel, onset strength and energy at the 100-fps analysis rate, before the
     interpolation to motion frames."""
     device = torch.device(device)
-    x = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).to(device)
-    window = torch.hann_window(N_FFT, device=device)
-    spec = torch.stft(x, N_FFT, HOP, window=window, center=True, return_complex=True)
-    power = spec.real**2 + spec.imag**2                          # (F, S) at 100 fps
+    power = _power(_samples(wave, device))                       # (F, S) at 100 fps
     mel = _mel_basis(str(device)) @ power
     log_mel = torch.log(mel + _LOG_FLOOR)                        # (M, S)
     onset = _onset_strength(mel)
     energy = torch.log(power.sum(0) / N_FFT + _LOG_FLOOR)
     return torch.cat([log_mel, onset[None], energy[None]], 0)
+
+
+def _samples(wave: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)).to(device)
+
+
+def _power(x: torch.Tensor) -> torch.Tensor:
+    """(N_FFT // 2 + 1, S) power spectrum of centred, Hann-windowed frames every HOP samples."""
+    spec = torch.stft(x, N_FFT, HOP, window=torch.hann_window(N_FFT, device=x.device), center=True,
+                      return_complex=True)
+    return spec.real**2 + spec.imag**2
+
+
+def frication_features(wave: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
+    """(FRICATION_DIM, S) cues at the analysis rate that tell a weak fricative from a vowel or
+    a pause: the log spectral flatness of 2-7.8 kHz, the log share of four bands in the
+    frame's power, and the zero-crossing rate. /f v/ are quiet, flat, high noise; in 64 log-mel
+    bands of one minute of speech a linear classifier hardly hears them (bench/viseme_ceiling.py).
+    Ratios and rates only, so loudness and microphone gain do not move them."""
+    x = _samples(wave, torch.device(device))
+    power = _power(x) + 1e-10                                      # (F, S)
+    hz = torch.linspace(0, SAMPLE_RATE / 2, power.shape[0], device=x.device)
+    flat_band = power[(hz >= _FLAT_BAND[0]) & (hz <= _FLAT_BAND[1])]
+    flatness = flat_band.log().mean(0) - flat_band.mean(0).log()   # log(geometric / arithmetic mean)
+    total = power.sum(0).log()
+    shares = [power[(hz >= lo) & (hz < hi)].sum(0).log() - total for lo, hi in _FRICATION_BANDS]
+    padded = torch.nn.functional.pad(x, (_ZCR_WINDOW // 2, _ZCR_WINDOW))
+    frames = padded.unfold(0, _ZCR_WINDOW, HOP)[: power.shape[1]]   # (S, window), centred as the STFT's frames
+    zcr = (torch.diff(torch.sign(frames), dim=1).abs() > 0).float().mean(1)
+    return torch.stack([flatness, *shares, zcr], 0)
 
 
 def _onset_strength(mel: torch.Tensor) -> torch.Tensor:
@@ -180,9 +215,10 @@ def speaker_normalise(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     The mean log-mel spectrum and log energy of the clip's voiced frames (within 20 dB of
     its loudest) are subtracted, as cepstral mean normalisation does, so another voice,
     microphone or room shifts the features far less than it would otherwise; onset
-    strength is left as it is. A clip with nothing audible is left as it is (silence must
-    still look like silence). The offset is measured on the first block and removed from
-    every block. Apply the same offset to anything padded onto the clip.
+    strength and the frication cues (ratios already) are left as they are. A clip with
+    nothing audible is left as it is (silence must still look like silence). The offset is
+    measured on the first block and removed from every spectral block. Apply the same offset
+    to anything padded onto the clip.
     """
     energy = feats[:, FEATURE_DIM - 1]
     offset = feats.new_zeros(FEATURE_DIM)
@@ -190,7 +226,8 @@ def speaker_normalise(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         voiced = energy > energy.max() - _VOICED_RANGE
         offset[:N_MELS] = feats[voiced, :N_MELS].mean(0)
         offset[-1] = feats[voiced, FEATURE_DIM - 1].mean()
-    offset = offset.repeat(feats.shape[1] // FEATURE_DIM)
+    blocks = min(feats.shape[1], SPECTRAL_DIM) // FEATURE_DIM
+    offset = torch.cat([offset.repeat(blocks), offset.new_zeros(feats.shape[1] - blocks * FEATURE_DIM)])
     return feats - offset, offset
 
 

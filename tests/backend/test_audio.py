@@ -129,6 +129,30 @@ def test_speaker_normalisation_removes_the_first_blocks_offset_from_every_block(
     for k in range(1, 1 + audio.SUBFRAMES):
         assert torch.equal(offset[k * d: (k + 1) * d], offset[:d])
     assert float(offset[audio.N_MELS]) == 0.0       # onset strength is left alone
+    assert not offset[audio.SPECTRAL_DIM:].any()     # so are the frication cues
+
+
+def test_frication_cues_tell_noise_from_a_voiced_tone_whatever_the_level_and_sit_after_the_subframes(speech):
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    tone = sum(np.sin(2 * np.pi * 120 * k * t) / k for k in range(1, 30)).astype(np.float32) * 0.1  # a vowel's buzz
+    noise = (rng.standard_normal(16000) * 0.02).astype(np.float32)                                  # an /f/'s hiss
+    cues = {name: audio.frication_features(w)[:, 10:-10].mean(1) for name, w in (("tone", tone), ("noise", noise))}
+    flat, low, high, zcr = 0, 1, 4, 5
+    assert cues["noise"][flat] > cues["tone"][flat] + 1.0
+    assert cues["noise"][high] > cues["tone"][high] + 1.0 and cues["noise"][low] < cues["tone"][low]
+    assert cues["noise"][zcr] > 3 * cues["tone"][zcr]
+    quiet = audio.frication_features(noise * 0.1)[:, 10:-10].mean(1)
+    torch.testing.assert_close(quiet, cues["noise"], atol=1e-3, rtol=1e-3)
+    # in the wide features: the cues of each motion frame's sub-frames, after the spectral blocks
+    wave = audio.load_audio(SPEECH_WAV)
+    feats, analysis = audio.audio_features(wave), audio.frication_features(wave)
+    c = audio.FRICATION_DIM
+    for frame in (0, 50, feats.shape[0] - 1):
+        for k in range(audio.SUBFRAMES):
+            col = min(max(frame * 100 // 30 - 1 + k, 0), analysis.shape[1] - 1)
+            got = feats[frame, audio.SPECTRAL_DIM + c * k: audio.SPECTRAL_DIM + c * (k + 1)]
+            assert torch.equal(got, analysis[:, col]), (frame, k)
 
 
 def test_silence_is_not_amplified_and_gives_finite_features():

@@ -150,7 +150,7 @@ def test_windows_have_the_shapes_the_model_takes(split, one_thread):
     assert out["face"].shape == batch["face"].shape and out["body"].shape == batch["body"].shape
 
 
-def test_the_voice_warp_moves_the_mel_axis_of_every_block_alike_and_leaves_onset_and_energy():
+def test_the_voice_warp_moves_the_mel_axis_of_every_block_alike_and_leaves_onset_energy_and_frication():
     d, n = audio.FEATURE_DIM, audio.N_MELS
     wide = torch.randn(3, 40, audio.WIDE_DIM)
     warped = warp_voice(wide, 0.2, torch.Generator().manual_seed(1))
@@ -159,6 +159,7 @@ def test_the_voice_warp_moves_the_mel_axis_of_every_block_alike_and_leaves_onset
         torch.testing.assert_close(warped[..., k * d: (k + 1) * d], block)
         torch.testing.assert_close(block[..., n:], wide[..., k * d + n: (k + 1) * d])
     assert not torch.allclose(warped[..., :n], wide[..., :n])
+    assert torch.equal(warped[..., audio.SPECTRAL_DIM:], wide[..., audio.SPECTRAL_DIM:])
 
 
 def test_a_take_recorded_elsewhere_keeps_its_motion_and_phones_and_only_its_speech_changes(split, one_thread):
@@ -250,7 +251,7 @@ def test_short_training_run_on_real_data_lowers_the_loss_and_writes_loadable_wei
     assert model.cfg.retrieval and w.database is not None       # the body reads retrieved motion
     assert (model.cfg.width, model.cfg.depth, model.cfg.heads, model.cfg.window) == (32, 1, 2, WINDOW)
     assert not model.cfg.guidance_embed
-    assert model.cfg.audio_dim == audio.WIDE_DIM          # it hears the sub-frames
+    assert model.cfg.audio_dim == audio.SPECTRAL_DIM      # it hears the sub-frames (not the frication cues)
     assert config["training"]["steps"] == TEACHER_STEPS
     assert "CC BY-NC" in config["training"]["licence"]
     # the shipped file holds the EMA weights, not the raw ones kept for resuming
@@ -259,9 +260,9 @@ def test_short_training_run_on_real_data_lowers_the_loss_and_writes_loadable_wei
     assert raw.keys() == shipped.keys()
     assert any(not torch.equal(raw[k], shipped[k]) for k in raw)
     # normalisation statistics come from the training split (and its mirror image) only
-    expected = fit_normaliser(split.train + [t.mirror() for t in split.train], audio.WIDE_DIM)
+    expected = fit_normaliser(split.train + [t.mirror() for t in split.train], audio.SPECTRAL_DIM)
     with_test = fit_normaliser(split.train + split.test + [t.mirror() for t in split.train + split.test],
-                               audio.WIDE_DIM)
+                               audio.SPECTRAL_DIM)
     for name in ("face_mean", "face_std", "body_mean", "body_std", "audio_mean", "audio_std"):
         torch.testing.assert_close(getattr(normaliser, name), getattr(expected, name), atol=1e-5, rtol=1e-5)
     assert not torch.allclose(normaliser.body_std, with_test.body_std, atol=1e-4, rtol=1e-4)
@@ -381,6 +382,9 @@ def test_the_phonetic_probe_is_fitted_on_the_training_takes_and_the_student_keep
     # copies of a piece's speech would sit in the probe that scores it
     with pytest.raises(UserError, match="--no-mirror"):
         train(replace(cfg, out=str(tmp_path / "mirrored"), mirror=True))
+    # the frication cues sit after all four sub-frames: a model hearing fewer cannot read them as a prefix
+    with pytest.raises(UserError, match="--subframes 4"):
+        train(replace(cfg, out=str(tmp_path / "cues"), frication=1))
 
 
 # ---------------------------------------------------------------- torchrun

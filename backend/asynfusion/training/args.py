@@ -55,6 +55,7 @@ class TrainConfig(RunOptions):
     phonetic: int = 0               # 1: the model also hears a mouth-shape probe's scores (phonetic.py); 0: off
     voices: int = 0                 # copies of every take with noisy, reverberant or telephone speech
     subframes: int = 4              # 100-fps analysis frames the model hears beside each frame (0-4)
+    frication: int = 0              # 1: the model also hears the sub-frames' frication cues (audio.frication_features)
     ema: float = 0.999
     mirror: bool = True
     retrieval: bool = True          # the body branch reads the motion-matched track

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from .. import phonetic
-from ..audio import FEATURE_DIM, MOTION_FPS, N_MELS, SUBFRAMES
+from ..audio import FEATURE_DIM, FRICATION_DIM, MOTION_FPS, N_MELS, SPECTRAL_DIM, SUBFRAMES
 from ..errors import UserError
 from ..model import BRANCHES, AsynFusion, ModelConfig
 from ..phonetic import REACH, Probe
@@ -76,10 +76,13 @@ def withheld_retrieval(batch: dict[str, torch.Tensor], rate: float, gen: torch.G
 def warp_voice(audio: torch.Tensor, amount: float, gen: torch.Generator) -> torch.Tensor:
     """Vocal-tract-length perturbation on normalised features: each item's mel axis is
     resampled by a factor in [1 - amount, 1 + amount] (a longer or shorter vocal tract
-    moves formants up or down the mel scale), in every block alike; onset and energy are
-    left alone."""
+    moves formants up or down the mel scale), in every block alike; onset, energy and the
+    frication cues are left alone."""
     if amount <= 0:
         return audio
+    spectral = min(audio.shape[-1], SPECTRAL_DIM) // FEATURE_DIM * FEATURE_DIM
+    rest = audio[..., spectral:]                          # frication cues: ratios, not warped
+    audio = audio[..., :spectral]
     shape = audio.shape
     audio = audio.reshape(shape[0], -1, FEATURE_DIM)     # (n, T * blocks, 66)
     n = audio.shape[0]
@@ -90,7 +93,8 @@ def warp_voice(audio: torch.Tensor, amount: float, gen: torch.Generator) -> torc
     frac = (pos - lo)[:, None, :]
     mel = audio[..., :N_MELS]
     take = lambda idx: torch.gather(mel, 2, idx[:, None, :].expand(-1, mel.shape[1], -1))  # noqa: E731
-    return torch.cat([take(lo) * (1 - frac) + take(hi) * frac, audio[..., N_MELS:]], -1).reshape(shape)
+    warped = torch.cat([take(lo) * (1 - frac) + take(hi) * frac, audio[..., N_MELS:]], -1).reshape(shape)
+    return torch.cat([warped, rest], -1)
 
 
 def batches(ds: Windows, batch: int, gen: torch.Generator, device):
@@ -109,7 +113,10 @@ def train(cfg: TrainConfig) -> Path:
     out = Path(cfg.out)
     split = load_split(cfg.data, cfg.holdout, cache=cfg.cache or str(out / "feature_cache"),
                        heldout_take=cfg.heldout_take)
-    audio_dim = FEATURE_DIM * (1 + cfg.subframes)
+    if cfg.frication and cfg.subframes != SUBFRAMES:
+        raise UserError(f"The frication cues (--frication 1) come after all {SUBFRAMES} sub-frames in the "
+                        f"features; train them with --subframes {SUBFRAMES}.")
+    audio_dim = FEATURE_DIM * (1 + cfg.subframes) + (SUBFRAMES * FRICATION_DIM if cfg.frication else 0)
     normaliser = fit_normaliser(with_mirrors(split.train, cfg.mirror), audio_dim)
     database = motion_database(with_mirrors(split.train, cfg.mirror), normaliser) if cfg.retrieval else None
     ds = Windows(split.train, normaliser, cfg.window, cfg.stride, mirror=cfg.mirror, database=database,
