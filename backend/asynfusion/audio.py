@@ -139,21 +139,26 @@ def audio_features(wave: np.ndarray, device: str | torch.device = "cpu") -> torc
     features interpolated to the frame's time, then SUBFRAMES analysis frames as they are,
     then those frames' frication cues. Retrieval and the baselines read the first block; a
     model reads its ``audio_dim``."""
-    feats = analysis_features(wave, device)
+    x = _samples(wave, torch.device(device))
+    power = _power(x)                                            # one STFT for both kinds
+    feats = _analysis(power)
     frames = num_frames(len(wave))
     first = (torch.arange(frames, device=feats.device) * SAMPLE_RATE // (HOP * MOTION_FPS)) - 1
     cols = (first[:, None] + torch.arange(SUBFRAMES, device=feats.device)[None]).clamp(0, feats.shape[1] - 1)
     sub = feats[:, cols].permute(1, 2, 0).reshape(frames, SUBFRAMES * FEATURE_DIM)
-    cues = frication_features(wave, device)[:, cols].permute(1, 2, 0).reshape(frames, SUBFRAMES * FRICATION_DIM)
+    cues = _frication(x, power)[:, cols].permute(1, 2, 0).reshape(frames, SUBFRAMES * FRICATION_DIM)
     return torch.cat([_to_motion_rate(feats, frames).T, sub, cues], 1).contiguous()
 
 
 def analysis_features(wave: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
     """(66, S) log-mel, onset strength and energy at the 100-fps analysis rate, before the
     interpolation to motion frames."""
-    device = torch.device(device)
-    power = _power(_samples(wave, device))                       # (F, S) at 100 fps
-    mel = _mel_basis(str(device)) @ power
+    return _analysis(_power(_samples(wave, torch.device(device))))
+
+
+def _analysis(power: torch.Tensor) -> torch.Tensor:
+    """analysis_features from the (F, S) power spectrum."""
+    mel = _mel_basis(str(power.device)) @ power
     log_mel = torch.log(mel + _LOG_FLOOR)                        # (M, S)
     onset = _onset_strength(mel)
     energy = torch.log(power.sum(0) / N_FFT + _LOG_FLOOR)
@@ -178,7 +183,12 @@ def frication_features(wave: np.ndarray, device: str | torch.device = "cpu") -> 
     bands of one minute of speech a linear classifier hardly hears them (bench/viseme_ceiling.py).
     Ratios and rates only, so loudness and microphone gain do not move them."""
     x = _samples(wave, torch.device(device))
-    power = _power(x) + 1e-10                                      # (F, S)
+    return _frication(x, _power(x))
+
+
+def _frication(x: torch.Tensor, power: torch.Tensor) -> torch.Tensor:
+    """frication_features from the samples and their (F, S) power spectrum."""
+    power = power + 1e-10
     hz = torch.linspace(0, SAMPLE_RATE / 2, power.shape[0], device=x.device)
     flat_band = power[(hz >= _FLAT_BAND[0]) & (hz <= _FLAT_BAND[1])]
     flatness = flat_band.log().mean(0) - flat_band.mean(0).log()   # log(geometric / arithmetic mean)
