@@ -18,14 +18,16 @@ import torch
 
 from . import __version__, audio, memory
 from .core.feet import plant_feet
+from .core.mouth import limit_opening
 from .core.motion_file import Motion, non_finite, read_motion, write_motion
 from .core.output import check_input
 from .core.quaternions import axis_angle_to_quat, quat_to_axis_angle, slerp
 from .core.request import GenerateRequest
+from .core.skeleton import JAW
 from .device import autocast_dtype, describe, resolve_device
 from .errors import AudioError, Cancelled, UserError
 from .representation import decode, motion_to_branches
-from .sampling import Inpaint, SamplerSettings, resolve_settings, sample_many
+from .sampling import Inpaint, SamplerSettings, mouth_range, resolve_settings, sample_many
 from .schedule import LCM
 from .weights import default_weights_dir, load_weights
 
@@ -67,6 +69,7 @@ class Generator:
         self.scheduler, self.database = w.scheduler, w.database
         self.precision = autocast_dtype(self.device)
         self.silence = audio.silence_features(1).to(self.device)
+        self.mouth_range = mouth_range(self.config)     # (knee, ceiling) of the capture's openings, or None
 
     @property
     def baked_guidance(self) -> float | None:
@@ -205,9 +208,14 @@ class Generator:
                            inpaint=inpaint)
 
     def decode(self, out: dict[str, torch.Tensor], plant: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Normalised branches -> (poses, expressions, trans) with the feet on the floor and,
+        """Normalised branches -> (poses, expressions, trans) with the feet on the floor, the
+        mouth no wider than the capture's (``mouth_range``, core/mouth.py limit_opening) and,
         with ``plant``, planted feet standing still (core.feet)."""
         poses, expressions, trans = decode(self.normaliser, out["face"], out["body"])
+        if self.mouth_range is not None:
+            jaw = slice(3 * JAW, 3 * JAW + 3)
+            limited, poses[:, jaw] = limit_opening(expressions, poses[:, jaw], *self.mouth_range)
+            expressions = limited.astype(np.float32)
         if plant:
             poses, trans = plant_feet(poses, trans)
         return poses, expressions, trans
@@ -227,6 +235,7 @@ class Generator:
             "amplitude_gains": dict(settings.amplitude),
             "amplitude_sigma_frames": settings.amplitude_sigma,
             "feet_planted": True,
+            "mouth_range": None if self.mouth_range is None else list(self.mouth_range),
             "guidance": settings.guidance,
             "face_guidance_last_step": settings.face_guidance if settings.guides_face_last else 1.0,
             "smoothing_sigma_frames": [settings.smooth_face, settings.smooth_body],

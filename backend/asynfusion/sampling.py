@@ -9,6 +9,7 @@ event is not evaluated; the other reads its cached CoSync keys/values.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -117,6 +118,22 @@ def face_guidance(saved: dict) -> float:
         raise WeightsError("The \"face_guidance\" entry of these weights' sampler section must be a number from 1 "
                            "to 10; set it to 1 to sample the face without it.")
     return float(g)
+
+
+def mouth_range(config: dict) -> tuple[float, float] | None:
+    """The weights' sampler section's optional "mouth_range" (written by asynfusion calibrate:
+    the knee and ceiling of the capture's mouth openings, core/mouth.py limit_opening) as
+    (knee, ceiling); None for weights not calibrated, whose faces open as the model makes them."""
+    saved = config.get("sampler") or {}
+    r = saved.get("mouth_range")
+    if r is None:
+        return None
+    knee, ceiling = (r.get("knee"), r.get("ceiling")) if isinstance(r, dict) else (None, None)
+    if not (isinstance(knee, (int, float)) and isinstance(ceiling, (int, float)) and not isinstance(knee, bool)
+            and not isinstance(ceiling, bool) and math.isfinite(knee) and math.isfinite(ceiling) and knee < ceiling):
+        raise WeightsError("The \"mouth_range\" entry of these weights' sampler section must hold a \"knee\" below "
+                           "a \"ceiling\" (finite numbers); run asynfusion calibrate on them again.")
+    return float(knee), float(ceiling)
 
 
 def amplitude_gains(saved: dict) -> tuple[tuple[str, float], ...]:

@@ -9,12 +9,14 @@ import pytest
 import torch
 
 from asynfusion.amplitude import PARTS, SIGMA, column_gains, scale_amplitude
+from asynfusion.core import mouth
 from asynfusion.core.motion_file import read_motion
-from asynfusion.core.skeleton import BODY_PARTS
+from asynfusion.core.skeleton import BODY_PARTS, JAW
 from asynfusion.errors import WeightsError
 from asynfusion.generate import Generator
 from asynfusion.representation import BODY_DIM, BODY_ROT_JOINTS
 from asynfusion.sampling import resolve_settings
+from asynfusion.training.data import load_split
 from asynfusion.weights import default_weights_dir
 
 from .conftest import BEAT2, SPEECH_WAV
@@ -109,7 +111,8 @@ def test_generation_moves_the_arms_further_with_a_larger_arm_gain(tmp_path):
 @pytest.mark.shared_data("beat2", "speech")
 def test_calibration_brings_the_model_towards_the_training_capture(tmp_path):
     """One round on one recording, one seed: each part's model / capture ratio moves towards 1,
-    and the gains land in config.json's sampler section."""
+    and the gains land in config.json's sampler section, beside the range of the training
+    capture's mouth openings."""
     from asynfusion.cli import main
     from asynfusion.training.calibrate import CALIBRATED
 
@@ -134,6 +137,13 @@ def test_calibration_brings_the_model_towards_the_training_capture(tmp_path):
     assert far, before                                      # something to correct
     for p in far:
         assert abs(np.log(after[p])) < abs(np.log(before[p])), (p, before[p], after[p])
+    run = cfg["training"]["config"]                             # the mouth's range: the training capture's
+    takes = load_split(str(BEAT2), holdout=run.get("holdout", 0.15), heldout_take=run.get("heldout_take")).train
+    jaw = slice(3 * JAW, 3 * JAW + 3)
+    openings = np.concatenate([mouth.opening(t.expressions, t.poses[:, jaw]) for t in takes])
+    assert fitted["mouth_range"]["ceiling"] == pytest.approx(openings.max(), abs=1e-4)
+    assert fitted["mouth_range"]["knee"] == pytest.approx(np.percentile(openings, 99), abs=1e-4)
+    assert Generator(out, "cpu").mouth_range == (fitted["mouth_range"]["knee"], fitted["mouth_range"]["ceiling"])
 
 
 def test_calibrate_never_writes_over_weights(tmp_path, capsys):

@@ -197,3 +197,81 @@ def test_an_exp_face_at_strength_one_or_a_bad_factor_is_left_alone():
     assert e2.shape == (200, 50)                   # fewer coefficients than FLAME's 100 come back as many
     assert mouth.flame_sentence(1.0) is None
     assert mouth.flame_sentence(1.5) == "Mouth strength 1.5: its Exp### mouth moves 1.5 times as far as the capture's."
+
+
+def _wide_faces(n: int = 400, width: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    return rng.normal(0.0, 0.8, (n, width)), rng.normal(0.0, 0.12, (n, 3))
+
+
+@pytest.mark.parametrize("width", [100, 50])
+def test_a_generated_mouth_opens_no_wider_than_the_ceiling_and_below_the_knee_is_untouched(width):
+    """limit_opening: the opening follows arkit.soft_ceiling exactly (order kept, never past the
+    ceiling), frames below the knee keep every input, and what changes is only along the
+    read-out's jawOpen direction (in spreads), so nothing across it moves."""
+    e, j = _wide_faces(width=width)
+    r = mouth.opening(e, j)
+    knee, ceiling = np.percentile(r, 80), np.percentile(r, 95)
+    e2, j2 = mouth.limit_opening(e, j, knee, ceiling)
+    r2 = mouth.opening(e2, j2)
+    np.testing.assert_allclose(r2, arkit.soft_ceiling(r, knee, ceiling), atol=1e-9)
+    assert r2.max() < ceiling and (r > ceiling).any()
+    assert np.all(np.diff(r2[np.argsort(r)]) >= -1e-12)                 # the widest stay the widest
+    low = r <= knee
+    assert np.array_equal(e2[low], e[low]) and np.array_equal(j2[low], j[low])
+    fit = arkit.load_fit()
+    moved = (arkit.face_inputs(e2, j2) - arkit.face_inputs(e, j)) / fit.std
+    m = fit.matrix[:, arkit.INDEX["jawOpen"]].copy()
+    m[width:100] = 0.0                                                  # coefficients the face lacks
+    across = moved - np.outer(moved @ m / (m @ m), m)
+    assert np.abs(across).max() < 1e-9 and np.abs(moved).max() > 0.1
+    assert e2.shape == e.shape and j2.shape == j.shape
+
+
+def test_the_range_is_the_captures_99th_percentile_and_widest_opening():
+    r = np.r_[np.linspace(0.0, 1.0, 1001), 1.4]
+    fitted = mouth.opening_range(r)
+    assert fitted["ceiling"] == 1.4 and fitted["knee"] == pytest.approx(np.percentile(r, 99), abs=1e-4)
+    with pytest.raises(ValueError, match="no spread"):
+        mouth.opening_range(np.full(10, 0.3))
+
+
+def test_generation_bends_the_mouth_into_the_weights_range_and_a_bad_range_is_one_sentence(tmp_path):
+    """The shipped weights with a mouth range set below their widest opening on a clip (same
+    seed, same noise): the opening never passes the ceiling, frames below the knee are as
+    before, and the motion file says the range it used."""
+    import json
+    import shutil
+
+    from asynfusion.core.motion_file import read_motion
+    from asynfusion.core.skeleton import JAW
+    from asynfusion.errors import WeightsError
+    from asynfusion.generate import Generator
+    from asynfusion.weights import default_weights_dir
+
+    from .conftest import SPEECH_WAV
+
+    folder = tmp_path / "weights"
+    shutil.copytree(default_weights_dir(), folder, ignore=shutil.ignore_patterns("*.png", "MODEL_CARD.md"))
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["sampler"].pop("mouth_range", None)
+    (folder / "config.json").write_text(json.dumps(cfg))
+    Generator(folder, "cpu").generate(SPEECH_WAV, tmp_path / "free.npz", seed=2)
+    free = read_motion(tmp_path / "free.npz")
+    jaw = slice(3 * JAW, 3 * JAW + 3)
+    r = mouth.opening(free.expressions, free.poses[:, jaw])
+    knee, ceiling = float(np.percentile(r, 70)), float(np.percentile(r, 90))
+    cfg["sampler"]["mouth_range"] = {"knee": knee, "ceiling": ceiling}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    Generator(folder, "cpu").generate(SPEECH_WAV, tmp_path / "held.npz", seed=2)
+    held = read_motion(tmp_path / "held.npz")
+    r2 = mouth.opening(held.expressions, held.poses[:, jaw])
+    assert r2.max() < ceiling + 1e-5 and ceiling < r.max() - 0.05            # float32 in the file
+    low = r < knee - 1e-3
+    np.testing.assert_allclose(held.expressions[low], free.expressions[low], atol=1e-5)
+    assert held.meta["mouth_range"] == [knee, ceiling] and free.meta["mouth_range"] is None
+    for bad in ({"knee": 0.9, "ceiling": 0.5}, {"knee": "low", "ceiling": 1.0}, [0.5, 1.0], {"knee": float("nan"), "ceiling": 1.0}):
+        cfg["sampler"]["mouth_range"] = bad
+        (folder / "config.json").write_text(json.dumps(cfg))
+        with pytest.raises(WeightsError, match="mouth_range.*calibrate"):
+            Generator(folder, "cpu")

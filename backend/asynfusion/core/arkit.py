@@ -110,14 +110,15 @@ def face_inputs(expressions: np.ndarray, jaw: np.ndarray) -> np.ndarray:
 SOFT_KNEE = 0.6   # above this a fitted weight bends smoothly towards 1 instead of being cut off at 1
 
 
-def soft_ceiling(x: np.ndarray, knee: float = SOFT_KNEE) -> np.ndarray:
-    """x below ``knee``; above it knee + (1 - knee) tanh((x - knee) / (1 - knee)): the same slope
-    at the knee, never above 1. Used for the jaw (jawOpen, and mouthClose, which jawOpen is
-    raised to): a hard clip at 1 held every over-wide opening at the shape's full extent (ARKit
-    jawOpen 1.0 on 3-6 % of generated frames, the capture's 0.3-1 %: a yawn); the curve keeps
-    their order and reaches full weight only for the widest. Other shapes keep the clip."""
+def soft_ceiling(x: np.ndarray, knee: float = SOFT_KNEE, ceiling: float = 1.0) -> np.ndarray:
+    """x below ``knee``; above it knee + (ceiling - knee) tanh((x - knee) / (ceiling - knee)):
+    the same slope at the knee, never above ``ceiling``. Used for the jaw (jawOpen, and
+    mouthClose, which jawOpen is raised to): a hard clip at 1 held every over-wide opening at the
+    shape's full extent (ARKit jawOpen 1.0 on 3-6 % of generated frames, the capture's 0.3-1 %:
+    a yawn); the curve keeps their order and reaches full weight only for the widest. Other
+    shapes keep the clip. core/mouth.py bends a generated face's opening the same way."""
     x = np.asarray(x, np.float64)
-    span = 1.0 - knee
+    span = ceiling - knee
     return np.where(x <= knee, x, knee + span * np.tanh((x - knee) / span))
 
 

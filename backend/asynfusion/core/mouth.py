@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from .arkit import ARKIT_NAMES, FACE_INPUTS, INDEX, ArkitFit, face_inputs, load_fit
+from .arkit import ARKIT_NAMES, FACE_INPUTS, INDEX, ArkitFit, face_inputs, load_fit, soft_ceiling
 
 # The built-in ICT head's jawOpen lip gap as lip_gap() measures it (its midline lip vertices,
 # UPPER_LIP/LOWER_LIP in tools/make_ict_head.py, part 3.28 cm; its teeth, in the same mesh, 3.5 cm).
@@ -173,6 +173,52 @@ def scale_flame_mouth(expressions: np.ndarray, jaw: np.ndarray, factor: float,
     w += (factor - 1.0) * (w @ q) @ q.T
     x = w * std
     width = min(e.shape[1], FACE_INPUTS - 3)
+    e[:, :width] = x[:, :width]
+    return e, x[:, FACE_INPUTS - 3:].reshape(j.shape)
+
+
+def opening(expressions: np.ndarray, jaw: np.ndarray, fit: ArkitFit | None = None) -> np.ndarray:
+    """(N,) how far the read-out opens each frame's jaw: its linear jawOpen value before the
+    clip and the soft ceiling (arkit.raw_readout), so openings past full weight still differ."""
+    fit = load_fit() if fit is None else fit
+    z = (face_inputs(expressions, jaw) - fit.mean) / fit.std
+    return z @ fit.matrix[:, INDEX["jawOpen"]] + fit.bias[INDEX["jawOpen"]]
+
+
+OPENING_KNEE = 99.0      # percentile of the capture's opening where limit_opening starts to bend
+
+
+def opening_range(openings: np.ndarray) -> dict[str, float]:
+    """The limit a capture's openings (``opening``, every frame it has) set: "knee" its
+    ``OPENING_KNEE`` th percentile, "ceiling" its widest."""
+    o = np.asarray(openings, np.float64)
+    knee, ceiling = float(np.percentile(o, OPENING_KNEE)), float(o.max())
+    if not (math.isfinite(knee) and math.isfinite(ceiling) and ceiling > knee):
+        raise ValueError("the capture's mouth openings have no spread to fit a range from")
+    return {"knee": round(knee, 4), "ceiling": round(ceiling, 4)}
+
+
+def limit_opening(expressions: np.ndarray, jaw: np.ndarray, knee: float, ceiling: float,
+                  fit: ArkitFit | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(expressions, jaw) of a generated face whose mouth never opens wider than ``ceiling``:
+    each frame's opening (``opening``) above ``knee`` bent along arkit.soft_ceiling, by the
+    smallest change of its FLAME inputs (in spreads, as scale_flame_mouth measures them) that
+    does it. A model unsure of the speech overshoots the capture's widest mouth (a yawn: 1.7 %
+    of a take-disjoint fold's frames fully open, the capture's none); the knee and ceiling come
+    from the capture the weights learnt from (opening_range, fitted by asynfusion calibrate), so
+    the model's face never gapes wider than the speaker it learnt from, and below the knee it
+    is untouched. Both come back in their shapes."""
+    fit = load_fit() if fit is None else fit
+    e, j = np.array(expressions, np.float64), np.array(jaw, np.float64)
+    if not len(e):
+        return e, j
+    r = opening(e, j, fit)
+    change = soft_ceiling(r, knee, ceiling) - r
+    width = min(e.shape[1], FACE_INPUTS - 3)
+    present = np.r_[np.arange(width), np.arange(FACE_INPUTS - 3, FACE_INPUTS)]
+    m = np.zeros(FACE_INPUTS)
+    m[present] = fit.matrix[present, INDEX["jawOpen"]]
+    x = face_inputs(e, j) + np.outer(change / (m @ m), m) * fit.std
     e[:, :width] = x[:, :width]
     return e, x[:, FACE_INPUTS - 3:].reshape(j.shape)
 

@@ -1,4 +1,5 @@
-"""``asynfusion calibrate``: fit the amplitude gains a student samples with (amplitude.py).
+"""``asynfusion calibrate``: fit the amplitude gains a student samples with (amplitude.py), and
+the range its mouth opens in.
 
 The gains make the model move, on speech it never heard, as far per body part as the capture
 it trained on. They are fitted on recordings with no capture (other speakers: the clips given,
@@ -8,9 +9,10 @@ part's joint rotations in the 6D form the gains scale (the root's rotation for t
 gain moves its own part only (in positions an arm's swing would count as the hand's), in 4 s
 windows, since clips and takes differ in length. Each round samples every clip with every seed
 at the current gains and multiplies each gain by capture / model; the response is close to
-linear, so two rounds settle it. The result, with what it was fitted on,
-goes into the sampler section of the config.json of a new weights folder (``--out``): the
-weights calibrated are an input and stay as they were.
+linear, so two rounds settle it. Beside the gains, the range of the training capture's mouth
+openings (core/mouth.py opening_range): generation bends the model's wider openings into it.
+The result, with what it was fitted on, goes into the sampler section of the config.json of a
+new weights folder (``--out``): the weights calibrated are an input and stay as they were.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import numpy as np
 import torch
 
 from ..amplitude import PARTS, SIGMA, part_columns
+from ..core import mouth
 from ..core.motion_file import NUM_EXPRESSIONS
+from ..core.skeleton import JAW
 from ..errors import UserError
 from ..evaluation.evaluate import voice_features
 from ..generate import Generator
@@ -58,17 +62,31 @@ def part_amplitudes(poses: np.ndarray, trans: np.ndarray) -> dict[str, float]:
     return out
 
 
-def capture_amplitudes(config: dict) -> dict[str, float]:
-    """The training split's capture, as the weights' config.json describes it (data folder,
-    tail holdout, held-out take), each take's amplitudes weighted by its length."""
+def training_takes(config: dict) -> list:
+    """The training split's takes, as the weights' config.json describes it (data folder, tail
+    holdout, held-out take)."""
     run = config.get("training", {}).get("config", {})
     if "data" not in run:
         raise UserError("These weights' config.json does not say what they were trained on (training.config.data); "
                         "calibrate weights saved by asynfusion train and distill.")
-    split = load_split(run["data"], holdout=run.get("holdout", 0.15), heldout_take=run.get("heldout_take"))
-    each = [(part_amplitudes(t.poses, t.trans), t.frames) for t in split.train]
+    return load_split(run["data"], holdout=run.get("holdout", 0.15), heldout_take=run.get("heldout_take")).train
+
+
+def capture_amplitudes(takes: list) -> dict[str, float]:
+    """The takes' amplitudes, each take's weighted by its length."""
+    each = [(part_amplitudes(t.poses, t.trans), t.frames) for t in takes]
     total = sum(n for _, n in each)
     return {p: sum(a[p] * n for a, n in each) / total for p in PARTS}
+
+
+def capture_mouth_range(takes: list) -> dict:
+    """The knee and ceiling of the takes' mouth openings (core/mouth.py opening_range), with what
+    they were fitted on."""
+    jaw = slice(3 * JAW, 3 * JAW + 3)
+    openings = np.concatenate([mouth.opening(t.expressions, t.poses[:, jaw]) for t in takes])
+    return {**mouth.opening_range(openings),
+            "fit": {"frames": int(len(openings)), "percentile": mouth.OPENING_KNEE,
+                    "about": "core/mouth.py limit_opening; the training split's capture, every frame"}}
 
 
 def model_amplitudes(gen: Generator, settings: SamplerSettings, feats: list[torch.Tensor], seeds: int
@@ -85,9 +103,9 @@ def model_amplitudes(gen: Generator, settings: SamplerSettings, feats: list[torc
     return {p: v / count for p, v in sums.items()}
 
 
-def fit_gains(gen: Generator, clips: list[Path], seeds: int, rounds: int, log=print) -> dict:
+def fit_gains(gen: Generator, takes: list, clips: list[Path], seeds: int, rounds: int, log=print) -> dict:
     """Gains per part and the record of how they were fitted."""
-    target = capture_amplitudes(gen.config)
+    target = capture_amplitudes(takes)
     feats = [torch.from_numpy(voice_features(c)).to(gen.device) for c in clips]
     base = replace(gen.settings(None, None, None), amplitude=())
     gains = dict.fromkeys(CALIBRATED, 1.0)
@@ -117,6 +135,7 @@ def write_calibrated(source: Path, out: Path, fitted: dict) -> None:
     config["sampler"]["amplitude"] = fitted["gains"]
     config["sampler"]["amplitude_sigma"] = fitted["sigma"]
     config["sampler"]["amplitude_fit"] = fitted["fit"]
+    config["sampler"]["mouth_range"] = fitted["mouth_range"]
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         for name in WEIGHTS_FILES:
@@ -149,10 +168,13 @@ def run(args) -> int:
     check_out(source, out)
     gen = Generator(source, args.device)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    fitted = fit_gains(gen, clips, args.seeds, args.rounds, log)
+    takes = training_takes(gen.config)
+    fitted = {**fit_gains(gen, takes, clips, args.seeds, args.rounds, log), "mouth_range": capture_mouth_range(takes)}
     if not all(math.isfinite(g) for g in fitted["gains"].values()):
         raise UserError("The fitted gains are not finite numbers; nothing was written.")
     check_out(source, out)
     write_calibrated(source, out, fitted)
-    log(f"wrote {out}: {source}'s weights with amplitude gains {fitted['gains']}")
+    r = fitted["mouth_range"]
+    log(f"wrote {out}: {source}'s weights with amplitude gains {fitted['gains']} and the mouth's opening "
+        f"bent from {r['knee']} to at most {r['ceiling']} (the capture's)")
     return 0
