@@ -12,7 +12,8 @@ the held-out take (2 seeds): viseme read-out, closure depth over the capture's
 (evaluation/articulation.py), and how open the mouth gets (ARKit jawOpen). The choice rule,
 printed last: the largest face guidance whose fully open frames (jawOpen >= 0.95) stay within
 the capture's + 1 point on every fold (issue 21's mouth constraint). Closure, the number
-reported, plays no part in the rule.
+reported, plays no part in the rule. Weights calibrated with a mouth range (asynfusion
+calibrate, core/mouth.py limit_opening) are scored with it, as they generate.
 """
 
 from __future__ import annotations

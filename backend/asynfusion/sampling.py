@@ -69,7 +69,9 @@ SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Ga
 # last step is guided at 2.5 on top of the student's baked-in guidance: a 400-step student closes
 # /p b m/ about as shallowly as its teacher unguided; 2.5 is the largest of 2, 2.5, 3, 4 that keeps
 # fully open mouths (jawOpen >= 0.95) within the capture's + 1 point on both take-disjoint folds
-# (bench/face_guidance.py; chosen on the held-out takes the model card reports, so tuned on them).
+# (bench/face_guidance.py; chosen on the held-out takes the model card reports, so tuned on them),
+# without the mouth range calibrate now fits (core/mouth.py limit_opening), and kept with it: the
+# range makes that constraint easy, and re-choosing on the same takes would be tuning again.
 # A DDIM teacher samples 50 steps a branch at guidance 2.
 RECIPE: dict[str, dict[str, float | int | None]] = {
     DDIM: {"steps_face": 50, "steps_body": 50, "guidance": 2.0, "body_start": None, "posture_sigma": 0.0},

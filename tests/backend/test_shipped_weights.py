@@ -145,3 +145,25 @@ def test_shipped_weights_planted_feet_stand_still_on_speech_they_never_heard(tmp
     feats, offset = audio.speaker_normalise(audio.audio_features(audio.normalise_loudness(audio.load_audio(SPEECH_OGG))))
     raw = gen.decode(gen.sample(feats, offset, gen.settings(None, None, None), 0), plant=False)
     assert foot_stats(forward_kinematics(raw[0], raw[2]))["foot_speed"] > 3 * max(planted["foot_speed"], 0.01)
+
+
+@pytest.mark.shared_data("beat2")
+def test_shipped_mouth_opens_no_wider_than_the_capture_it_learnt_from(tmp_path):
+    """The shipped sampler section carries the range of both takes' captured mouth openings
+    (what asynfusion calibrate fits), and a generated face stays inside it."""
+    from asynfusion.core import mouth
+    from asynfusion.core.motion_file import read_motion
+    from asynfusion.core.skeleton import JAW
+    from asynfusion.training.data import load_split
+
+    from .conftest import BEAT2
+
+    gen = Generator(None, "cpu")
+    jaw = slice(3 * JAW, 3 * JAW + 3)
+    takes = load_split(str(BEAT2), holdout=0.0).train
+    captured = mouth.opening_range(np.concatenate([mouth.opening(t.expressions, t.poses[:, jaw]) for t in takes]))
+    assert gen.mouth_range == pytest.approx((captured["knee"], captured["ceiling"]), abs=1e-4)
+    gen.generate(SPEECH_OGG, tmp_path / "speech.npz", seed=1)
+    m = read_motion(tmp_path / "speech.npz")
+    assert mouth.opening(m.expressions, m.poses[:, jaw]).max() <= captured["ceiling"] + 1e-5
+    assert m.meta["mouth_range"] == list(gen.mouth_range)

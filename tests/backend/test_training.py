@@ -385,6 +385,13 @@ def test_the_phonetic_probe_is_fitted_on_the_training_takes_and_the_student_keep
     # the frication cues sit after all four sub-frames: a model hearing fewer cannot read them as a prefix
     with pytest.raises(UserError, match="--subframes 4"):
         train(replace(cfg, out=str(tmp_path / "cues"), frication=1))
+    # takes without phone alignments: one sentence, not a traceback
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for ext in (".npz", ".wav"):
+        (bare / (TAKES[0] + ext)).symlink_to(BEAT2 / (TAKES[0] + ext))
+    with pytest.raises(UserError, match="TextGrid.*--phonetic 0"):
+        train(replace(cfg, data=str(bare), out=str(tmp_path / "bare_out")))
 
 
 # ---------------------------------------------------------------- torchrun

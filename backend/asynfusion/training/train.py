@@ -214,8 +214,13 @@ def phonetic_probe(ds: Windows, cfg) -> Probe:
     if cfg.mirror or cfg.voices or cfg.stretch:
         raise UserError("The phonetic probe (--phonetic 1) is cross-fitted on the takes as recorded; "
                         "train it with --no-mirror, --voices 0 and --stretch 0.")
-    probe, crossfit, report = phonetic.fit([a.numpy() for a in ds.audio], [v.numpy() for v in ds.visemes],
-                                           len(P.VISEME_NAMES))
+    try:
+        probe, crossfit, report = phonetic.fit([a.numpy() for a in ds.audio], [v.numpy() for v in ds.visemes],
+                                               len(P.VISEME_NAMES))
+    except ValueError:
+        raise UserError("The phonetic probe (--phonetic 1) is fitted on the takes' phone alignments, and these "
+                        "takes have no TextGrid beside them with every mouth shape; add them, or train with "
+                        "--phonetic 0.") from None
     ds.phonetic = [torch.from_numpy(s) for s in crossfit]
     print("phonetic probe, cross-fitted balanced accuracy by ridge strength: "
           + ", ".join(f"{a:g}: {r:.3f}" for a, r in report.items()), flush=True)
