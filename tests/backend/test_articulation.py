@@ -74,6 +74,32 @@ def test_body_statistics_tell_capture_from_still_and_shaking_motion(split):
     assert S.root_stats(joints)["drift"] < 1.0
 
 
+def _scaled_band(x: np.ndarray, lo: float, hi: float, gain: float) -> np.ndarray:
+    f = np.fft.rfftfreq(len(x), 1 / 30.0)
+    spectrum = np.fft.rfft(x, axis=0)
+    spectrum[(f >= lo) & (f <= hi)] *= gain
+    return np.fft.irfft(spectrum, n=len(x), axis=0)
+
+
+def test_the_wobble_counts_the_wrists_own_3_to_6_hz_where_the_speed_band_counts_the_strokes(split):
+    """A real take: its wrists' positions halved in 3-6 Hz lower the wobble (velocity, axis by
+    axis) to under half and the speed's 3-6 Hz power hardly at all; its arms' strokes (1-2.5 Hz
+    of their rotations) halved lower the speed's 3-6 Hz power and leave the wobble."""
+    from asynfusion.core.skeleton import BODY_PARTS
+
+    take = max(split.train, key=lambda t: t.frames)
+    joints = forward_kinematics(take.poses, take.trans)
+    wobble, speed = S.wrist_wobble(joints), S.wrist_band_power(joints)["tremor"]
+    shaken = joints.copy()
+    shaken[:, list(S.WRISTS)] = _scaled_band(joints[:, list(S.WRISTS)], 3.0, 6.0, 0.5)
+    assert S.wrist_wobble(shaken) < 0.5 * wobble and S.wrist_band_power(shaken)["tremor"] > 0.8 * speed
+    arms = [3 * j + k for part in ("arms", "hands") for j in BODY_PARTS[part] for k in range(3)]
+    calmer = take.poses.astype(np.float64)
+    calmer[:, arms] = _scaled_band(calmer[:, arms], 1.0, 2.5, 0.5)
+    strokes = forward_kinematics(calmer, take.trans)
+    assert S.wrist_band_power(strokes)["tremor"] < 0.8 * speed and abs(S.wrist_wobble(strokes) / wobble - 1) < 0.1
+
+
 def test_band_spread_puts_a_slow_lean_in_the_posture_band_and_nods_in_theirs():
     t = np.arange(300) / 30.0                                       # 10 s, like a held-out segment
     lean = np.linspace(0.0, 1.0, 300)                               # a lean that does not come back

@@ -46,16 +46,15 @@ from .motion_ae import MotionAE, load_motion_ae
 AMP_GROUPS = tuple(S.GROUPS) + ("root", "heading")
 FOOT_KEYS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide", "leg_jerk", "knee_snaps")
 JAW_KEYS = ("jaw_p50", "jaw_p90", "jaw_wide")
+WRIST_KEYS = ("wrist_slow", "wrist_tremor", "wrist_fast", "wrist_wobble")
 
 METRIC_KEYS = ("bc", "l1div", "l1div_seeds", "face_mse", "lvd", "jitter", "fgd", "fgd_std",
                "sync", "sync_hit", "sync_chance", "sync_xcorr", "sync_lag",
                "viseme", "closure", "expr_amp", "mouth_loudness") + tuple(f"amp_{g}" for g in AMP_GROUPS) + (
-               "wrist_slow", "wrist_tremor", "wrist_fast", "drift", "pelvis_low", "pelvis_high",
-               "gesture_fd", "gesture_fd_std") + FOOT_KEYS + JAW_KEYS
+               "drift", "pelvis_low", "pelvis_high", "gesture_fd", "gesture_fd_std") + WRIST_KEYS + FOOT_KEYS + JAW_KEYS
 TIMING_KEYS = ("gen_seconds", "motion_seconds", "realtime_factor")
 # Read as generated / captured (1.0 = moves like the capture).
-RELATIVE_KEYS = ("closure", "expr_amp") + tuple(f"amp_{g}" for g in AMP_GROUPS) + ("wrist_slow", "wrist_tremor",
-                                                                                   "wrist_fast")
+RELATIVE_KEYS = ("closure", "expr_amp") + tuple(f"amp_{g}" for g in AMP_GROUPS) + WRIST_KEYS
 _LABELS = {
     "bc": "BC (beat consistency, higher = on the beat)",
     "l1div": "L1div (EMAGE, spread of poses)",
@@ -77,6 +76,7 @@ _LABELS = {
     "wrist_slow": "wrist speed power 1-2 Hz",
     "wrist_tremor": "wrist speed power 3-6 Hz",
     "wrist_fast": "wrist speed power 6-15 Hz",
+    "wrist_wobble": "wrist velocity power 3-6 Hz (per axis: a wobble, not the strokes)",
     "gesture_fd": "gesture FD (2 s windows, low-passed joints)",
     "gesture_fd_std": "  its spread over seeds (std)",
     "foot_speed": "planted feet: median speed (m/s)",
@@ -182,6 +182,7 @@ class Evaluation:
         out.update(M.face_body_sync(face, joints, self.mean_vel))
         out.update({f"amp_{k}": v for k, v in S.group_amplitudes(joints, poses).items()})
         out.update({f"wrist_{k}": v for k, v in S.wrist_band_power(joints).items()})
+        out["wrist_wobble"] = S.wrist_wobble(joints)
         out.update(S.root_stats(joints))
         if self.probe is not None and seg.take.visemes is not None:
             opening = self.probe.openness(face)
@@ -204,8 +205,8 @@ class Evaluation:
                 for k in vals:
                     vals[k].append(r.get(k))
         res["bc"] = _weighted(vals["bc"], bc_w)
-        for k in ("l1div", "jitter", "sync_xcorr", "sync_lag", "face_mse", "lvd", "expr_amp", "drift", "mouth_loudness",
-                  "wrist_slow", "wrist_tremor", "wrist_fast") + tuple(f"amp_{g}" for g in AMP_GROUPS) + FOOT_KEYS + JAW_KEYS:
+        for k in ("l1div", "jitter", "sync_xcorr", "sync_lag", "face_mse", "lvd", "expr_amp", "drift", "mouth_loudness"
+                  ) + WRIST_KEYS + tuple(f"amp_{g}" for g in AMP_GROUPS) + FOOT_KEYS + JAW_KEYS:
             res[k] = _weighted(vals[k], lengths)
         flat = [r for samples in per_seg for r in samples]
         res["pelvis_low"] = min(r["pelvis_low"] for r in flat)

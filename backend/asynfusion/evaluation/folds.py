@@ -34,7 +34,7 @@ RULED = (
     ("fgd", "low", "other"),
     ("amp_heading", "gt", "other"), ("amp_head", "gt", "other"), ("amp_spine", "gt", "other"),
     ("amp_legs", "gt", "other"), ("amp_arms", "gt", "other"), ("amp_hands", "gt", "other"),
-    ("wrist_tremor", "gt", "other"), ("wrist_fast", "gt", "other"),
+    ("wrist_tremor", "gt", "other"), ("wrist_fast", "gt", "other"), ("wrist_wobble", "gt", "other"),
     ("bc", "high", "capture"),
     ("viseme", "high", "capture"), ("closure", "high", "capture"),
 )
