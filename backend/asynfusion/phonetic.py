@@ -54,13 +54,20 @@ def context(x: np.ndarray, reach: int) -> np.ndarray:
     return x[idx].reshape(len(x), -1)
 
 
-def _solve(x: np.ndarray, y: np.ndarray, classes: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge regression onto one-hot classes of the labelled rows; the bias is not penalised."""
+def _moments(x: np.ndarray, y: np.ndarray, classes: int) -> tuple[np.ndarray, ...]:
+    """What a ridge regression onto one-hot classes of the labelled rows needs, whatever its
+    strength: the centred Gram and cross products and the means (the bias is not penalised)."""
     keep = y >= 0
     x, target = x[keep], np.eye(classes)[y[keep]]
     mx, my = x.mean(0), target.mean(0)
     xc = x - mx
-    w = np.linalg.solve(xc.T @ xc + alpha * np.eye(x.shape[1]), xc.T @ (target - my))
+    return xc.T @ xc, xc.T @ (target - my), mx, my
+
+
+def _solve(moments: tuple[np.ndarray, ...], alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """(weights, bias) of the ridge regression at strength ``alpha``."""
+    gram, cross, mx, my = moments
+    w = np.linalg.solve(gram + alpha * np.eye(len(gram)), cross)
     return w, my - mx @ w
 
 
@@ -83,17 +90,16 @@ def fit(feats: list[np.ndarray], classes: list[np.ndarray], n_classes: int, reac
     pieces = np.concatenate([p + BLOCKS * k for k, p in enumerate(piece)])
     if any((y_all == c).sum() == 0 for c in range(n_classes)):
         raise ValueError("the phonetic probe needs frames of every mouth-shape class in the training takes")
-    crossfit: dict[float, np.ndarray] = {}
-    report: dict[float, float] = {}
-    for alpha in ALPHAS:
-        out = np.zeros((len(y_all), n_classes))
-        for p in np.unique(pieces):
-            held = pieces == p
-            w, b = _solve(x_all[~held], y_all[~held], n_classes, alpha)
-            out[held] = x_all[held] @ w + b
-        crossfit[alpha], report[alpha] = out, balanced_accuracy(out.argmax(1), y_all)
+    crossfit = {alpha: np.zeros((len(y_all), n_classes)) for alpha in ALPHAS}
+    for p in np.unique(pieces):                 # one Gram per piece left out, every strength from it
+        held = pieces == p
+        moments = _moments(x_all[~held], y_all[~held], n_classes)
+        for alpha in ALPHAS:
+            w, b = _solve(moments, alpha)
+            crossfit[alpha][held] = x_all[held] @ w + b
+    report = {alpha: balanced_accuracy(out.argmax(1), y_all) for alpha, out in crossfit.items()}
     alpha = max(ALPHAS, key=lambda a: report[a])
-    w, b = _solve(x_all, y_all, n_classes, alpha)
+    w, b = _solve(_moments(x_all, y_all, n_classes), alpha)
     d = feats[0].shape[1]
     weight = torch.from_numpy(w.reshape(2 * reach + 1, d, n_classes).transpose(2, 1, 0).copy()).float()
     ends = np.cumsum([len(c) for c in labels])[:-1]
