@@ -203,8 +203,8 @@ def limit_opening(expressions: np.ndarray, jaw: np.ndarray, knee: float, ceiling
     """(expressions, jaw) of a generated face whose mouth never opens wider than ``ceiling``:
     each frame's opening (``opening``) above ``knee`` bent along arkit.soft_ceiling, by the
     smallest change of its FLAME inputs (in spreads, as scale_flame_mouth measures them) that
-    does it. A model unsure of the speech overshoots the capture's widest mouth (a yawn: 1.7 %
-    of a take-disjoint fold's frames fully open, the capture's none); the knee and ceiling come
+    does it. A model unsure of the speech overshoots the capture's widest mouth (a yawn: up to
+    1.7 % of a take-disjoint fold's frames fully open, the capture's none); the knee and ceiling come
     from the capture the weights learnt from (opening_range, fitted by asynfusion calibrate), so
     the model's face never gapes wider than the speaker it learnt from, and below the knee it
     is untouched. Both come back in their shapes."""
