@@ -22,7 +22,9 @@ training take: the held-out take plays no part.)
 Each ``--fold TAKE=WEIGHTS[,MOTION_AE]`` names a held-out take, weights trained without it
 (``asynfusion train/distill ... --heldout-take TAKE``) and, for the FGD, a motion autoencoder
 trained without it too (``asynfusion train-ae ... --heldout-take TAKE``; default: the shipped one,
-which has seen 85 % of every take).
+which has seen 85 % of every take). Name a take again (``--fold TAKE=WEIGHTS_SEED1``) to add the
+same recipe trained with another seed: the model rows become the mean over the trainings, each
+training's value beside it, so a difference can be read against what a retraining moves.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from asynfusion.evaluation.evaluate import _LABELS, finite, json_ready
@@ -48,13 +51,16 @@ def _cell(folds: list[dict], row: str, key: str) -> str:
     spread = [f[row].get(key + "_std") for f in folds]
     if any(finite(s) is not None for s in spread):
         text += " (± " + " / ".join(_fmt(s) for s in spread) + ")"
+    trainings = [f[row].get(key + "_trainings") for f in folds]
+    if all(trainings):
+        text += " [" + " / ".join(", ".join(_fmt(v) for v in t) for t in trainings) + "]"
     good = [v for v in vals if finite(v) is not None]
     if len(vals) > 1 and len(good) == len(vals):
         text += f"; {_fmt(sum(good) / len(good))}"
     return text
 
 
-def table(folds: list[dict], names: list[str], seeds: int) -> str:
+def table(folds: list[dict], names: list[str], seeds: int, trainings: int = 1) -> str:
     head = "| metric | " + " | ".join(ROWS) + " | real beats every baseline |"
     lines = ["# Take-disjoint folds", "",
              "Written by `bench/folds.py` (its docstring has the command). Each fold trains on one BEAT2 take "
@@ -63,7 +69,9 @@ def table(folds: list[dict], names: list[str], seeds: int) -> str:
              "counts in the headline only where real motion beats every baseline on every fold. Amplitudes and "
              "wrist bands are raw values here; the model card reads them over the capture's.", "",
              f"Folds (held-out take): {', '.join(names)}; each cell: fold by fold, then their mean; "
-             f"model, other take and matching over {seeds} seeds (± their spread where a distance).", "",
+             f"model, other take and matching over {seeds} seeds (± their spread where a distance)"
+             + (f"; the model rows are the mean of {trainings} trainings of the recipe (other training seeds), "
+                "[each training's value] after it" if trainings > 1 else "") + ".", "",
              head, "|" + "---|" * (len(ROWS) + 2)]
     for key, how, judge in RULED:
         ok = all(earns_place(f, key, how, judge) for f in folds)
@@ -77,6 +85,22 @@ def table(folds: list[dict], names: list[str], seeds: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def grouped(specs: list[str]) -> list[Fold]:
+    """``--fold`` specs as folds: a held-out take named again brings the same recipe trained
+    with another seed (its weights; the first spec's motion autoencoder serves them all)."""
+    folds: dict[str, Fold] = {}
+    for spec in specs:
+        held, paths = spec.split("=", 1)
+        weights, *ae = paths.split(",", 1)
+        if held in folds:
+            folds[held] = replace(folds[held], retrained=folds[held].retrained + (weights,))
+        else:
+            folds[held] = Fold(held, weights, *ae)
+    if len({len(f.retrained) for f in folds.values()}) > 1:
+        raise SystemExit("error: name every held-out take as many times (one --fold per training of the recipe).")
+    return list(folds.values())
+
+
 def main(argv=None) -> int:
     p = fold_parser(__doc__, seeds=3)
     p.add_argument("-o", "--out", default=None, help="markdown file (default: print)")
@@ -87,10 +111,10 @@ def main(argv=None) -> int:
     p.add_argument("--posture-sigma", type=float, default=None)
     args = p.parse_args(argv)
     sampler = {k: getattr(args, k) for k in ("steps_face", "steps_body", "body_start", "posture_sigma")}
-    folds = [Fold(spec.split("=", 1)[0], *spec.split("=", 1)[1].split(",", 1)) for spec in args.fold]
+    folds = grouped(args.fold)
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     results = [score_fold(args.data, f, args.seeds, log=log, cache=args.cache, **sampler) for f in folds]
-    text = table(results, [f.heldout for f in folds], args.seeds)
+    text = table(results, [f.heldout for f in folds], args.seeds, 1 + min(len(f.retrained) for f in folds))
     if args.out:
         Path(args.out).write_text(text)
     print(text)

@@ -186,3 +186,17 @@ def test_random_weights_a_take_disjoint_fold_scores_every_row_on_the_whole_held_
     assert rows["capture"]["gesture_fd"] == pytest.approx(0, abs=1e-6) and rows["capture"]["fgd"] == pytest.approx(0, abs=1e-6)
     assert rows["static"]["gesture_fd"] > rows["other take"]["gesture_fd"] > 0
     assert rows["model"]["gesture_fd"] != rows["model, feet not planted"]["gesture_fd"]
+
+
+def test_several_trainings_of_a_recipe_are_averaged_and_each_training_kept():
+    """A fold's model rows over retrainings (evaluation/folds.over_trainings): numbers averaged,
+    each training's beside them; what is not a finite number stays the first training's."""
+    from asynfusion.evaluation.folds import over_trainings
+
+    runs = [{"viseme": 0.5, "fgd": 10.0, "fgd_std": 1.0, "kind": "lcm", "sync": None},
+            {"viseme": 0.6, "fgd": 20.0, "fgd_std": 3.0, "kind": "lcm", "sync": 0.3}]
+    out = over_trainings(runs)
+    assert out["viseme"] == pytest.approx(0.55) and out["viseme_trainings"] == [0.5, 0.6]
+    assert out["fgd"] == pytest.approx(15.0) and out["fgd_std"] == pytest.approx(2.0)
+    assert out["kind"] == "lcm" and out["sync"] is None and "sync_trainings" not in out
+    assert over_trainings(runs[:1]) is runs[0]

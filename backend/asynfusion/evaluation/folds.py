@@ -40,6 +40,7 @@ RULED = (
 )
 CONSTRAINTS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide", "leg_jerk", "knee_snaps", "jaw_wide")
 BASELINE_ROWS = ("matching", "static")
+MODEL_ROWS = ("model", "model, feet not planted", "model, no amplitude gains")
 ROWS = ("capture", "other take", "model", "model, feet not planted", "model, no amplitude gains", "matching", "static")
 
 
@@ -48,6 +49,7 @@ class Fold:
     heldout: str
     weights: str
     motion_ae: str | None = None   # FGD features trained without the held-out take (None: the shipped ones)
+    retrained: tuple[str, ...] = ()  # the same recipe trained again with other seeds: averaged with weights
 
 
 def _badness(value, reference, how: str) -> float:
@@ -93,17 +95,37 @@ def score_fold(data: str, fold: Fold, seeds: int, log=None, cache: str | None = 
     ``sampler``: SamplerSettings fields to change from the weights' defaults (None: keep)."""
     ev = Evaluation(data, cache=cache, fid_model=fold.motion_ae, heldout_take=fold.heldout)
     base = Baselines(ev.train)
-    gen = Generator(fold.weights, "cpu")
-    settings = replace(gen.settings(None, None, None), **{k: v for k, v in sampler.items() if v is not None})
+    trainings = [model_rows(ev, w, seeds, log, sampler) for w in (fold.weights, *fold.retrained)]
     rows = {
         "capture": capture_scores(ev),
         "other take": score(ev, base.mismatched, seeds),
-        "model": evaluate_generator(ev, gen, settings, seeds, log=log),
-        "model, feet not planted": evaluate_generator(ev, gen, settings, seeds, plant=False),
-        "model, no amplitude gains": evaluate_generator(ev, gen, replace(settings, amplitude=()), seeds),
+        **{r: over_trainings([t[r] for t in trainings]) for r in MODEL_ROWS},
         "matching": score(ev, base.matching, seeds),
         "static": score(ev, base.static, 1),
     }
     if log is not None:
         log(f"fold {fold.heldout}: scored {', '.join(rows)}")
     return rows
+
+
+def model_rows(ev: Evaluation, weights: str, seeds: int, log, sampler: dict) -> dict[str, dict]:
+    """MODEL_ROWS for one set of weights."""
+    gen = Generator(weights, "cpu")
+    settings = replace(gen.settings(None, None, None), **{k: v for k, v in sampler.items() if v is not None})
+    return {"model": evaluate_generator(ev, gen, settings, seeds, log=log),
+            "model, feet not planted": evaluate_generator(ev, gen, settings, seeds, plant=False),
+            "model, no amplitude gains": evaluate_generator(ev, gen, replace(settings, amplitude=()), seeds)}
+
+
+def over_trainings(runs: list[dict]) -> dict:
+    """One row's metrics from several trainings of the same recipe: each number the mean over
+    them, with the trainings' own values beside it as KEY_trainings (one training: as it is)."""
+    if len(runs) == 1:
+        return runs[0]
+    out = dict(runs[0])
+    for key, first in runs[0].items():
+        vals = [r.get(key) for r in runs]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals):
+            out[key] = sum(vals) / len(vals)
+            out[key + "_trainings"] = vals
+    return out
