@@ -2,10 +2,10 @@
 # Makes docs/mouth_fold_b.webp: the face row of three contact sheets (asynfusion_blender/preview.py:
 # Cycles, CPU, the built-in head) over the first 20 s of BEAT2 take 2_scott_0_1_1 — its capture,
 # then two fold-B models that never heard it (trained on 2_scott_0_2_2 only: bench/folds.py has
-# the commands), the v5.4 recipe's and the v5.5 recipe's (--phonetic 1 --frication 1, calibrated:
-# amplitude gains and mouth range).
+# the commands): the shipped recipe's as v5.4 sampled it (no mouth range), and the measured,
+# unshipped options' (--phonetic 1 --frication 1; calibrated: amplitude gains and mouth range).
 #
-#   sh docs/mouth_fold_b_picture.sh V54_FOLD_B_WEIGHTS V55_FOLD_B_WEIGHTS     # from the repository root
+#   sh docs/mouth_fold_b_picture.sh SHIPPED_RECIPE_FOLD_B_WEIGHTS OPTIONS_FOLD_B_WEIGHTS   # from the repository root
 #
 # Needs ../shared/data/beat2, the bpy 5.0 wheel (.venv-blender-50), the backend (.venv) and
 # ImageMagick. Writes only $WORK and docs/mouth_fold_b.webp.
@@ -31,8 +31,8 @@ $B asynfusion_blender/batch.py --audio "$WORK/speech.wav" --weights "$1" --out "
 $B asynfusion_blender/batch.py --audio "$WORK/speech.wav" --weights "$2" --out "$WORK/v55.blend" --preview "$WORK/v55.png"
 rows=""
 for pair in "capture:capture (held-out take 2_scott_0_1_1, first 20 s)" \
-            "v54:v5.4 recipe, fold B (never heard this take)" \
-            "v55:v5.5 recipe (--phonetic 1 --frication 1, mouth range), fold B"; do
+            "v54:the shipped recipe as v5.4 sampled it, fold B (never heard this take)" \
+            "v55:--phonetic 1 --frication 1 (not shipped), with the mouth range, fold B"; do
   name=${pair%%:*}
   convert "$WORK/$name.png" -gravity south -crop 100%x50%+0+0 +repage \
     \( -size "$(identify -format %w "$WORK/$name.png")x28" xc:'#1e1e1e' -fill '#ebebeb' -pointsize 16 \
