@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, TypeGuard
 
 import torch
 
@@ -131,11 +131,15 @@ def mouth_range(config: dict) -> tuple[float, float] | None:
     if r is None:
         return None
     knee, ceiling = (r.get("knee"), r.get("ceiling")) if isinstance(r, dict) else (None, None)
-    if not (isinstance(knee, (int, float)) and isinstance(ceiling, (int, float)) and not isinstance(knee, bool)
-            and not isinstance(ceiling, bool) and math.isfinite(knee) and math.isfinite(ceiling) and knee < ceiling):
+    if not (_finite(knee) and _finite(ceiling) and knee < ceiling):
         raise WeightsError("The \"mouth_range\" entry of these weights' sampler section must hold a \"knee\" below "
                            "a \"ceiling\" (finite numbers); run asynfusion calibrate on them again.")
     return float(knee), float(ceiling)
+
+
+def _finite(v: object) -> TypeGuard[float]:
+    """A real, finite number (not a bool)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def amplitude_gains(saved: dict) -> tuple[tuple[str, float], ...]:

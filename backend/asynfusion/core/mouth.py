@@ -181,8 +181,12 @@ def opening(expressions: np.ndarray, jaw: np.ndarray, fit: ArkitFit | None = Non
     """(N,) how far the read-out opens each frame's jaw: its linear jawOpen value before the
     clip and the soft ceiling (arkit.raw_readout), so openings past full weight still differ."""
     fit = load_fit() if fit is None else fit
-    z = (face_inputs(expressions, jaw) - fit.mean) / fit.std
-    return z @ fit.matrix[:, INDEX["jawOpen"]] + fit.bias[INDEX["jawOpen"]]
+    return _opening(face_inputs(expressions, jaw), fit)
+
+
+def _opening(inputs: np.ndarray, fit: ArkitFit) -> np.ndarray:
+    """``opening`` from (N, FACE_INPUTS) FLAME inputs."""
+    return (inputs - fit.mean) / fit.std @ fit.matrix[:, INDEX["jawOpen"]] + fit.bias[INDEX["jawOpen"]]
 
 
 OPENING_KNEE = 99.0      # percentile of the capture's opening where limit_opening starts to bend
@@ -212,13 +216,14 @@ def limit_opening(expressions: np.ndarray, jaw: np.ndarray, knee: float, ceiling
     e, j = np.array(expressions, np.float64), np.array(jaw, np.float64)
     if not len(e):
         return e, j
-    r = opening(e, j, fit)
+    x = face_inputs(e, j)
+    r = _opening(x, fit)
     change = soft_ceiling(r, knee, ceiling) - r
     width = min(e.shape[1], FACE_INPUTS - 3)
     present = np.r_[np.arange(width), np.arange(FACE_INPUTS - 3, FACE_INPUTS)]
     m = np.zeros(FACE_INPUTS)
     m[present] = fit.matrix[present, INDEX["jawOpen"]]
-    x = face_inputs(e, j) + np.outer(change / (m @ m), m) * fit.std
+    x += np.outer(change / (m @ m), m) * fit.std
     e[:, :width] = x[:, :width]
     return e, x[:, FACE_INPUTS - 3:].reshape(j.shape)
 

@@ -123,7 +123,7 @@ def over_trainings(runs: list[dict]) -> dict:
     if len(runs) == 1:
         return runs[0]
     out = dict(runs[0])
-    for key, first in runs[0].items():
+    for key in runs[0]:
         vals = [r.get(key) for r in runs]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals):
             out[key] = sum(vals) / len(vals)

@@ -60,13 +60,15 @@ def heading_range(poses: np.ndarray) -> float:
     return float(np.degrees(angle.max() - angle.min()))
 
 
+def _band_powers(x: np.ndarray, fps: float) -> dict[str, float]:
+    """Power of (N, C) signals in each of BANDS, summed over the columns (Welch)."""
+    freqs, psd = welch(x - x.mean(0), fs=fps, nperseg=min(128, len(x)), axis=0)
+    return {name: float(psd[(freqs >= lo) & (freqs <= hi)].sum()) for name, (lo, hi) in BANDS.items()}
+
+
 def wrist_band_power(joints: np.ndarray, fps: float = MOTION_FPS) -> dict[str, float]:
     """Power of the wrists' speed in the gesture band and the tremor band (Welch)."""
-    speed = np.linalg.norm(np.diff(joints[:, list(WRISTS)], axis=0), axis=-1) * fps   # (N-1, 2)
-    n = min(128, len(speed))
-    freqs, psd = welch(speed - speed.mean(0), fs=fps, nperseg=n, axis=0)
-    return {name: float(psd[(freqs >= lo) & (freqs <= hi)].sum())
-            for name, (lo, hi) in BANDS.items()}
+    return _band_powers(np.linalg.norm(np.diff(joints[:, list(WRISTS)], axis=0), axis=-1) * fps, fps)
 
 
 def wrist_wobble(joints: np.ndarray, fps: float = MOTION_FPS) -> float:
@@ -75,11 +77,8 @@ def wrist_wobble(joints: np.ndarray, fps: float = MOTION_FPS) -> float:
     a speed |v| whose power sits at 3 Hz, so the speed's 3-6 Hz band mostly counts the strokes
     (halving a take's wrist positions in 3-6 Hz lowers it by 12 %, this by 62 %), where this
     counts a wobble of the wrists themselves."""
-    v = (np.diff(joints[:, list(WRISTS)], axis=0) * fps).reshape(len(joints) - 1, -1)
-    n = min(128, len(v))
-    freqs, psd = welch(v - v.mean(0), fs=fps, nperseg=n, axis=0)
-    lo, hi = BANDS["tremor"]
-    return float(psd[(freqs >= lo) & (freqs <= hi)].sum())
+    velocity = np.diff(joints[:, list(WRISTS)], axis=0).reshape(len(joints) - 1, -1) * fps
+    return _band_powers(velocity, fps)["tremor"]
 
 
 def root_stats(joints: np.ndarray) -> dict[str, float]:
