@@ -14,7 +14,7 @@ from .core.output import OutputError, check_outputs, folder_files
 from .core.protocol import MAX_SEED, MAX_VARIATIONS
 from .core.request import GenerateRequest, RequestError, variation_seeds
 from .errors import UserError
-from .memory import OUT_OF_MEMORY, is_out_of_memory
+from .memory import OUT_OF_MEMORY, check_address_space, is_out_of_memory
 from .shipped import shipped_sampler
 from .progress import ProgressLine
 
@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_address_space()    # every command loads torch
         return args.run(args)
     except (UserError, RequestError, MotionFileError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)

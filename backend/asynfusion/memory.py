@@ -19,6 +19,11 @@ BASE_BYTES = 400e6
 BYTES_PER_SECOND = 1.4e6
 VARIATION_SHARE = 0.5        # each further variation in the same batch, of the per-second part
 MIN_PIECE_SECONDS = 5.0      # shorter pieces than this are not worth advising
+# Address space that loading torch and the weights adds to a process (CPU torch, 2 threads: VmSize
+# 14 MB before `import torch`, 638 MB after, 800 MB after a 15 s generate). Under a limit this
+# low the start fails inside `import torch`, sometimes as an ImportError and sometimes as a Python
+# fatal error that no handler can catch, so it is refused before the import.
+LOAD_ADDRESS_BYTES = 0.8e9
 
 
 def needed_bytes(seconds: float, variations: int = 1) -> float:
@@ -56,10 +61,29 @@ def available_bytes() -> float | None:
     limit, used = _read_number("/sys/fs/cgroup/memory.max"), _read_number("/sys/fs/cgroup/memory.current")
     if limit is not None and used is not None:
         found.append(limit - used)
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft != resource.RLIM_INFINITY:
-        found.append(soft - (_field_bytes("/proc/self/status", "VmSize:") or 0.0))
+    limit = _address_limit()
+    if limit is not None:
+        found.append(limit - (_field_bytes("/proc/self/status", "VmSize:") or 0.0))
     return min(found) if found else None
+
+
+def _address_limit() -> float | None:
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else float(soft)
+
+
+def check_address_space(limit: float | None = None, used: float | None = None) -> None:
+    """Raise UserError with one sentence when this process's address-space limit (``ulimit -v``)
+    leaves less than loading the model needs (``limit`` and ``used``: measured when None)."""
+    limit = _address_limit() if limit is None else limit
+    if limit is None:
+        return
+    used = (_field_bytes("/proc/self/status", "VmSize:") or 0.0) if used is None else used
+    if limit - used >= LOAD_ADDRESS_BYTES:
+        return
+    raise UserError(f"this process may map only {limit / 1e9:.1f} GB of memory (its address-space limit, "
+                    f"ulimit -v) and loading the model needs about {(used + LOAD_ADDRESS_BYTES) / 1e9:.1f} GB; "
+                    "raise the limit and try again; nothing was written.")
 
 
 def check(seconds: float, name: str, variations: int = 1, available: float | None = None) -> None:

@@ -22,7 +22,7 @@ from .core.motion_file import MotionFileError
 from .core.output import OutputError, check_outputs, folder_files
 from .core.request import GenerateRequest
 from .errors import UserError
-from .memory import OUT_OF_MEMORY, is_out_of_memory
+from .memory import OUT_OF_MEMORY, check_address_space, is_out_of_memory
 
 
 class Channel:
@@ -129,11 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     channel = Channel(sys.stdout)    # heartbeats from now on: loading torch and weights takes a while
     sys.stdout = sys.stderr          # stray prints must not corrupt the protocol
     try:
+        check_address_space()
         from .generate import Generator  # imported late so argument errors are instant
 
         generator = Generator(args.weights, args.device)
     except UserError as err:
-        channel.send(protocol.error(None, err.kind, str(err)))
+        channel.send(protocol.error(None, err.kind, _sentence(str(err))))
         return 2
     except (MemoryError, ImportError, OSError) as err:
         if not is_out_of_memory(err):
