@@ -232,6 +232,7 @@ class Generator:
             "steps_body": settings.steps_body,
             "body_start": settings.body_start,
             "posture_sigma_frames": settings.posture_sigma,
+            "posture_parts": list(settings.posture_parts),
             "amplitude_gains": dict(settings.amplitude),
             "amplitude_sigma_frames": settings.amplitude_sigma,
             "feet_planted": True,

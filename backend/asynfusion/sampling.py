@@ -19,7 +19,7 @@ from . import windows
 from .amplitude import column_gains, scale_amplitude
 from .errors import WeightsError
 from .model import BRANCHES, AsynFusion
-from .posture import take_posture
+from .posture import DEFAULT_PARTS, POSTURE_PARTS, take_posture
 from .schedule import DDIM, LCM, Scheduler, async_plan
 from .smoothing import smooth
 
@@ -37,7 +37,8 @@ class SamplerSettings:
     smooth_face: float = 0.0       # optional temporal Gaussian sigma (frames) on the result; 0 = raw
     smooth_body: float = 0.0
     body_start: int | None = None  # SDEdit: the body starts from the retrieved track noised to this timestep
-    posture_sigma: float = 0.0     # frames: the spine chain's slower motion from the track (posture.py)
+    posture_sigma: float = 0.0     # frames: the slower motion of posture_parts from the track (posture.py)
+    posture_parts: tuple[str, ...] = DEFAULT_PARTS
     amplitude: tuple[tuple[str, float], ...] = ()   # (body part, gain) of the slower motion (amplitude.py)
     amplitude_sigma: float = 0.0   # frames: what "slower" means for those gains
     face_guidance: float = 1.0     # classifier-free guidance on the face's last step, on top of a student's baked in
@@ -65,7 +66,9 @@ SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Ga
 # body steps and 1.05-1.07x with 6 (two distillations at guidance 2, 3 seeds each; FGD 53-55
 # against 62-66), the shipped one (guidance 3) 1.79x and 1.21x (weights/MODEL_CARD.md). Its
 # spine chain takes the posture slower than one cycle per 4 s window from the retrieved track
-# (posture.py): sigma 16 frames, the Gaussian whose half-power frequency is 0.25 Hz. The face's
+# (posture.py): sigma 16 frames, the Gaussian whose half-power frequency is 0.25 Hz; since v5.6
+# the legs, the heading and the root's place on the floor take theirs too (the stance: on both
+# take-disjoint folds the legs' shortfall against the capture lay below 0.3 Hz, weights/MODEL_CARD.md). The face's
 # last step is guided at 2.5 on top of the student's baked-in guidance: a 400-step student closes
 # /p b m/ about as shallowly as its teacher unguided; 2.5 is the largest of 2, 2.5, 3, 4 that keeps
 # fully open mouths (jawOpen >= 0.95) within the capture's + 1 point on both take-disjoint folds
@@ -73,14 +76,15 @@ SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Ga
 # without the mouth range calibrate now fits (core/mouth.py limit_opening), and kept with it: the
 # range makes that constraint easy, and re-choosing on the same takes would be tuning again.
 # A DDIM teacher samples 50 steps a branch at guidance 2.
-RECIPE: dict[str, dict[str, float | int | None]] = {
+RECIPE: dict[str, dict[str, float | int | list[str] | None]] = {
     DDIM: {"steps_face": 50, "steps_body": 50, "guidance": 2.0, "body_start": None, "posture_sigma": 0.0},
     LCM: {"steps_face": 6, "steps_body": 6, "guidance": 2.0, "body_start": 759, "posture_sigma": 16.0,
-          "face_guidance": 2.5},
+          "posture_parts": ["spine chain", "legs", "heading", "floor position"], "face_guidance": 2.5},
 }
 
 
-def recipe_sampler(mode: str, retrieval: bool, guidance: float | None = None) -> dict[str, float | int | None]:
+def recipe_sampler(mode: str, retrieval: bool, guidance: float | None = None
+                   ) -> dict[str, float | int | list[str] | None]:
     """The "sampler" section training saves: RECIPE[mode], with the guidance a student was
     distilled at, and no track-based steps for a model without retrieval."""
     out = dict(RECIPE[mode])
@@ -103,7 +107,7 @@ def resolve_settings(config: dict, mode: str, steps_face: int | None = None, ste
     s = SamplerSettings(mode=mode, steps_face=int(saved["steps_face"]), steps_body=int(saved["steps_body"]),
                         guidance=float(saved["guidance"]),
                         body_start=None if saved["body_start"] is None else int(saved["body_start"]),
-                        posture_sigma=float(saved["posture_sigma"]),
+                        posture_sigma=float(saved["posture_sigma"]), posture_parts=posture_parts(saved),
                         amplitude=amplitude_gains(saved), amplitude_sigma=float(saved.get("amplitude_sigma", 0.0)),
                         face_guidance=face_guidance(saved))
     s = replace(s, steps_face=steps_face or s.steps_face, steps_body=steps_body or s.steps_body,
@@ -111,6 +115,17 @@ def resolve_settings(config: dict, mode: str, steps_face: int | None = None, ste
     if smoothing:
         s = replace(s, smooth_face=SMOOTH_SIGMA[0], smooth_body=SMOOTH_SIGMA[1])
     return s
+
+
+def posture_parts(saved: dict) -> tuple[str, ...]:
+    """A sampler section's optional "posture_parts" (posture.POSTURE_PARTS' names; the spine
+    chain alone where absent, as weights before v5.6 were judged)."""
+    parts = saved.get("posture_parts", list(DEFAULT_PARTS))
+    if not (isinstance(parts, list) and all(isinstance(p, str) and p in POSTURE_PARTS for p in parts)):
+        raise WeightsError("The \"posture_parts\" entry of these weights' sampler section must list some of "
+                           + ", ".join(f'"{p}"' for p in POSTURE_PARTS) + "; remove it to take the spine chain's "
+                           "posture only.")
+    return tuple(parts)
 
 
 def face_guidance(saved: dict) -> float:
@@ -257,7 +272,7 @@ def sample_many(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, se
             for b, x0 in estimates.items():
                 if b == "body" and event[b][1] < 0:
                     if posture is not None:
-                        x0 = take_posture(x0, posture, settings.posture_sigma)
+                        x0 = take_posture(x0, posture, settings.posture_sigma, settings.posture_parts)
                     if gains is not None:
                         x0 = scale_amplitude(x0, gains, win.frames, settings.amplitude_sigma)
                 x[b] = _step(scheduler, settings.mode, b, x[b], x0, *event[b], g)

@@ -140,8 +140,9 @@ def test_random_weights_ablation_table(random_weights, random_teacher_weights, t
     assert off["settings"]["cosync"] is False and on["settings"]["cosync"] is True
     assert on["metrics"]["face_mse"] != off["metrics"]["face_mse"]     # the gates really were shut
     assert by_name[default]["settings"]["posture_sigma"] > 0 and by_name[own_posture]["settings"]["posture_sigma"] == 0
+    assert by_name[default]["settings"]["posture_parts"] == ["spine chain", "legs", "heading", "floor position"]
     assert by_name[own_posture]["metrics"]["amp_head"] != on["metrics"]["amp_head"]   # the spine chain's posture
-    assert by_name[own_posture]["metrics"]["amp_legs"] == on["metrics"]["amp_legs"]   # ... and nothing below it
+    assert by_name[own_posture]["metrics"]["amp_legs"] != on["metrics"]["amp_legs"]   # ... and the stance's
     no_retrieval = by_name["LCM default, retrieval off (no track: body from noise)"]["metrics"]
     assert no_retrieval["amp_arms"] != on["metrics"]["amp_arms"]      # the body branch reads the track
     assert "## Other voices" in text and by_name["motion matching (baseline)"]["voices"]["body_mean"] > 0

@@ -288,18 +288,50 @@ def test_posture_replaces_only_the_spine_chains_slow_motion():
     assert torch.equal(take_posture(body, track, 0.0), body)
 
 
+def test_posture_parts_name_the_legs_the_heading_and_the_place_on_the_floor_but_not_the_height():
+    from asynfusion.posture import POSTURE_PARTS, posture_columns, take_posture
+    from asynfusion.representation import BODY_DIM, BODY_ROT_JOINTS
+
+    def rotation(joint):
+        return [6 * BODY_ROT_JOINTS.index(joint) + i for i in range(6)]
+    assert POSTURE_PARTS["legs"] == [c for j in (1, 2, 4, 5, 7, 8, 10, 11) for c in rotation(j)]   # hips to feet
+    assert POSTURE_PARTS["heading"] == rotation(0)                                                # the root's rotation
+    assert POSTURE_PARTS["floor position"] == [BODY_DIM - 3, BODY_DIM - 1]                        # x and z, not y
+    cols = posture_columns(["spine chain", "legs", "heading", "floor position"])
+    assert cols == sorted(set(cols)) and len(cols) == 30 + 48 + 6 + 2
+    t = torch.arange(600, dtype=torch.float32)[:, None]
+    body = torch.zeros(600, BODY_DIM) + 0.5 * torch.sin(2 * torch.pi * t / 30 * 2.0)
+    track = torch.ones(600, BODY_DIM) * torch.sin(2 * torch.pi * t / 30 * 0.05)
+    out = take_posture(body, track, 16.0, ["legs", "floor position"])
+    moved = (out - body).abs()[100:-100].max(0).values > 0.5
+    assert moved.nonzero().flatten().tolist() == posture_columns(["legs", "floor position"])
+    assert torch.equal(take_posture(body, track, 16.0), take_posture(body, track, 16.0, ["spine chain"]))
+
+
+def test_a_sampler_section_names_its_posture_parts_or_takes_the_spine_chain_alone():
+    from asynfusion.errors import WeightsError
+    from asynfusion.sampling import posture_parts
+
+    assert posture_parts({}) == ("spine chain",)                           # weights before v5.6
+    assert posture_parts({"posture_parts": ["legs", "heading"]}) == ("legs", "heading")
+    for bad in ("legs", ["arms"], [1], None):
+        with pytest.raises(WeightsError) as err:
+            posture_parts({"posture_parts": bad})
+        assert '"floor position"' in str(err.value) and "\n" not in str(err.value)
+
+
 def test_random_weights_the_sampler_takes_posture_from_the_track_only_when_told(random_weights):
     from dataclasses import replace as _replace
 
-    from asynfusion.posture import AXIAL_COLUMNS
+    from asynfusion.posture import posture_columns
 
     gen = Generator(random_weights, "cpu")
     feats = torch.randn(200, gen.model.cfg.audio_dim)
     settings = gen.settings(None, None, None)
-    assert settings.posture_sigma > 0
+    assert settings.posture_sigma > 0 and "legs" in settings.posture_parts     # the recipe training writes
     own = gen.sample(feats, torch.zeros(66), _replace(settings, posture_sigma=0.0), 3)["body"]
     taken = gen.sample(feats, torch.zeros(66), settings, 3)["body"]
-    cols = AXIAL_COLUMNS
+    cols = posture_columns(settings.posture_parts)
     others = [c for c in range(own.shape[1]) if c not in cols]
     assert torch.equal(own[:, others], taken[:, others])
     assert not torch.allclose(own[:, cols], taken[:, cols], atol=1e-3)

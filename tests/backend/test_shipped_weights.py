@@ -98,17 +98,21 @@ def test_five_minutes_of_silence_and_ten_of_speech_stay_on_the_floor(long_speech
     _check_grounded(tmp_path / "speech.npz", 600 * 30)
 
 
-def test_shipped_weights_take_the_spine_chains_slow_posture_from_the_match():
+def test_shipped_weights_take_the_slow_posture_of_the_spine_chain_and_the_stance_from_the_match():
     """On speech it never heard the student's own posture is steadier than a speaker's (model
-    card, v5.1); the posture step moves the spine and head further and leaves the root, the legs
-    and the face exactly as they were. The bundled LibriSpeech clip (another speaker), 3 seeds."""
+    card, v5.1 and v5.6); the posture step moves the spine and head further, gives the legs, the
+    heading and the place on the floor the match's slow stance, and leaves the arms' and hands'
+    own rotations and the face exactly as they were. The bundled LibriSpeech
+    clip (another speaker), 3 seeds."""
     from dataclasses import replace
 
     from asynfusion.evaluation.motion_stats import group_amplitudes
+    from asynfusion.posture import posture_columns
+    from asynfusion.smoothing import smooth
 
     gen = Generator(WEIGHTS, "cpu")
     on = gen.settings(None, None, None)
-    assert on.posture_sigma > 0
+    assert on.posture_sigma > 0 and on.posture_parts == ("spine chain", "legs", "heading", "floor position")
     feats, offset = audio.speaker_normalise(audio.audio_features(audio.normalise_loudness(audio.load_audio(SPEECH_OGG))))
 
     def spreads(settings):
@@ -121,11 +125,19 @@ def test_shipped_weights_take_the_spine_chains_slow_posture_from_the_match():
     with_posture, own = spreads(on), spreads(replace(on, posture_sigma=0.0))
     for group in ("spine", "head"):
         assert np.mean([w[0][group] for w in with_posture]) > 1.03 * np.mean([o[0][group] for o in own]), group
-    legs = [3 * j + k for j in (0, 1, 2, 4, 5, 7, 8, 10, 11) for k in range(3)]     # the root and the legs
+    stance = posture_columns(["legs", "heading", "floor position"])
+    for seed in range(3):                         # the stance's slow part is the match's, not the model's own
+        track = smooth(gen.retrieve(feats, seed)[:, stance], on.posture_sigma)
+
+        def slow_gap(settings):
+            body = gen.sample(feats, offset, settings, seed)["body"][:, stance]
+            return float((smooth(body, on.posture_sigma) - track).abs().mean())
+        assert slow_gap(on) < 0.5 * slow_gap(replace(on, posture_sigma=0.0)), seed
+    limbs = [3 * j + k for j in (13, 14, 16, 17, 18, 19, 20, 21, *range(25, 55)) for k in range(3)]   # arms, hands
     for w, o in zip(with_posture, own):
-        np.testing.assert_array_equal(w[1][:, legs], o[1][:, legs])
+        np.testing.assert_array_equal(w[1][:, limbs], o[1][:, limbs])
         np.testing.assert_array_equal(w[2], o[2])
-        np.testing.assert_array_equal(w[3], o[3])
+        assert not np.array_equal(w[3], o[3])                            # the root's place on the floor moved
 
 
 def test_shipped_weights_planted_feet_stand_still_on_speech_they_never_heard(tmp_path):

@@ -371,7 +371,7 @@ def eval_settings(gen: Generator, steps_face: int | None, steps_body: int | None
 def describe_settings(gen: Generator, s: SamplerSettings, cosync: bool = True) -> dict:
     return {"weights": str(gen.weights_dir), "kind": gen.kind, "sampler": s.mode, "steps_face": s.steps_face,
             "steps_body": s.steps_body, "body_start": s.body_start,
-            "posture_sigma": s.posture_sigma,
+            "posture_sigma": s.posture_sigma, "posture_parts": list(s.posture_parts),
             "synchronous": s.steps_face == s.steps_body and s.body_start is None, "guidance": s.guidance,
             "face_guidance": s.face_guidance, "cosync": cosync, "device": gen.device_name}
 
