@@ -98,7 +98,7 @@ def model_rows(student: Generator, teacher: Generator, teacher_steps: int,
         (f"teacher DDIM {default.steps_face}+{default.steps_body}, body from the match at t={start} "
          "(what distillation must beat)", teacher,
          replace(teacher.settings(default.steps_face, default.steps_body, None), body_start=start,
-                 posture_sigma=default.posture_sigma), True, True, False),
+                 posture_sigma=default.posture_sigma, posture_parts=default.posture_parts), True, True, False),
         (f"LCM {default.steps_face}+{default.steps_body}, body from the match at t={start} (default)",
          student, default, True, True, True),
         ("LCM default, posture from the model (no slow posture from the match)", student,

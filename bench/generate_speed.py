@@ -70,12 +70,14 @@ def one_cell(clip: str, weights: str, sampler: str, runs: int, device: str) -> d
 
     from asynfusion import audio
     from asynfusion.generate import Generator
+    from asynfusion.posture import DEFAULT_PARTS
     from asynfusion.sampling import RECIPE, SamplerSettings
 
     gen = Generator(weights, device)
     mode, sf, sb, start, face_guided = SAMPLERS[sampler]
     settings = SamplerSettings(mode=mode, steps_face=sf, steps_body=sb, guidance=RECIPE[mode]["guidance"],
                                body_start=start, posture_sigma=RECIPE[mode]["posture_sigma"],
+                               posture_parts=tuple(RECIPE[mode].get("posture_parts", DEFAULT_PARTS)),
                                face_guidance=RECIPE[mode]["face_guidance"] if face_guided else 1.0)
     times_audio, times_model = [], []
     for i in range(runs + 1):

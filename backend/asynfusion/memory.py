@@ -19,11 +19,12 @@ BASE_BYTES = 400e6
 BYTES_PER_SECOND = 1.4e6
 VARIATION_SHARE = 0.5        # each further variation in the same batch, of the per-second part
 MIN_PIECE_SECONDS = 5.0      # shorter pieces than this are not worth advising
-# Address space that loading torch and the weights adds to a process (CPU torch, 2 threads: VmSize
-# 14 MB before `import torch`, 638 MB after, 800 MB after a 15 s generate). Under a limit this
-# low the start fails inside `import torch`, sometimes as an ImportError and sometimes as a Python
-# fatal error that no handler can catch, so it is refused before the import.
-LOAD_ADDRESS_BYTES = 0.8e9
+# Address space that loading torch and the weights adds to a process from where the CLI checks
+# (CPU torch, 2 threads: VmSize 151 MB there, after the CLI's own imports; 654 MB after `import
+# torch`, 663 MB with the weights loaded; check() then answers for the recording). Under a limit
+# this low the start fails inside `import torch`, sometimes as an ImportError and sometimes as a
+# Python fatal error that no handler can catch, so it is refused before the import.
+LOAD_ADDRESS_BYTES = 0.6e9
 
 
 def needed_bytes(seconds: float, variations: int = 1) -> float:

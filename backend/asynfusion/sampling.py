@@ -121,7 +121,7 @@ def posture_parts(saved: dict) -> tuple[str, ...]:
     """A sampler section's optional "posture_parts" (posture.POSTURE_PARTS' names; the spine
     chain alone where absent, as weights before v5.6 were judged)."""
     parts = saved.get("posture_parts", list(DEFAULT_PARTS))
-    if not (isinstance(parts, list) and all(isinstance(p, str) and p in POSTURE_PARTS for p in parts)):
+    if not (isinstance(parts, list) and parts and all(isinstance(p, str) and p in POSTURE_PARTS for p in parts)):
         raise WeightsError("The \"posture_parts\" entry of these weights' sampler section must list some of "
                            + ", ".join(f'"{p}"' for p in POSTURE_PARTS) + "; remove it to take the spine chain's "
                            "posture only.")

@@ -100,6 +100,21 @@ def test_the_wobble_counts_the_wrists_own_3_to_6_hz_where_the_speed_band_counts_
     assert S.wrist_band_power(strokes)["tremor"] < 0.8 * speed and abs(S.wrist_wobble(strokes) / wobble - 1) < 0.1
 
 
+def test_the_root_sway_counts_a_pelvis_bobbing_at_a_gestures_pace_not_a_slow_step(split):
+    """A real take's pelvis barely moves on the floor at 1-3 Hz; a 1 cm bob at 1.5 Hz added to
+    its translation shows as about 7 mm RMS more, a 20 cm step over 4 s hardly at all."""
+    take = max(split.train, key=lambda t: t.frames)
+    real = S.root_stats(forward_kinematics(take.poses, take.trans))["root_sway"]
+    assert 0 < real < 0.006
+    t = np.arange(take.frames) / 30.0
+    bob, step = take.trans.astype(np.float64), take.trans.astype(np.float64)
+    bob[:, 0] += 0.01 * np.sin(2 * np.pi * 1.5 * t)
+    step[:, 2] += 0.2 * np.clip((t - t[-1] / 2) / 4.0, 0.0, 1.0)
+    bobbing = S.root_stats(forward_kinematics(take.poses, bob))["root_sway"]
+    assert abs(np.sqrt(bobbing ** 2 - real ** 2) - 0.01 / np.sqrt(2)) < 0.001
+    assert S.root_stats(forward_kinematics(take.poses, step))["root_sway"] < real + 0.001
+
+
 def test_band_spread_puts_a_slow_lean_in_the_posture_band_and_nods_in_theirs():
     t = np.arange(300) / 30.0                                       # 10 s, like a held-out segment
     lean = np.linspace(0.0, 1.0, 300)                               # a lean that does not come back

@@ -314,7 +314,7 @@ def test_a_sampler_section_names_its_posture_parts_or_takes_the_spine_chain_alon
 
     assert posture_parts({}) == ("spine chain",)                           # weights before v5.6
     assert posture_parts({"posture_parts": ["legs", "heading"]}) == ("legs", "heading")
-    for bad in ("legs", ["arms"], [1], None):
+    for bad in ("legs", ["arms"], [1], None, []):
         with pytest.raises(WeightsError) as err:
             posture_parts({"posture_parts": bad})
         assert '"floor position"' in str(err.value) and "\n" not in str(err.value)

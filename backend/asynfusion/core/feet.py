@@ -166,7 +166,9 @@ def _held_spots(ball: np.ndarray, a: int, b: int, reach: float) -> np.ndarray:
             end += 1
         spots[start - a:end - a] = total / (end - start)
         start = end
-    return gaussian(spots, EASE / 2.0) if b - a > 2 * EASE else spots   # a quick shuffle, not a jump
+    # a quick shuffle, not a jump; a contact of 2 * EASE frames or fewer is too short to ease in
+    # (a shuffle there needs the foot to move more than ``reach`` within a quarter of a second)
+    return gaussian(spots, EASE / 2.0) if b - a > 2 * EASE else spots
 
 
 def _ramp(n: int) -> np.ndarray:

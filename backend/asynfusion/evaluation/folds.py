@@ -38,7 +38,8 @@ RULED = (
     ("bc", "high", "capture"),
     ("viseme", "high", "capture"), ("closure", "high", "capture"),
 )
-CONSTRAINTS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide", "leg_jerk", "knee_snaps", "jaw_wide")
+CONSTRAINTS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide", "root_sway", "leg_jerk", "knee_snaps",
+               "jaw_wide")
 BASELINE_ROWS = ("matching", "static")
 MODEL_ROWS = ("model", "model, feet not planted", "model, no amplitude gains")
 ROWS = ("capture", "other take", "model", "model, feet not planted", "model, no amplitude gains", "matching", "static")
