@@ -22,8 +22,10 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from .bake import action_support, face_keys
+from .bake import action_support, face_keys, rig_reader
 from .core import arkit
+from .core.skeleton import JOINT_NAMES
+from .errors import AddonError
 
 TILE = (240, 320)         # width, height of one frame in the sheet
 SAMPLES = 8
@@ -98,9 +100,20 @@ def _aim(camera: bpy.types.Object, target: Vector, distance: float, turn: float 
     camera.rotation_euler = (target - camera.location).to_track_quat('-Z', 'Y').to_euler()
 
 
-def _bone_centre(armature: bpy.types.Object, name: str, fallback: Vector) -> Vector:
+def _joint_bones(armature: bpy.types.Object) -> dict[int, str]:
+    """SMPL-X joint -> the rig's bone, as baking matched them (a Mixamo rig's head is not called
+    "head"); none for an object no profile fits."""
+    if armature.type != 'ARMATURE':
+        return {}
+    try:
+        return rig_reader.match_rig(armature).mapping
+    except AddonError:
+        return {}
+
+
+def _bone_centre(armature: bpy.types.Object, name: str | None, fallback: Vector) -> Vector:
     """World position of a bone's middle now (the cameras follow the character), else ``fallback``."""
-    bone = armature.pose.bones.get(name) if armature.type == 'ARMATURE' else None
+    bone = armature.pose.bones.get(name) if armature.type == 'ARMATURE' and name else None
     if bone is None:
         return fallback
     return armature.matrix_world @ ((bone.head + bone.tail) / 2)
@@ -195,18 +208,20 @@ def _render_rows(scene: bpy.types.Scene, armature: bpy.types.Object, meshes: lis
     spacing = max(1, (scene.frame_end - scene.frame_start) // (4 * count))
     face_frames = (frames if opening is None or len(opening) < count
                    else mouth_frames(opening, scene.frame_start, count, spacing))
+    bones = _joint_bones(armature)
+    crown = Vector(((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, hi.z - 0.06 * height))   # no head bone: the top's middle
     rows: list[list[np.ndarray]] = [[], []]
     with tempfile.TemporaryDirectory() as tmp:
         for i, frame in enumerate(frames):
             scene.frame_set(frame)
-            pelvis = _bone_centre(armature, "pelvis", body_target)
+            pelvis = _bone_centre(armature, bones.get(JOINT_NAMES.index("pelvis")), body_target)
             camera_data.lens = 50.0
             _aim(camera, Vector((pelvis.x, pelvis.y, body_target.z)), 1.7 * height + 0.2)
             rows[0].append(_render(scene, frame, os.path.join(tmp, f"body{i}.png")))
         for i, frame in enumerate(face_frames):
             scene.frame_set(frame)
             camera_data.lens = 85.0
-            face = _bone_centre(armature, "head", hi) - Vector((0.0, 0.0, 0.03))   # eyes to chin
+            face = _bone_centre(armature, bones.get(JOINT_NAMES.index("head")), crown) - Vector((0.0, 0.0, 0.03))  # eyes to chin
             _aim(camera, face, 0.42 * height, turn=0.3)
             rows[1].append(_render(scene, frame, os.path.join(tmp, f"face{i}.png")))
     return rows

@@ -97,3 +97,25 @@ def test_batch_bakes_a_real_character_with_the_rig_named_and_nothing_else(addon,
     bpy.ops.wm.open_mainfile(filepath=str(out))
     baked = bpy.data.objects[armature_name]
     assert baked.animation_data.action is not None and baked.animation_data.action.name == "speech body"
+
+
+def test_the_contact_sheet_finds_a_mixamo_characters_head(addon, short_take, tmp_path):
+    """The preview's face row aims at the rig's head bone as baking matched it (VALID's is "Head");
+    it used to look for a bone called "head", miss, and frame an empty corner of the bounds."""
+    from asynfusion_blender import preview
+    from asynfusion_blender.core import motion_file
+
+    scene, armature = imported("valid_hispanic_f_2_busi.glb")
+    summary = bake.bake_motion(scene, motion_file.read_motion(short_take), armature, None,
+                               bake.BakeOptions(parts=BODY, name="take"))
+    scene.frame_start, scene.frame_end = 1, summary.last_frame
+    out = preview.contact_sheet(scene, armature, str(tmp_path / "sheet.png"), count=2)
+    image = bpy.data.images.load(out)
+    w, h = image.size
+    pixels = np.empty(w * h * 4, np.float32)
+    image.pixels.foreach_get(pixels)
+    bpy.data.images.remove(image)
+    tw, th = preview.TILE
+    face_row = pixels.reshape(h, w, 4)[:th, :, :3]                 # pixels are stored bottom-up
+    for tile in (face_row[:, :tw], face_row[:, tw + 4:]):
+        assert tile.std() > 0.05                                   # a face fills it, not the plain world
