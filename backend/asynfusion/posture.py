@@ -34,7 +34,6 @@ POSTURE_PARTS: dict[str, list[int]] = {
     "heading": part_columns("heading"),
     "floor position": [BODY_DIM - 3, BODY_DIM - 1],
 }
-AXIAL_COLUMNS = POSTURE_PARTS["spine chain"]
 DEFAULT_PARTS = ("spine chain",)     # what weights whose config names no parts take (v5.1-v5.5)
 
 

@@ -38,7 +38,7 @@ class SamplerSettings:
     smooth_body: float = 0.0
     body_start: int | None = None  # SDEdit: the body starts from the retrieved track noised to this timestep
     posture_sigma: float = 0.0     # frames: the slower motion of posture_parts from the track (posture.py)
-    posture_parts: tuple[str, ...] = DEFAULT_PARTS
+    posture_parts: tuple[str, ...] = DEFAULT_PARTS   # which parts (posture.POSTURE_PARTS)
     amplitude: tuple[tuple[str, float], ...] = ()   # (body part, gain) of the slower motion (amplitude.py)
     amplitude_sigma: float = 0.0   # frames: what "slower" means for those gains
     face_guidance: float = 1.0     # classifier-free guidance on the face's last step, on top of a student's baked in
@@ -59,23 +59,23 @@ SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Ga
 
 # What training writes into a checkpoint's config.json ("sampler") as the settings its weights
 # sample with; generation reads the weights' own section (resolve_settings), never this table.
-# Why these: the student's body starts from the motion-matched track noised to t=759 (SDEdit):
-# on held-out speech this beat starting from pure noise on body FGD, tremor, head and heading
+# Why these: the student's body starts from the motion-matched track noised to t=759 (SDEdit): on
+# held-out speech this beat starting from pure noise on body FGD, tremor, head and heading
 # (bench/ABLATIONS.md). The face takes 6 steps, which close the lips deeper than 4; the body 6
 # too: the v5 student (which hears sub-frames) trembles at 3-6 Hz 1.9-2.0x the capture's with 4
 # body steps and 1.05-1.07x with 6 (two distillations at guidance 2, 3 seeds each; FGD 53-55
-# against 62-66), the shipped one (guidance 3) 1.79x and 1.21x (weights/MODEL_CARD.md). Its
-# spine chain takes the posture slower than one cycle per 4 s window from the retrieved track
+# against 62-66), the shipped one (guidance 3) 1.79x and 1.21x (weights/MODEL_CARD.md). Its spine
+# chain takes the posture slower than one cycle per 4 s window from the retrieved track
 # (posture.py): sigma 16 frames, the Gaussian whose half-power frequency is 0.25 Hz; since v5.6
 # the legs, the heading and the root's place on the floor take theirs too (the stance: on both
-# take-disjoint folds the legs' shortfall against the capture lay below 0.3 Hz, weights/MODEL_CARD.md). The face's
-# last step is guided at 2.5 on top of the student's baked-in guidance: a 400-step student closes
-# /p b m/ about as shallowly as its teacher unguided; 2.5 is the largest of 2, 2.5, 3, 4 that keeps
-# fully open mouths (jawOpen >= 0.95) within the capture's + 1 point on both take-disjoint folds
-# (bench/face_guidance.py; chosen on the held-out takes the model card reports, so tuned on them),
-# without the mouth range calibrate now fits (core/mouth.py limit_opening), and kept with it: the
-# range makes that constraint easy, and re-choosing on the same takes would be tuning again.
-# A DDIM teacher samples 50 steps a branch at guidance 2.
+# take-disjoint folds the legs' shortfall against the capture lay below 0.3 Hz,
+# weights/MODEL_CARD.md). The face's last step is guided at 2.5 on top of the student's baked-in
+# guidance: a 400-step student closes /p b m/ about as shallowly as its teacher unguided; 2.5 is
+# the largest of 2, 2.5, 3, 4 that keeps fully open mouths (jawOpen >= 0.95) within the capture's
+# + 1 point on both take-disjoint folds (bench/face_guidance.py; chosen on the held-out takes the
+# model card reports, so tuned on them), without the mouth range calibrate now fits (core/mouth.py
+# limit_opening), and kept with it: the range makes that constraint easy, and re-choosing on the
+# same takes would be tuning again. A DDIM teacher samples 50 steps a branch at guidance 2.
 RECIPE: dict[str, dict[str, float | int | list[str] | None]] = {
     DDIM: {"steps_face": 50, "steps_body": 50, "guidance": 2.0, "body_start": None, "posture_sigma": 0.0},
     LCM: {"steps_face": 6, "steps_body": 6, "guidance": 2.0, "body_start": 759, "posture_sigma": 16.0,

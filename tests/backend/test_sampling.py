@@ -265,10 +265,10 @@ def test_body_noise_is_slow_unit_variance_noise_and_the_face_noise_is_white():
 
 
 def test_posture_replaces_only_the_spine_chains_slow_motion():
-    from asynfusion.posture import AXIAL_COLUMNS, take_posture
+    from asynfusion.posture import POSTURE_PARTS, take_posture
     from asynfusion.representation import BODY_DIM
 
-    cols = AXIAL_COLUMNS
+    cols = POSTURE_PARTS["spine chain"]
     # spine1, spine2, spine3, neck, head: SMPL-X joints 3, 6, 9, 12, 15, at their own index in the body branch
     assert cols == [6 * j + i for j in (3, 6, 9, 12, 15) for i in range(6)]
     t = torch.arange(600, dtype=torch.float32)[:, None]
@@ -347,7 +347,7 @@ def test_random_weights_a_regenerated_range_takes_its_posture_from_the_take_at_i
                                                                                           monkeypatch):
     """Inside a regenerated range the posture comes from the new track, but near each border
     from the kept motion: the range's slow posture leaves the take's, not a new seed's."""
-    from asynfusion.posture import AXIAL_COLUMNS
+    from asynfusion.posture import POSTURE_PARTS
     from asynfusion.sampling import Inpaint, _Known
 
     gen = Generator(random_weights, "cpu")
@@ -359,7 +359,7 @@ def test_random_weights_a_regenerated_range_takes_its_posture_from_the_take_at_i
     feats = torch.randn(frames, gen.model.cfg.audio_dim)
 
     def axial():
-        return gen.sample(feats, torch.zeros(66), settings, 3, inpaint=inpaint)["body"][:, AXIAL_COLUMNS]
+        return gen.sample(feats, torch.zeros(66), settings, 3, inpaint=inpaint)["body"][:, POSTURE_PARTS["spine chain"]]
     kept_reference = axial()
     monkeypatch.setattr(_Known, "posture_reference", lambda self, track: track)
     new_track_only = axial()
