@@ -126,6 +126,16 @@ def assert_range_regenerated(old: str, new: str, start: int, end: int) -> None:
         assert not np.array_equal(a[start:end], b[start:end]), key
 
 
+def png_pixels(path: str) -> np.ndarray:
+    """(height, width, 4) float pixels of a PNG as Blender reads it (rows bottom-up)."""
+    image = bpy.data.images.load(path)
+    w, h = image.size
+    pixels = np.empty(w * h * 4, np.float32)
+    image.pixels.foreach_get(pixels)
+    bpy.data.images.remove(image)
+    return pixels.reshape(h, w, 4)
+
+
 def make_face(name, keys):
     """A small grid mesh with the given shape keys, each moving a different vertex."""
     mesh = bpy.data.meshes.new(name)

@@ -4,7 +4,7 @@ import bpy
 import numpy as np
 import pytest
 
-from conftest import TAKE
+from conftest import TAKE, png_pixels
 from asynfusion_blender import generation, preview, targets
 from asynfusion_blender.bake import bake, curve_math
 
@@ -33,15 +33,9 @@ def test_contact_sheet_of_a_bake_changes_nothing(addon, tmp_path):
     scene.frame_current = 42
     before = (sorted(bpy.data.objects.keys()), len(bpy.data.cameras), len(bpy.data.lights), len(bpy.data.worlds),
               scene.render.engine, scene.render.resolution_x, scene.camera, scene.world, scene.frame_current)
-    out = preview.contact_sheet(scene, armature, str(tmp_path / "sheet.png"), count=2)
-    image = bpy.data.images.load(out)
-    w, h = image.size
-    pixels = np.empty(w * h * 4, np.float32)
-    image.pixels.foreach_get(pixels)
-    bpy.data.images.remove(image)
+    pixels = png_pixels(preview.contact_sheet(scene, armature, str(tmp_path / "sheet.png"), count=2))
     tw, th = preview.TILE
-    assert (w, h) == (2 * tw + 4, 2 * th + 4)
-    pixels = pixels.reshape(h, w, 4)
+    assert pixels.shape == (2 * th + 4, 2 * tw + 4, 4)
     top = pixels[th + 4:]                                 # the body row
     first, last = top[:, :tw, :3], top[:, tw + 4:, :3]
     assert first.std() > 0.02                             # a figure, not a blank frame

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from batch_runner import batch_runner
-from conftest import REPO
+from conftest import REPO, png_pixels
 from asynfusion_blender import targets
 from asynfusion_blender.bake import bake, rig_reader
 from asynfusion_blender.core import skeleton
@@ -109,13 +109,8 @@ def test_the_contact_sheet_finds_a_mixamo_characters_head(addon, short_take, tmp
     summary = bake.bake_motion(scene, motion_file.read_motion(short_take), armature, None,
                                bake.BakeOptions(parts=BODY, name="take"))
     scene.frame_start, scene.frame_end = 1, summary.last_frame
-    out = preview.contact_sheet(scene, armature, str(tmp_path / "sheet.png"), count=2)
-    image = bpy.data.images.load(out)
-    w, h = image.size
-    pixels = np.empty(w * h * 4, np.float32)
-    image.pixels.foreach_get(pixels)
-    bpy.data.images.remove(image)
+    pixels = png_pixels(preview.contact_sheet(scene, armature, str(tmp_path / "sheet.png"), count=2))
     tw, th = preview.TILE
-    face_row = pixels.reshape(h, w, 4)[:th, :, :3]                 # pixels are stored bottom-up
+    face_row = pixels[:th, :, :3]                                  # pixels are stored bottom-up
     for tile in (face_row[:, :tw], face_row[:, tw + 4:]):
         assert tile.std() > 0.05                                   # a face fills it, not the plain world
