@@ -209,19 +209,20 @@ def _render_rows(scene: bpy.types.Scene, armature: bpy.types.Object, meshes: lis
     face_frames = (frames if opening is None or len(opening) < count
                    else mouth_frames(opening, scene.frame_start, count, spacing))
     bones = _joint_bones(armature)
+    pelvis_bone, head_bone = (bones.get(JOINT_NAMES.index(name)) for name in ("pelvis", "head"))
     crown = Vector(((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, hi.z - 0.06 * height))   # no head bone: the top's middle
     rows: list[list[np.ndarray]] = [[], []]
     with tempfile.TemporaryDirectory() as tmp:
         for i, frame in enumerate(frames):
             scene.frame_set(frame)
-            pelvis = _bone_centre(armature, bones.get(JOINT_NAMES.index("pelvis")), body_target)
+            pelvis = _bone_centre(armature, pelvis_bone, body_target)
             camera_data.lens = 50.0
             _aim(camera, Vector((pelvis.x, pelvis.y, body_target.z)), 1.7 * height + 0.2)
             rows[0].append(_render(scene, frame, os.path.join(tmp, f"body{i}.png")))
         for i, frame in enumerate(face_frames):
             scene.frame_set(frame)
             camera_data.lens = 85.0
-            face = _bone_centre(armature, bones.get(JOINT_NAMES.index("head")), crown) - Vector((0.0, 0.0, 0.03))  # eyes to chin
+            face = _bone_centre(armature, head_bone, crown) - Vector((0.0, 0.0, 0.03))   # eyes to chin
             _aim(camera, face, 0.42 * height, turn=0.3)
             rows[1].append(_render(scene, frame, os.path.join(tmp, f"face{i}.png")))
     return rows

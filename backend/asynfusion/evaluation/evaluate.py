@@ -51,7 +51,8 @@ WRIST_KEYS = ("wrist_slow", "wrist_tremor", "wrist_fast", "wrist_wobble")
 METRIC_KEYS = ("bc", "l1div", "l1div_seeds", "face_mse", "lvd", "jitter", "fgd", "fgd_std",
                "sync", "sync_hit", "sync_chance", "sync_xcorr", "sync_lag",
                "viseme", "closure", "expr_amp", "mouth_loudness") + tuple(f"amp_{g}" for g in AMP_GROUPS) + (
-               "drift", "pelvis_low", "pelvis_high", "root_sway", "gesture_fd", "gesture_fd_std") + WRIST_KEYS + FOOT_KEYS + JAW_KEYS
+               "drift", "pelvis_low", "pelvis_high", "root_sway", "gesture_fd", "gesture_fd_std"
+               ) + WRIST_KEYS + FOOT_KEYS + JAW_KEYS
 TIMING_KEYS = ("gen_seconds", "motion_seconds", "realtime_factor")
 # Read as generated / captured (1.0 = moves like the capture).
 RELATIVE_KEYS = ("closure", "expr_amp") + tuple(f"amp_{g}" for g in AMP_GROUPS) + WRIST_KEYS
@@ -207,8 +208,7 @@ class Evaluation:
                     vals[k].append(r.get(k))
         res["bc"] = _weighted(vals["bc"], bc_w)
         for k in ("l1div", "jitter", "sync_xcorr", "sync_lag", "face_mse", "lvd", "expr_amp", "drift", "root_sway",
-                  "mouth_loudness"
-                  ) + WRIST_KEYS + tuple(f"amp_{g}" for g in AMP_GROUPS) + FOOT_KEYS + JAW_KEYS:
+                  "mouth_loudness") + WRIST_KEYS + tuple(f"amp_{g}" for g in AMP_GROUPS) + FOOT_KEYS + JAW_KEYS:
             res[k] = _weighted(vals[k], lengths)
         flat = [r for samples in per_seg for r in samples]
         res["pelvis_low"] = min(r["pelvis_low"] for r in flat)

@@ -42,7 +42,7 @@ CONSTRAINTS = ("foot_speed", "foot_sliding", "foot_path", "stance_glide", "root_
                "jaw_wide")
 BASELINE_ROWS = ("matching", "static")
 MODEL_ROWS = ("model", "model, feet not planted", "model, no amplitude gains")
-ROWS = ("capture", "other take", "model", "model, feet not planted", "model, no amplitude gains", "matching", "static")
+ROWS = ("capture", "other take") + MODEL_ROWS + BASELINE_ROWS
 
 
 @dataclass
