@@ -67,7 +67,7 @@ def teacher_config(out: Path, cache: Path) -> TrainConfig:
     # lr 1e-2: the schedule warms up over 200 steps, so a 60-step run peaks at 3e-3.
     return TrainConfig(data=str(BEAT2), out=str(out), steps=TEACHER_STEPS, batch=8, lr=1e-2, width=32, depth=1,
                        heads=2, window=WINDOW, save_every=30, device="cpu", cache=str(cache), threads=1,
-                       subframes=audio.SUBFRAMES)
+                       subframes=audio.SUBFRAMES, foot_weight=1.0)
 
 
 @pytest.fixture(scope="session")
@@ -139,6 +139,12 @@ def test_windows_have_the_shapes_the_model_takes(split, one_thread):
     assert item["audio"].shape == (WINDOW, cfg.audio_dim)
     assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for k, v in item.items() if k != "viseme")
     assert item["viseme"].shape == (WINDOW,) and item["viseme"].dtype == torch.int64
+    assert item["contact"].shape == (WINDOW, 2)
+    # a standing speaker's feet are planted most of the time, not always; the mirror swaps them
+    planted = ds.contact[0].mean(0)
+    assert ((planted > 0.5) & (planted < 0.99)).all()
+    mirrored = ds.contact[len(split.train)]
+    assert (mirrored == ds.contact[0].flip(-1)).float().mean() > 0.99
     labels = torch.cat(ds.visemes)
     assert set(labels.unique().tolist()) == {-1, 0, 1, 2, 3}     # every mouth shape, and frames with none
     # the windows are normalised with the training statistics

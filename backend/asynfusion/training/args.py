@@ -52,6 +52,7 @@ class TrainConfig(RunOptions):
     vtlp: float = 0.12              # vocal-tract-length warp of the mel axis, factor in [1-v, 1+v]
     stretch: float = 0.0            # time-stretched copies of every take at rates 1 ± s, 1 ± s/2
     viseme_weight: float = 0.1      # auxiliary viseme loss (viseme_loss.py) on the predicted face; 0: off
+    foot_weight: float = 0.0        # foot-skate loss (foot_contact.py) on the predicted body; 0: off
     phonetic: int = 0               # 1: the model also hears a mouth-shape probe's scores (phonetic.py); 0: off
     voices: int = 0                 # copies of every take with noisy, reverberant or telephone speech
     subframes: int = 4              # 100-fps analysis frames the model hears beside each frame (0-4)

@@ -33,6 +33,7 @@ from ..retrieval import MotionDatabase
 from . import phones as P
 from .args import DEFAULT_HOLDOUT
 from .augment import mirror_motion, resample_linear, resample_poses, stretch_positions
+from .foot_contact import take_contacts
 from .voice_augment import degrade
 
 
@@ -254,7 +255,8 @@ class Windows(torch.utils.data.Dataset):
     """Normalised windows of ``length`` frames every ``stride`` frames over the takes.
 
     Items: face, body, audio, face_weight (per-frame face-loss weight from the phones),
-    viseme (the frame's mouth-shape class, phones.NONE where none applies) and, with a
+    viseme (the frame's mouth-shape class, phones.NONE where none applies), contact (the
+    capture's planted feet, left and right: foot_contact.take_contacts) and, with a
     motion database, retrieved (a motion-matched body track of the window's audio that
     never comes from the window's own neighbourhood).
     """
@@ -265,6 +267,7 @@ class Windows(torch.utils.data.Dataset):
         all_takes = with_stretches(with_voices(with_mirrors(takes, mirror), voices), stretch)
         self.face, self.body, self.audio, self.weight, self.tracks, self.index = [], [], [], [], [], []
         self.visemes: list[torch.Tensor] = []
+        self.contact: list[torch.Tensor] = []
         self.phonetic: list[torch.Tensor] = []     # cross-fitted probe scores, when set (train.phonetic_probe)
         for k, take in enumerate(all_takes):
             face, body = take.branches()
@@ -275,6 +278,7 @@ class Windows(torch.utils.data.Dataset):
             vis = take.visemes if take.visemes is not None else np.full(take.frames, P.NONE, np.int8)
             self.weight.append(torch.from_numpy(P.loss_weights(vis)))
             self.visemes.append(torch.from_numpy(vis.astype(np.int64)))
+            self.contact.append(torch.from_numpy(take_contacts(take.poses, take.trans)))
             if database is not None:
                 exclude = (take.source, take.start, take.retrieval_radius(SELF_EXCLUSION))
                 self.tracks.append([torch.from_numpy(database.match(take.feats, seed=1000 * k + v, exclude=exclude))
@@ -293,7 +297,7 @@ class Windows(torch.utils.data.Dataset):
         k, s = self.index[i]
         sl = slice(s, s + self.length)
         item = {"face": self.face[k][sl], "body": self.body[k][sl], "audio": self.audio[k][sl],
-                "face_weight": self.weight[k][sl], "viseme": self.visemes[k][sl]}
+                "face_weight": self.weight[k][sl], "viseme": self.visemes[k][sl], "contact": self.contact[k][sl]}
         if self.phonetic:
             item["phonetic"] = self.phonetic[k][sl]
         if self.tracks:

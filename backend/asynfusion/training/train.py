@@ -7,7 +7,8 @@ track goes with it), the retrieved track alone is dropped with ``retrieval_drop`
 and the mel axis is warped by a random vocal-tract-length factor (other voices).
 The loss is x0 MSE + velocity + acceleration terms on each branch, with the face's
 frames weighted by their phones (closures count most), plus the auxiliary viseme
-loss (viseme_loss.py) where the takes have phone alignments. Runs on CPU, one GPU, or
+loss (viseme_loss.py) where the takes have phone alignments, and the foot-skate loss
+(foot_contact.py) where the capture's feet are planted. Runs on CPU, one GPU, or
 under torchrun (DDP).
 """
 
@@ -31,6 +32,7 @@ from . import common
 from . import phones as P
 from .args import TrainConfig
 from .data import Windows, fit_normaliser, load_split, motion_database, with_mirrors
+from .foot_contact import FootSkate
 from .viseme_loss import readout_for
 
 
@@ -124,6 +126,7 @@ def train(cfg: TrainConfig) -> Path:
     readout = readout_for(ds.face, ds.visemes, cfg.viseme_weight)
     readout = None if readout is None else readout.to(d.device)
     probe = phonetic_probe(ds, cfg) if cfg.phonetic else None
+    skate = FootSkate(normaliser).to(d.device) if cfg.foot_weight else None
     torch.manual_seed(cfg.seed)
     arch = ModelConfig(audio_dim=audio_dim, width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
                        retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass, root_lowpass=cfg.root_lowpass,
@@ -173,6 +176,8 @@ def train(cfg: TrainConfig) -> Path:
         loss, parts = branch_loss(pred, x0, cfg.vel_weight, cfg.acc_weight, batch["face_weight"])
         if readout is not None:
             loss = loss + cfg.viseme_weight * readout.loss(pred["face"], batch["viseme"])
+        if skate is not None:
+            loss = loss + cfg.foot_weight * skate(pred["body"], x0["body"], batch["contact"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
