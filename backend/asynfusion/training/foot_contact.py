@@ -12,6 +12,9 @@ capture's (a planted foot still shuffles a little; an error of 1 cm a frame cost
 Contacts come from the capture with the rule generation uses (core/feet.contacts: near the
 foot's own lowest height, with hysteresis), on the whole take, so a window's labels do not
 depend on where it was cut.
+
+Off in the shipped recipe (``--foot-weight``): at 0.3 it lowered the pelvis's bob by a third on
+the take-disjoint folds but made the wrists wobble more (weights/MODEL_CARD.md).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ class FootSkate(torch.nn.Module):
     def __init__(self, normaliser: Normaliser) -> None:
         super().__init__()
         rest = torch.from_numpy(rest_pose.smplx_rest_joints()[:LEG_COUNT]).float()
-        offsets = rest.clone()
+        offsets = rest.clone()                # joint 0: the pelvis's rest position, the root turns about it
         offsets[1:] = rest[1:] - rest[list(PARENTS[1:LEG_COUNT])]
         self.register_buffer("offsets", offsets)
         cols = list(range(LEG_COUNT * 6)) + list(range(normaliser.body_mean.shape[0] - 3,
