@@ -13,8 +13,8 @@ Contacts come from the capture with the rule generation uses (core/feet.contacts
 foot's own lowest height, with hysteresis), on the whole take, so a window's labels do not
 depend on where it was cut.
 
-Off in the shipped recipe (``--foot-weight``): at 0.3 it lowered the pelvis's bob by a third on
-the take-disjoint folds but made the wrists wobble more (weights/MODEL_CARD.md).
+Off in the shipped recipe (``--foot-weight``): at 0.3 it lowered the pelvis's bob by a fifth to a
+third on the take-disjoint folds but made the wrists wobble more (weights/MODEL_CARD.md).
 """
 
 from __future__ import annotations
