@@ -78,7 +78,8 @@ def one_cell(clip: str, weights: str, sampler: str, runs: int, device: str) -> d
     settings = SamplerSettings(mode=mode, steps_face=sf, steps_body=sb, guidance=RECIPE[mode]["guidance"],
                                body_start=start, posture_sigma=RECIPE[mode]["posture_sigma"],
                                posture_parts=tuple(RECIPE[mode].get("posture_parts", DEFAULT_PARTS)),
-                               face_guidance=RECIPE[mode]["face_guidance"] if face_guided else 1.0)
+                               face_guidance=float(RECIPE[mode].get("face_guidance", 1.0)) if face_guided else 1.0,
+                               closing_guidance=float(RECIPE[mode].get("closing_guidance", 1.0)) if face_guided else 1.0)
     times_audio, times_model = [], []
     for i in range(runs + 1):
         t0 = time.perf_counter()

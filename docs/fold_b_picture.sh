@@ -8,8 +8,9 @@
 #   sh docs/fold_b_picture.sh stance WEIGHTS_1 WEIGHTS_2  # docs/stance_fold_b.webp: the body row, whole take
 #
 # (from the repository root). The pictures in docs/ were made with, for mouth, the shipped recipe's
-# fold-B model as v5.4 sampled it (no mouth range) and the unshipped --phonetic 1 --frication 1
-# options' (calibrated: gains and mouth range); for stance, the shipped recipe's fold-B model with
+# fold-B model calibrated (gains and mouth range) as v5.6 sampled it (face guidance 2.5 on its
+# last step) and the same model as v5.7 samples it (closing guidance 4, opening unguided:
+# sampling.RECIPE); for stance, the shipped recipe's fold-B model with
 # the posture step on the spine chain only (v5.5) and on the stance too (v5.6: legs, heading, place
 # on the floor; gains calibrated again with it). Needs ../shared/data/beat2, the bpy 5.0 wheel
 # (.venv-blender-50), the backend (.venv) and ImageMagick. Writes only $WORK and the picture.
@@ -18,8 +19,8 @@ set -eu
 MODE=$1
 case "$MODE" in
   mouth) SECONDS_KEPT=20; HALF=south; LENGTH="first 20 s"
-         LABEL1="the shipped recipe as v5.4 sampled it, fold B (never heard this take)"
-         LABEL2="--phonetic 1 --frication 1 (not shipped), with the mouth range, fold B" ;;
+         LABEL1="fold B (never heard this take), face guided 2.5 at its last step (v5.6)"
+         LABEL2="the same model, guided 4 where it closes the mouth, not where it opens it (v5.7)" ;;
   stance) SECONDS_KEPT=0; HALF=north; LENGTH="63 s"
           LABEL1="fold B, posture from the match for the spine chain only (v5.5)"
           LABEL2="fold B, the stance too: legs, heading, place on the floor (v5.6)" ;;

@@ -18,7 +18,7 @@ import torch
 
 from . import __version__, audio, memory
 from .core.feet import plant_feet
-from .core.mouth import limit_opening
+from .core.mouth import close_as, limit_opening
 from .core.motion_file import Motion, non_finite, read_motion, write_motion
 from .core.output import check_input
 from .core.quaternions import axis_angle_to_quat, quat_to_axis_angle, slerp
@@ -27,7 +27,7 @@ from .core.skeleton import JAW
 from .device import autocast_dtype, describe, resolve_device
 from .errors import AudioError, Cancelled, UserError
 from .representation import decode, motion_to_branches
-from .sampling import Inpaint, SamplerSettings, mouth_range, resolve_settings, sample_many
+from .sampling import CLOSING, Inpaint, SamplerSettings, mouth_range, resolve_settings, sample_many
 from .schedule import LCM
 from .weights import default_weights_dir, load_weights
 
@@ -209,11 +209,16 @@ class Generator:
 
     def decode(self, out: dict[str, torch.Tensor], plant: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Normalised branches -> (poses, expressions, trans) with the feet on the floor, the
-        mouth no wider than the capture's (``mouth_range``, core/mouth.py limit_opening) and,
+        mouth closed as far as the harder-guided face says (``face_closing``, core/mouth.py
+        close_as) and no wider than the capture's (``mouth_range``, core/mouth.py limit_opening) and,
         with ``plant``, planted feet standing still (core.feet)."""
         poses, expressions, trans = decode(self.normaliser, out["face"], out["body"])
+        jaw = slice(3 * JAW, 3 * JAW + 3)
+        if CLOSING in out:
+            closing_poses, closing_expressions, _ = decode(self.normaliser, out[CLOSING], out["body"])
+            closed, poses[:, jaw] = close_as(expressions, poses[:, jaw], closing_expressions, closing_poses[:, jaw])
+            expressions = closed.astype(np.float32)
         if self.mouth_range is not None:
-            jaw = slice(3 * JAW, 3 * JAW + 3)
             limited, poses[:, jaw] = limit_opening(expressions, poses[:, jaw], *self.mouth_range)
             expressions = limited.astype(np.float32)
         if plant:
@@ -239,6 +244,7 @@ class Generator:
             "mouth_range": None if self.mouth_range is None else list(self.mouth_range),
             "guidance": settings.guidance,
             "face_guidance_last_step": settings.face_guidance if settings.guides_face_last else 1.0,
+            "closing_guidance_last_step": settings.closing_guidance if settings.closes_further else 1.0,
             "smoothing_sigma_frames": [settings.smooth_face, settings.smooth_body],
             "audio_file": os.path.basename(os.fspath(audio_path)),
             "audio_sha256": audio.file_digest(audio_path),

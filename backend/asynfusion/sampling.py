@@ -24,6 +24,7 @@ from .schedule import DDIM, LCM, Scheduler, async_plan
 from .smoothing import smooth
 
 Progress = Callable[[float], None]
+CLOSING = "face_closing"       # the face's harder-guided last estimate (SamplerSettings.closes_further)
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,19 @@ class SamplerSettings:
     amplitude: tuple[tuple[str, float], ...] = ()   # (body part, gain) of the slower motion (amplitude.py)
     amplitude_sigma: float = 0.0   # frames: what "slower" means for those gains
     face_guidance: float = 1.0     # classifier-free guidance on the face's last step, on top of a student's baked in
+    closing_guidance: float = 1.0  # the same pass's guidance where it closes the mouth further (core/mouth.close_as)
 
     @property
     def guides_face_last(self) -> bool:
         """An unconditional pass at the face's last step only: a sampler that already guides
         every step (DDIM at guidance != 1) has no use for it."""
-        return self.face_guidance != 1.0 and not (self.mode == DDIM and self.guidance != 1.0)
+        return (self.face_guidance != 1.0 or self.closes_further) and not (self.mode == DDIM and self.guidance != 1.0)
+
+    @property
+    def closes_further(self) -> bool:
+        """A second estimate at the face's last step, guided harder, that the mouth closes as far
+        as (the "face_closing" entry sampling returns beside the branches)."""
+        return self.closing_guidance > self.face_guidance
 
     def plan(self, scheduler: Scheduler) -> list[dict[str, tuple[int, int]]]:
         return async_plan(scheduler.set_timesteps(self.steps_face),
@@ -69,17 +77,21 @@ SMOOTH_SIGMA = (1.0, 2.0)      # frames (face, body) of the optional temporal Ga
 # (posture.py): sigma 16 frames, the Gaussian whose half-power frequency is 0.25 Hz; since v5.6
 # the legs, the heading and the root's place on the floor take theirs too (the stance: on both
 # take-disjoint folds the legs' shortfall against the capture lay below 0.3 Hz,
-# weights/MODEL_CARD.md). The face's last step is guided at 2.5 on top of the student's baked-in
-# guidance: a 400-step student closes /p b m/ about as shallowly as its teacher unguided; 2.5 is
-# the largest of 2, 2.5, 3, 4 that keeps fully open mouths (jawOpen >= 0.95) within the capture's
-# + 1 point on both take-disjoint folds (bench/face_guidance.py; chosen on the held-out takes the
-# model card reports, so tuned on them), without the mouth range calibrate now fits (core/mouth.py
-# limit_opening), and kept with it: the range makes that constraint easy, and re-choosing on the
-# same takes would be tuning again. A DDIM teacher samples 50 steps a branch at guidance 2.
+# weights/MODEL_CARD.md). The face's last step is guided only where that closes the mouth: a
+# 400-step student closes /p b m/ about as shallowly as its teacher unguided, and guidance that
+# deepens the closures also opens the mouth wider around them (a yawn). So the last step's pass
+# without audio gives two estimates, unguided (face_guidance 1) and guided at 4 (the largest of
+# the sweep 1-4 in bench/face_guidance.py), and each frame's mouth closes as far as the guided
+# one and opens only as far as the unguided one (core/mouth.close_as): on both take-disjoint
+# folds the closures then reach 0.86 / 0.82 of the capture's depth where guidance 2.5 everywhere
+# (v5.4-v5.6) reached 0.80 / 0.66, and the mouth opens as the capture's does (jawOpen p90
+# 0.56 / 0.57; the capture 0.59 / 0.60; guidance 2.5 0.62 / 0.72). Chosen on the held-out takes the
+# model card reports, so tuned on them. A DDIM teacher samples 50 steps a branch at guidance 2.
 RECIPE: dict[str, dict[str, float | int | list[str] | None]] = {
     DDIM: {"steps_face": 50, "steps_body": 50, "guidance": 2.0, "body_start": None, "posture_sigma": 0.0},
     LCM: {"steps_face": 6, "steps_body": 6, "guidance": 2.0, "body_start": 759, "posture_sigma": 16.0,
-          "posture_parts": ["spine chain", "legs", "heading", "floor position"], "face_guidance": 2.5},
+          "posture_parts": ["spine chain", "legs", "heading", "floor position"], "face_guidance": 1.0,
+          "closing_guidance": 4.0},
 }
 
 
@@ -109,7 +121,8 @@ def resolve_settings(config: dict, mode: str, steps_face: int | None = None, ste
                         body_start=None if saved["body_start"] is None else int(saved["body_start"]),
                         posture_sigma=float(saved["posture_sigma"]), posture_parts=posture_parts(saved),
                         amplitude=amplitude_gains(saved), amplitude_sigma=float(saved.get("amplitude_sigma", 0.0)),
-                        face_guidance=face_guidance(saved))
+                        face_guidance=face_guidance(saved, "face_guidance"),
+                        closing_guidance=face_guidance(saved, "closing_guidance"))
     s = replace(s, steps_face=steps_face or s.steps_face, steps_body=steps_body or s.steps_body,
                 guidance=s.guidance if guidance is None else guidance)
     if smoothing:
@@ -128,11 +141,12 @@ def posture_parts(saved: dict) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def face_guidance(saved: dict) -> float:
-    """A sampler section's optional "face_guidance" (1 where absent: none)."""
-    g = saved.get("face_guidance", 1.0)
+def face_guidance(saved: dict, key: str) -> float:
+    """A sampler section's optional guidance of the face's last step, "face_guidance" or
+    "closing_guidance" (1 where absent: none)."""
+    g = saved.get(key, 1.0)
     if isinstance(g, bool) or not isinstance(g, (int, float)) or not 1.0 <= g <= 10.0:
-        raise WeightsError("The \"face_guidance\" entry of these weights' sampler section must be a number from 1 "
+        raise WeightsError(f"The \"{key}\" entry of these weights' sampler section must be a number from 1 "
                            "to 10; set it to 1 to sample the face without it.")
     return float(g)
 
@@ -232,7 +246,8 @@ def sample(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, setting
            seed: int, pad_features: torch.Tensor, retrieved: torch.Tensor | None = None,
            speaker: int | None = None, progress: Progress | None = None,
            autocast_dtype: torch.dtype | None = None, inpaint: Inpaint | None = None) -> dict[str, torch.Tensor]:
-    """(T, audio_dim) features -> {"face": (T, face_dim), "body": (T, body_dim)}, normalised.
+    """(T, audio_dim) features -> {"face": (T, face_dim), "body": (T, body_dim)}, normalised; with
+    ``settings.closes_further`` also "face_closing" (T, face_dim), the face's harder-guided end.
 
     ``pad_features`` (1, audio_dim): what fills clips shorter than one window (silence).
     ``retrieved`` (T, body_dim): the motion-matched body track a retrieval model reads.
@@ -269,6 +284,9 @@ def sample_many(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, se
     ticks = _Ticks((sum(len(ev) for ev in plan) + settings.guides_face_last) * len(win.chunks), progress)
     for event in plan:
         for x, g, posture, estimates in zip(xs, gens, postures, denoiser.predict(xs, event, ticks)):
+            if CLOSING in estimates:        # the face's last step: its harder-guided estimate, as it ends
+                closing = estimates.pop(CLOSING)
+                x[CLOSING] = closing if known is None else known.join("face", closing)
             for b, x0 in estimates.items():
                 if b == "body" and event[b][1] < 0:
                     if posture is not None:
@@ -278,8 +296,8 @@ def sample_many(model: AsynFusion, scheduler: Scheduler, feats: torch.Tensor, se
                 x[b] = _step(scheduler, settings.mode, b, x[b], x0, *event[b], g)
                 if known is not None:
                     x[b] = known.paste(scheduler, b, x[b], event[b][1], g) if event[b][1] >= 0 else known.join(b, x0)
-    sigma = {"face": settings.smooth_face, "body": settings.smooth_body}
-    return [{b: smooth(x[b][:win.frames], sigma[b]) for b in BRANCHES} for x in xs]
+    sigma = {"face": settings.smooth_face, "body": settings.smooth_body, CLOSING: settings.smooth_face}
+    return [{b: smooth(v[:win.frames], sigma[b]) for b, v in x.items()} for x in xs]
 
 
 def _start(scheduler: Scheduler, model: AsynFusion, length: int, plan: list, settings: SamplerSettings,
@@ -406,16 +424,19 @@ class _Denoiser:
             ticks(len(stepping))
             if self.null_ctx and "face" in stepping and event["face"][1] < 0:
                 # the face alone at the same point without audio, beside the body it just read:
-                # its last estimate is pushed away from that by face_guidance (the body's keys
-                # and values come from the cache, so the extra pass costs the face branch only)
+                # its last estimate is pushed away from that by face_guidance, and a second one
+                # by closing_guidance (the body's keys and values come from the cache, so the
+                # extra pass costs the face branch only)
                 with self.autocast:
                     unc, _ = self.model({"face": xin["face"]}, {"face": tin["face"]}, self.null_ctx[ci],
                                         self.caches[ci], speaker=spk, guidance=g)
-                cond = pred["face"][-1].flatten(0, 1)
-                pred["face"][-1] = guided(torch.cat([cond, unc["face"].float()]), len(cond),
-                                          settings.face_guidance).unflatten(0, (len(xs), -1))
+                both = torch.cat([pred["face"][-1].flatten(0, 1), unc["face"].float()])
+                if settings.closes_further:
+                    pred.setdefault(CLOSING, []).append(guided(both, n, settings.closing_guidance)
+                                                        .unflatten(0, (len(xs), -1)))
+                pred["face"][-1] = guided(both, n, settings.face_guidance).unflatten(0, (len(xs), -1))
                 ticks(1)
-        return [{b: win.merge(torch.cat([p[k] for p in pred[b]])) for b in stepping} for k in range(len(xs))]
+        return [{b: win.merge(torch.cat([p[k] for p in got])) for b, got in pred.items()} for k in range(len(xs))]
 
 
 def _retrieved_input(track: torch.Tensor, guided: bool) -> torch.Tensor:

@@ -97,3 +97,18 @@ def test_a_lifted_foot_is_not_a_contact():
     planted = take_contacts(poses, trans)
     assert planted.dtype == np.float32 and planted.shape == (60, 2)
     assert planted[:, 1].all() and planted[:15, 0].all() and not planted[25:35, 0].any()
+
+
+def test_held_to_the_legs_it_leaves_the_pelvis_turn_alone():
+    poses, trans = _motion(5)
+    still = _body(poses, trans)
+    turned = poses.copy()
+    turned[:, 1] += 0.01 * np.arange(T)                      # the pelvis turns under planted feet
+    grads = {}
+    for pelvis in (True, False):
+        body = _body(turned, trans).requires_grad_(True)
+        FootSkate(Normaliser.identity(8), pelvis=pelvis)(body, still, torch.ones(1, T, 2)).backward()
+        grads[pelvis] = body.grad[0]
+    assert grads[True][:, :6].abs().sum() > 0                  # by default the pelvis turns back too
+    assert float(grads[False][:, :6].abs().sum()) == 0.0       # held to the legs: only legs and root move
+    assert grads[False][:, 6:72].abs().sum() > 0

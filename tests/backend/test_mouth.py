@@ -275,3 +275,22 @@ def test_generation_bends_the_mouth_into_the_weights_range_and_a_bad_range_is_on
         (folder / "config.json").write_text(json.dumps(cfg))
         with pytest.raises(WeightsError, match="mouth_range.*calibrate"):
             Generator(folder, "cpu")
+
+
+def test_a_face_closes_as_far_as_its_closing_estimate_and_opens_only_as_far_as_itself():
+    """close_as: frames where the harder-guided estimate opens as wide or wider keep every input;
+    where it closes CLOSING_EASE further or more, they are that estimate; between, between."""
+    e, j = _wide_faces()
+    rng = np.random.default_rng(8)
+    ce, cj = e + rng.normal(0.0, 0.3, e.shape), j + rng.normal(0.0, 0.05, j.shape)
+    r, rc = mouth.opening(e, j), mouth.opening(ce, cj)
+    e2, j2 = mouth.close_as(e, j, ce, cj)
+    r2 = mouth.opening(e2, j2)
+    wider, far = rc >= r, r - rc >= mouth.CLOSING_EASE
+    between = ~wider & ~far
+    assert wider.any() and far.any() and between.any()
+    assert np.array_equal(e2[wider], e[wider]) and np.array_equal(j2[wider], j[wider])
+    np.testing.assert_allclose(e2[far], ce[far], atol=1e-12)
+    np.testing.assert_allclose(j2[far], cj[far], atol=1e-12)
+    assert np.all(r2[between] < r[between]) and np.all(r2[between] > rc[between])
+    assert np.all(r2 <= r + 1e-12)

@@ -108,7 +108,7 @@ def test_a_student_is_sampled_on_the_grid_saved_with_it_random_weights(tmp_path)
     seen = []
     gen.model.branches["face"].time.register_forward_hook(lambda m, i, o: seen.append(int(i[0][0])))
     gen.sample(torch.randn(130, 66), torch.zeros(66), gen.settings(4, 4, None), 0)
-    assert seen == [999, 749, 499, 249, 249]      # the last twice: its pass without audio (face_guidance)
+    assert seen == [999, 749, 499, 249, 249]      # the last twice: its pass without audio (closing guidance)
 
 
 @pytest.mark.parametrize("steps_face,steps_body", [(4, 2), (1, 1), (2, 4)])
@@ -440,6 +440,49 @@ def test_random_weights_face_guidance_pushes_only_the_face_last_estimate_away_fr
     torch.testing.assert_close(out[3.0]["face"] - plain["face"], 2 * step, atol=1e-4, rtol=1e-3)
 
 
+def test_random_weights_closing_guidance_is_the_same_last_pass_guided_harder_beside_the_face(random_weights):
+    """closing_guidance: the face's last step's pass without audio gives a second estimate,
+    guided at closing_guidance ("face_closing"), exactly the face that face_guidance at that
+    value gives; the face itself stays at face_guidance and the body as without either."""
+    from asynfusion.sampling import CLOSING
+
+    gen = Generator(random_weights, "cpu")
+    feats = torch.randn(300, 66)
+    base = SamplerSettings(mode="lcm", steps_face=4, steps_body=4, guidance=2.0, chunk=64)
+    plain = gen.sample(feats, torch.zeros(66), base, 0)
+    calls = count_branch_evaluations(gen.model)
+    both = gen.sample(feats, torch.zeros(66), replace(base, closing_guidance=3.0), 0)
+    assert calls == Counter(face=4 + 1, body=4)                  # one pass without audio serves both
+    harder = gen.sample(feats, torch.zeros(66), replace(base, face_guidance=3.0), 0)
+    assert set(both) == {"face", "body", CLOSING} and set(plain) == set(harder) == {"face", "body"}
+    assert torch.equal(both["body"], plain["body"])
+    torch.testing.assert_close(both["face"], plain["face"], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(both[CLOSING], harder["face"], atol=1e-5, rtol=1e-5)
+    assert (both[CLOSING] - both["face"]).abs().max() > 1e-3
+    no_harder = replace(base, face_guidance=3.0, closing_guidance=2.0)
+    assert CLOSING not in gen.sample(feats, torch.zeros(66), no_harder, 0)
+
+
+def test_random_weights_generation_closes_the_mouth_as_far_as_the_closing_estimate(random_weights):
+    """Generator.decode takes the closing estimate where it closes further (core/mouth.close_as):
+    no frame opens wider than the face guided at face_guidance alone, some close further, and
+    the body is the same."""
+    from asynfusion.core import mouth
+    from asynfusion.core.skeleton import JAW
+    from asynfusion.sampling import CLOSING
+
+    gen = Generator(random_weights, "cpu")
+    out = gen.sample(torch.randn(300, 66), torch.zeros(66), replace(gen.settings(4, 4, None), closing_guidance=4.0), 0)
+    jaw = slice(3 * JAW, 3 * JAW + 3)
+    poses, expressions, trans = gen.decode(out)
+    free_poses, free_expressions, free_trans = gen.decode({b: v for b, v in out.items() if b != CLOSING})
+    r, free = mouth.opening(expressions, poses[:, jaw]), mouth.opening(free_expressions, free_poses[:, jaw])
+    assert np.all(r <= free + 1e-5) and (r < free - 0.01).any()
+    body = np.ones(poses.shape[1], bool)
+    body[jaw] = False
+    assert np.array_equal(poses[:, body], free_poses[:, body]) and np.array_equal(trans, free_trans)
+
+
 def test_face_guidance_is_read_from_the_sampler_section_and_bad_values_are_one_sentence():
     from asynfusion.errors import WeightsError
     from asynfusion.sampling import RECIPE, resolve_settings
@@ -451,3 +494,9 @@ def test_face_guidance_is_read_from_the_sampler_section_and_bad_values_are_one_s
     for bad in (0.5, 11, "2", True, None):
         with pytest.raises(WeightsError, match="face_guidance"):
             resolve_settings({"sampler": dict(sampler, face_guidance=bad)}, "lcm")
+    assert resolve_settings({"sampler": dict(sampler, closing_guidance=3)}, "lcm").closing_guidance == 3.0
+    assert resolve_settings({"sampler": {k: v for k, v in sampler.items() if k != "closing_guidance"}},
+                            "lcm").closing_guidance == 1.0
+    for bad in (0.5, 11, "2", True, None):
+        with pytest.raises(WeightsError, match="closing_guidance"):
+            resolve_settings({"sampler": dict(sampler, closing_guidance=bad)}, "lcm")

@@ -65,12 +65,12 @@ def test_the_student_has_guidance_built_in_and_one_forward_pass_per_step_and_the
     # the body starts from the motion-matched track noised to the default start, on the student's grid
     assert settings.body_start is not None and times == student.scheduler.set_timesteps(settings.steps_body,
                                                                                           settings.body_start)
-    # the face's last step runs once more, without audio, for its guidance there (model card)
+    # the face's last step runs once more, without audio, for the closing guidance there (model card)
     faces: list[int] = []
     student.model.branches["face"].time.register_forward_hook(lambda m, i, o: faces.append(int(i[0][0])))
     student.sample(*_features(student), settings, 0)
     grid = student.scheduler.set_timesteps(settings.steps_face)
-    assert settings.face_guidance == 2.5 and faces == grid + grid[-1:]
+    assert settings.face_guidance == 1.0 and settings.closing_guidance == 4.0 and faces == grid + grid[-1:]
 
 
 def _check_grounded(path, frames):

@@ -228,6 +228,26 @@ def limit_opening(expressions: np.ndarray, jaw: np.ndarray, knee: float, ceiling
     return e, x[:, FACE_INPUTS - 3:].reshape(j.shape)
 
 
+CLOSING_EASE = 0.05      # jawOpen: how much further the closing estimate must close to be taken whole
+
+
+def close_as(expressions: np.ndarray, jaw: np.ndarray, closing_expressions: np.ndarray, closing_jaw: np.ndarray,
+             fit: ArkitFit | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A face that closes its mouth as far as ``closing`` and opens it only as far as itself.
+
+    Classifier-free guidance on the face's last step deepens the /p b m/ closures a few-step
+    student rounds off, but pushes every frame away from the face without audio, so the mouth
+    opens wider around them too: a yawn (sampling.RECIPE). Given both estimates of the same
+    step, each frame takes the harder-guided one (``closing_*``) where its opening (``opening``)
+    is smaller, the other where it is not, and between the two as the difference grows from 0
+    to ``CLOSING_EASE``, so the switch is continuous. Both come back in their shapes, float64."""
+    fit = load_fit() if fit is None else fit
+    e, j = np.asarray(expressions, np.float64), np.asarray(jaw, np.float64)
+    ce, cj = np.asarray(closing_expressions, np.float64), np.asarray(closing_jaw, np.float64)
+    take = np.clip((opening(e, j, fit) - opening(ce, cj, fit)) / CLOSING_EASE, 0.0, 1.0)[:, None]
+    return e + take * (ce - e), j + take * (cj - j)
+
+
 def flame_sentence(strength: float) -> str | None:
     """What the bake says of an Exp### face's mouth, or None at strength 1 (the capture's own)."""
     if strength == 1.0:

@@ -375,7 +375,8 @@ def describe_settings(gen: Generator, s: SamplerSettings, cosync: bool = True) -
             "steps_body": s.steps_body, "body_start": s.body_start,
             "posture_sigma": s.posture_sigma, "posture_parts": list(s.posture_parts),
             "synchronous": s.steps_face == s.steps_body and s.body_start is None, "guidance": s.guidance,
-            "face_guidance": s.face_guidance, "cosync": cosync, "device": gen.device_name}
+            "face_guidance": s.face_guidance, "closing_guidance": s.closing_guidance, "cosync": cosync,
+            "device": gen.device_name}
 
 
 def finite(v):

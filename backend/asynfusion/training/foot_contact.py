@@ -42,8 +42,9 @@ class FootSkate(torch.nn.Module):
     """Mean squared error (cm per frame) of the predicted balls' movement against the capture's,
     over the consecutive frame pairs on which the capture holds that foot planted."""
 
-    def __init__(self, normaliser: Normaliser) -> None:
+    def __init__(self, normaliser: Normaliser, pelvis: bool = True) -> None:
         super().__init__()
+        self.pelvis = pelvis                  # False: the pelvis's rotation takes none of the gradient
         rest = torch.from_numpy(rest_pose.smplx_rest_joints()[:LEG_COUNT]).float()
         offsets = rest.clone()                # joint 0: the pelvis's rest position, the root turns about it
         offsets[1:] = rest[1:] - rest[list(PARENTS[1:LEG_COUNT])]
@@ -69,6 +70,8 @@ class FootSkate(torch.nn.Module):
         """``body``, ``target``: normalised (B, T, 315) prediction and capture; ``contact`` (B, T, 2)."""
         with torch.no_grad():
             real = torch.diff(self.balls(target), dim=1)
+        if not self.pelvis:               # the legs and the root's position hold the feet; the pelvis's
+            body = torch.cat([body[..., :6].detach(), body[..., 6:]], -1)   # turn carries the torso
         error = (torch.diff(self.balls(body), dim=1) - real) * CM         # (B, T-1, 2, 3)
         held = contact[:, 1:] * contact[:, :-1]                          # (B, T-1, 2)
         return ((error ** 2).sum(-1) * held).sum() / held.sum().clamp_min(1.0)

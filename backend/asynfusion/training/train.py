@@ -126,7 +126,7 @@ def train(cfg: TrainConfig) -> Path:
     readout = readout_for(ds.face, ds.visemes, cfg.viseme_weight)
     readout = None if readout is None else readout.to(d.device)
     probe = phonetic_probe(ds, cfg) if cfg.phonetic else None
-    skate = FootSkate(normaliser).to(d.device) if cfg.foot_weight else None
+    skate = FootSkate(normaliser, bool(cfg.foot_pelvis)).to(d.device) if cfg.foot_weight else None
     torch.manual_seed(cfg.seed)
     arch = ModelConfig(audio_dim=audio_dim, width=cfg.width, depth=cfg.depth, heads=cfg.heads, window=cfg.window,
                        retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass, root_lowpass=cfg.root_lowpass,
