@@ -483,20 +483,14 @@ def test_random_weights_generation_closes_the_mouth_as_far_as_the_closing_estima
     assert np.array_equal(poses[:, body], free_poses[:, body]) and np.array_equal(trans, free_trans)
 
 
-def test_face_guidance_is_read_from_the_sampler_section_and_bad_values_are_one_sentence():
+@pytest.mark.parametrize("key", ["face_guidance", "closing_guidance"])
+def test_face_guidance_is_read_from_the_sampler_section_and_bad_values_are_one_sentence(key):
     from asynfusion.errors import WeightsError
     from asynfusion.sampling import RECIPE, resolve_settings
 
     sampler = dict(RECIPE["lcm"])
-    assert resolve_settings({"sampler": dict(sampler, face_guidance=2.5)}, "lcm").face_guidance == 2.5
-    assert resolve_settings({"sampler": {k: v for k, v in sampler.items() if k != "face_guidance"}},
-                            "lcm").face_guidance == 1.0
+    assert getattr(resolve_settings({"sampler": dict(sampler, **{key: 2.5})}, "lcm"), key) == 2.5
+    assert getattr(resolve_settings({"sampler": {k: v for k, v in sampler.items() if k != key}}, "lcm"), key) == 1.0
     for bad in (0.5, 11, "2", True, None):
-        with pytest.raises(WeightsError, match="face_guidance"):
-            resolve_settings({"sampler": dict(sampler, face_guidance=bad)}, "lcm")
-    assert resolve_settings({"sampler": dict(sampler, closing_guidance=3)}, "lcm").closing_guidance == 3.0
-    assert resolve_settings({"sampler": {k: v for k, v in sampler.items() if k != "closing_guidance"}},
-                            "lcm").closing_guidance == 1.0
-    for bad in (0.5, 11, "2", True, None):
-        with pytest.raises(WeightsError, match="closing_guidance"):
-            resolve_settings({"sampler": dict(sampler, closing_guidance=bad)}, "lcm")
+        with pytest.raises(WeightsError, match=key):
+            resolve_settings({"sampler": dict(sampler, **{key: bad})}, "lcm")
