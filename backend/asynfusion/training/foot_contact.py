@@ -14,7 +14,8 @@ foot's own lowest height, with hysteresis), on the whole take, so a window's lab
 depend on where it was cut.
 
 Off in the shipped recipe (``--foot-weight``): at 0.3 it lowered the pelvis's bob by a fifth to a
-third on the take-disjoint folds but made the wrists wobble more (weights/MODEL_CARD.md).
+third on the take-disjoint folds but made the wrists wobble more (weights/MODEL_CARD.md), and
+more still with its gradient kept off the pelvis's rotation (``--foot-pelvis 0``).
 """
 
 from __future__ import annotations
