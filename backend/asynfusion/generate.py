@@ -26,7 +26,7 @@ from .core.request import GenerateRequest
 from .core.skeleton import JAW
 from .device import autocast_dtype, describe, resolve_device
 from .errors import AudioError, Cancelled, UserError
-from .representation import decode, motion_to_branches
+from .representation import decode, decode_face, motion_to_branches
 from .sampling import CLOSING, Inpaint, SamplerSettings, mouth_range, resolve_settings, sample_many
 from .schedule import LCM
 from .weights import default_weights_dir, load_weights
@@ -215,8 +215,7 @@ class Generator:
         poses, expressions, trans = decode(self.normaliser, out["face"], out["body"])
         jaw = slice(3 * JAW, 3 * JAW + 3)
         if CLOSING in out:
-            closing_poses, closing_expressions, _ = decode(self.normaliser, out[CLOSING], out["body"])
-            closed, poses[:, jaw] = close_as(expressions, poses[:, jaw], closing_expressions, closing_poses[:, jaw])
+            closed, poses[:, jaw] = close_as(expressions, poses[:, jaw], *decode_face(self.normaliser, out[CLOSING]))
             expressions = closed.astype(np.float32)
         if self.mouth_range is not None:
             limited, poses[:, jaw] = limit_opening(expressions, poses[:, jaw], *self.mouth_range)

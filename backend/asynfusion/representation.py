@@ -102,6 +102,14 @@ class Normaliser:
         return face * self.face_std + self.face_mean, body * self.body_std + self.body_mean
 
 
+def decode_face(normaliser: Normaliser, face: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """A normalised face branch alone -> (expressions (N, 100), jaw axis-angle (N, 3)) float32,
+    the values ``decode`` gives for it, without converting a body."""
+    face = face.float() * normaliser.face_std + normaliser.face_mean
+    return (face[..., :NUM_EXPRESSIONS].cpu().numpy().astype(np.float32),
+            rot6d_to_axis_angle(face[..., NUM_EXPRESSIONS:]).cpu().numpy().astype(np.float32))
+
+
 def decode(normaliser: Normaliser, face: torch.Tensor, body: torch.Tensor
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Normalised branches -> (poses, expressions, trans) float32 with the feet on the floor."""

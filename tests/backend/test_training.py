@@ -22,7 +22,8 @@ from asynfusion import audio
 from asynfusion.core.motion_file import read_motion
 from asynfusion.core.skeleton import EYES, JOINT_NAMES, MIRROR, NUM_JOINTS
 from asynfusion.model import BRANCHES, AsynFusion, ModelConfig
-from asynfusion.representation import BODY_DIM, FACE_DIM, branches_to_motion, decode, motion_to_branches
+from asynfusion.representation import (BODY_DIM, FACE_DIM, Normaliser, branches_to_motion, decode, decode_face,
+                                      motion_to_branches)
 from asynfusion.rot6d import axis_angle_to_matrix
 from asynfusion.sampling import SamplerSettings, sample
 from asynfusion.schedule import Scheduler
@@ -343,6 +344,17 @@ def test_distillation_makes_an_lcm_student_with_guidance_embedding_that_samples(
     other = sample(student, sw.scheduler, feats, replace(settings, guidance=3.0), seed=0, pad_features=pad,
                    retrieved=track)
     assert not torch.equal(other["body"], x["body"])       # the guidance scale is an input of the student
+
+
+def test_the_face_decoded_alone_is_the_face_of_the_whole_decode():
+    gen = torch.Generator().manual_seed(0)
+    face, body = torch.randn(20, FACE_DIM, generator=gen), torch.randn(20, BODY_DIM, generator=gen)
+    norm = replace(Normaliser.identity(8), face_mean=torch.randn(FACE_DIM, generator=gen),
+                   face_std=torch.rand(FACE_DIM, generator=gen) + 0.5)
+    poses, expressions, _ = decode(norm, face, body)
+    alone = decode_face(norm, face)
+    np.testing.assert_array_equal(alone[0], expressions)
+    np.testing.assert_array_equal(alone[1], poses[:, 66:69])
 
 
 def test_distillation_at_one_guidance_scale_bakes_it_in(teacher, feature_cache, tmp_path):
