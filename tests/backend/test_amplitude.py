@@ -133,6 +133,7 @@ def test_calibration_brings_the_model_towards_the_training_capture(tmp_path):
     fitted = json.loads((out / "config.json").read_text())["sampler"]
     before, after = fitted["amplitude_fit"]["model_over_capture"]
     assert set(fitted["amplitude"]) == set(CALIBRATED) and fitted["amplitude_sigma"] == SIGMA
+    assert fitted["amplitude_fit"]["window_s"] == 4.0
     far = [p for p in CALIBRATED if abs(np.log(before[p])) > 0.1]
     assert far, before                                      # something to correct
     for p in far:
@@ -159,4 +160,26 @@ def test_calibrate_never_writes_over_weights(tmp_path, capsys):
         assert "already exists" in err and "Traceback" not in err and err.count("\n") == 1
     assert main(["calibrate", str(weights), str(tmp_path / "none.wav"), "-o", str(tmp_path / "new")]) == 1
     assert "No recording" in capsys.readouterr().err and not (tmp_path / "new").exists()
+    for window in ("0", "nan", "-4"):
+        assert main(["calibrate", str(weights), str(SPEECH_WAV), "-o", str(tmp_path / "new"), "--window", window]) == 1
+        err = capsys.readouterr().err
+        assert "--window" in err and "Traceback" not in err and err.count("\n") == 1
+        assert not (tmp_path / "new").exists()
     assert (weights / "config.json").read_bytes() == config
+
+
+def test_a_minute_long_window_reads_the_slow_wandering_that_four_seconds_miss():
+    """An arm that drifts slowly across a minute and strokes at 1 Hz: in 4 s windows its spread is
+    the strokes' (the drift barely moves within one), in a 60 s window the drift's too, and a
+    window as long as the clip is the clip's own spread."""
+    from asynfusion.training.calibrate import part_amplitudes
+
+    n = 1800
+    t = np.arange(n) / FPS
+    poses = np.zeros((n, 165))
+    wrist = 3 * BODY_PARTS["arms"][-1]
+    poses[:, wrist] = 0.6 * t / t[-1] + 0.05 * np.sin(2 * np.pi * t)
+    short, whole = part_amplitudes(poses, np.zeros((n, 3)), 4.0), part_amplitudes(poses, np.zeros((n, 3)), 60.0)
+    assert whole["arms"] > 3 * short["arms"] > 0
+    assert whole["spine"] == short["spine"] == 0
+    assert whole == part_amplitudes(poses, np.zeros((n, 3)), 1e6)

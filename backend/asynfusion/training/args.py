@@ -174,10 +174,13 @@ def config_from(args, cls):
 
 def calibrate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("weights", help="student weights folder (read, never changed)")
-    p.add_argument("speech", nargs="+", help="recordings with no motion capture, not the training speaker's takes")
+    p.add_argument("speech", nargs="+", help="recordings with no motion capture that the weights never trained on")
     p.add_argument("-o", "--out", required=True,
                    help="new folder for the calibrated weights: the same files, the gains in config.json's sampler section")
     p.add_argument("--seeds", type=int, default=3, help="samples per recording and round (default 3)")
     p.add_argument("--rounds", type=int, default=2, help="refinements of the gains (default 2)")
+    p.add_argument("--window", type=float, default=4.0,
+                   help="seconds over which a part's spread is read, on the clips and the training takes alike "
+                        "(default 4; 60 reads minute-long takes whole, posture included)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
