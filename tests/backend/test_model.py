@@ -113,6 +113,24 @@ def test_audio_dropout_replaces_the_audio_with_the_learned_null():
     assert torch.allclose(ctx[0], null[0]) and not torch.allclose(ctx[1], null[1])
 
 
+def test_random_weights_dropout_acts_in_training_only():
+    """Trained with dropout, the network samples as if it had none (eval mode is what generation
+    uses): the same outputs as the same weights without it; in training two passes differ."""
+    dropped, plain = make(gates_open=True, dropout=0.3), make(gates_open=True)
+    plain.load_state_dict(dropped.state_dict())
+    x, t, audio = inputs()
+    a, b = run(dropped, x, t, audio), run(plain, x, t, audio)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    dropped.train()
+    torch.manual_seed(1)
+    first = run(dropped, x, t, audio)
+    torch.manual_seed(2)
+    second = run(dropped, x, t, audio)
+    assert all(not torch.allclose(first[k], second[k]) for k in first)
+    with pytest.raises(ValueError, match="dropout"):
+        ModelConfig(dropout=1.0)
+
+
 def test_random_weights_the_body_branch_reads_the_retrieved_track_and_the_face_does_not_directly():
     model = make(gates_open=True, retrieval=True)
     x, t, audio = inputs()

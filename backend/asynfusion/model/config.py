@@ -44,6 +44,7 @@ class ModelConfig(JSONConfig):
     body_audio_lowpass: float = 0.0  # sigma (frames): the body hears the audio's slow part (no syllable-rate wobble)
     phonetic_classes: int = 0      # >0: the audio encoder also hears a frozen probe's mouth-shape scores (phonetic.py)
     phonetic_reach: int = 2        # frames of context each side the probe reads
+    dropout: float = 0.0           # training only: each block's residual updates and the audio it hears
 
     def __post_init__(self) -> None:
         """Refuse architectures no trained model has (a damaged config must not allocate
@@ -61,3 +62,5 @@ class ModelConfig(JSONConfig):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value <= 50:
                 raise ValueError(f"{name} must be between 0 and 50 frames, not {value!r}")
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be at least 0 and below 1, not {self.dropout!r}")

@@ -37,6 +37,7 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
         self.mlp = nn.Sequential(nn.Linear(w, cfg.mlp_ratio * w), nn.GELU(approximate="tanh"),
                                  nn.Linear(cfg.mlp_ratio * w, w))
+        self.drop = nn.Dropout(cfg.dropout)     # in training only: an identity in eval mode
         ada = nn.Linear(w, 6 * w)
         self.ada = nn.Sequential(nn.SiLU(), ada)
         nn.init.zeros_(ada.weight)
@@ -44,7 +45,7 @@ class Block(nn.Module):
 
     def attend_self(self, h: torch.Tensor, mod: list[torch.Tensor]) -> torch.Tensor:
         x = modulate(self.norm1(h), mod[0], mod[1])
-        h = h + mod[2][:, None] * self.self_attn(x, self.self_attn.keys_values(x))
+        h = h + mod[2][:, None] * self.drop(self.self_attn(x, self.self_attn.keys_values(x)))
         return h
 
     def cosync_kv(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,10 +53,10 @@ class Block(nn.Module):
         return self.cosync.keys_values(self.norm_kv(h))
 
     def finish(self, h, other_kv, audio, mod, mask) -> torch.Tensor:
-        h = h + self.cosync_gate * self.cosync(self.norm_q(h), other_kv, mask)
-        h = h + self.audio(audio)
+        h = h + self.cosync_gate * self.drop(self.cosync(self.norm_q(h), other_kv, mask))
+        h = h + self.audio(self.drop(audio))
         x = modulate(self.norm2(h), mod[3], mod[4])
-        return h + mod[5][:, None] * self.mlp(x)
+        return h + mod[5][:, None] * self.drop(self.mlp(x))
 
 
 class Branch(nn.Module):
