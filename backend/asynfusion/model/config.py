@@ -45,6 +45,7 @@ class ModelConfig(JSONConfig):
     phonetic_classes: int = 0      # >0: the audio encoder also hears a frozen probe's mouth-shape scores (phonetic.py)
     phonetic_reach: int = 2        # frames of context each side the probe reads
     dropout: float = 0.0           # training only: each block's residual updates and the audio it hears
+    dropout_face_only: bool = False  # the dropout in the face branch's blocks only (the body's as without)
 
     def __post_init__(self) -> None:
         """Refuse architectures no trained model has (a damaged config must not allocate

@@ -135,6 +135,9 @@ class AsynFusion(nn.Module):
             "face": Branch(cfg, cfg.face_dim),
             "body": Branch(cfg, cfg.body_dim, cfg.body_dim if cfg.retrieval else 0),
         })
+        if cfg.dropout_face_only:
+            for block in self.branch("body").all_blocks():
+                block.drop.p = 0.0
         self.speaker = nn.Embedding(cfg.n_speakers + 1, cfg.width) if cfg.n_speakers else None
         # the body's fixed temporal filters (ModelConfig): output, root position, audio it hears
         for name, sigma in (("body_taps", cfg.body_lowpass), ("root_taps", cfg.root_lowpass),

@@ -55,6 +55,7 @@ class TrainConfig(RunOptions):
     foot_weight: float = 0.0        # foot-skate loss (foot_contact.py) on the predicted body; 0: off
     foot_pelvis: int = 1            # 0: the foot-skate loss moves the legs and the root's position, not the pelvis's turn
     dropout: float = 0.0            # residual and audio dropout in every block (a minute of speech is easily learnt by heart)
+    dropout_face_only: int = 0      # 1: that dropout in the face branch only
     phonetic: int = 0               # 1: the model also hears a mouth-shape probe's scores (phonetic.py); 0: off
     voices: int = 0                 # copies of every take with noisy, reverberant or telephone speech
     subframes: int = 4              # 100-fps analysis frames the model hears beside each frame (0-4)

@@ -132,7 +132,8 @@ def train(cfg: TrainConfig) -> Path:
                        retrieval=cfg.retrieval, body_lowpass=cfg.body_lowpass, root_lowpass=cfg.root_lowpass,
                        body_audio_lowpass=cfg.body_audio_lowpass,
                        phonetic_classes=0 if probe is None else probe.weight.shape[0],
-                       phonetic_reach=REACH if probe is None else probe.reach, dropout=cfg.dropout)
+                       phonetic_reach=REACH if probe is None else probe.reach, dropout=cfg.dropout,
+                       dropout_face_only=bool(cfg.dropout_face_only))
     scheduler = Scheduler(DDIM, body_noise_lowpass=cfg.body_noise_lowpass)
     model = AsynFusion(arch).to(d.device)
     if probe is not None:
