@@ -24,7 +24,7 @@ KVCache = dict[str, list[tuple[torch.Tensor, torch.Tensor]]]
 
 
 class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, dropout: float = 0.0) -> None:
         super().__init__()
         w = cfg.width
         self.norm1 = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
@@ -37,7 +37,7 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
         self.mlp = nn.Sequential(nn.Linear(w, cfg.mlp_ratio * w), nn.GELU(approximate="tanh"),
                                  nn.Linear(cfg.mlp_ratio * w, w))
-        self.drop = nn.Dropout(cfg.dropout)     # in training only: an identity in eval mode
+        self.drop = nn.Dropout(dropout)         # in training only: an identity in eval mode
         ada = nn.Linear(w, 6 * w)
         self.ada = nn.Sequential(nn.SiLU(), ada)
         nn.init.zeros_(ada.weight)
@@ -60,13 +60,13 @@ class Block(nn.Module):
 
 
 class Branch(nn.Module):
-    def __init__(self, cfg: ModelConfig, dim: int, cond_dim: int = 0) -> None:
+    def __init__(self, cfg: ModelConfig, dim: int, cond_dim: int = 0, dropout: float = 0.0) -> None:
         super().__init__()
         w = cfg.width
         self.inp = nn.Linear(dim + cond_dim, w)
         self.time = ScalarEmbedding(w)
         self.guidance = ScalarEmbedding(w, scale=100.0) if cfg.guidance_embed else None
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
+        self.blocks = nn.ModuleList(Block(cfg, dropout) for _ in range(cfg.depth))
         self.norm_out = nn.LayerNorm(w, elementwise_affine=False, eps=1e-6)
         ada_out = nn.Linear(w, 2 * w)
         self.ada_out = nn.Sequential(nn.SiLU(), ada_out)
@@ -132,12 +132,10 @@ class AsynFusion(nn.Module):
         self.cfg = cfg
         self.audio = AudioEncoder(cfg)
         self.branches = nn.ModuleDict({
-            "face": Branch(cfg, cfg.face_dim),
-            "body": Branch(cfg, cfg.body_dim, cfg.body_dim if cfg.retrieval else 0),
+            "face": Branch(cfg, cfg.face_dim, dropout=cfg.dropout),
+            "body": Branch(cfg, cfg.body_dim, cfg.body_dim if cfg.retrieval else 0,
+                           dropout=0.0 if cfg.dropout_face_only else cfg.dropout),
         })
-        if cfg.dropout_face_only:
-            for block in self.branch("body").all_blocks():
-                block.drop.p = 0.0
         self.speaker = nn.Embedding(cfg.n_speakers + 1, cfg.width) if cfg.n_speakers else None
         # the body's fixed temporal filters (ModelConfig): output, root position, audio it hears
         for name, sigma in (("body_taps", cfg.body_lowpass), ("root_taps", cfg.root_lowpass),
