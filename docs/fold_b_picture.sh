@@ -7,10 +7,10 @@
 #   sh docs/fold_b_picture.sh mouth WEIGHTS_1 WEIGHTS_2   # docs/mouth_fold_b.webp: the face row, first 20 s
 #   sh docs/fold_b_picture.sh stance WEIGHTS_1 WEIGHTS_2  # docs/stance_fold_b.webp: the body row, whole take
 #
-# (from the repository root). The pictures in docs/ were made with, for mouth, the shipped recipe's
-# fold-B model calibrated (gains and mouth range) as v5.6 sampled it (face guidance 2.5 on its
-# last step) and the same model as v5.7 samples it (closing guidance 4, opening unguided:
-# sampling.RECIPE); for stance, the shipped recipe's fold-B model with
+# (from the repository root). The pictures in docs/ were made with, for mouth, v5.7's recipe's
+# fold-B model (training seed 0, calibrated: gains and mouth range) and v5.8's (the same recipe
+# with dropout 0.2 in the face branch, trained and calibrated the same way), both sampled with the
+# sampler settings their config.json carries; for stance, the shipped recipe's fold-B model with
 # the posture step on the spine chain only (v5.5) and on the stance too (v5.6: legs, heading, place
 # on the floor; gains calibrated again with it). Needs ../shared/data/beat2, the bpy 5.0 wheel
 # (.venv-blender-50), the backend (.venv) and ImageMagick. Writes only $WORK and the picture.
@@ -19,8 +19,8 @@ set -eu
 MODE=$1
 case "$MODE" in
   mouth) SECONDS_KEPT=20; HALF=south; LENGTH="first 20 s"
-         LABEL1="fold B (never heard this take), face guided 2.5 at its last step (v5.6)"
-         LABEL2="the same model, guided 4 where it closes the mouth, not where it opens it (v5.7)" ;;
+         LABEL1="fold B (never heard this take), v5.7's recipe"
+         LABEL2="fold B, v5.8's recipe: dropout 0.2 in the face branch while training" ;;
   stance) SECONDS_KEPT=0; HALF=north; LENGTH="63 s"
           LABEL1="fold B, posture from the match for the spine chain only (v5.5)"
           LABEL2="fold B, the stance too: legs, heading, place on the floor (v5.6)" ;;

@@ -100,10 +100,12 @@ def test_five_minutes_of_silence_and_ten_of_speech_stay_on_the_floor(long_speech
 
 def test_shipped_weights_take_the_slow_posture_of_the_spine_chain_and_the_stance_from_the_match():
     """On speech it never heard the student's own posture is steadier than a speaker's (model
-    card, v5.1 and v5.6); the posture step moves the spine and head further, gives the legs, the
-    heading and the place on the floor the match's slow stance, and leaves the arms' and hands'
-    own rotations and the face exactly as they were. The bundled LibriSpeech
-    clip (another speaker), 3 seeds."""
+    card, v5.1 and v5.6); the posture step moves the spine further, gives the spine chain, the
+    legs, the heading and the place on the floor the match's slow motion, and leaves the arms' and
+    hands' own rotations and the face exactly as they were. The bundled LibriSpeech clip (another
+    speaker), 3 seeds. (How much further the head moves depends on the weights' own head: 1.04×
+    with v5.7's, 1.01× with v5.8's, which move it more themselves; so only its slow part is
+    checked.)"""
     from dataclasses import replace
 
     from asynfusion.evaluation.motion_stats import group_amplitudes
@@ -123,13 +125,12 @@ def test_shipped_weights_take_the_slow_posture_of_the_spine_chain_and_the_stance
         return out
 
     with_posture, own = spreads(on), spreads(replace(on, posture_sigma=0.0))
-    for group in ("spine", "head"):
-        assert np.mean([w[0][group] for w in with_posture]) > 1.03 * np.mean([o[0][group] for o in own]), group
-    for seed in range(3):                         # each stance part's slow motion is the match's, not the model's own
+    assert np.mean([w[0]["spine"] for w in with_posture]) > 1.03 * np.mean([o[0]["spine"] for o in own])
+    for seed in range(3):                         # each part's slow motion is the match's, not the model's own
         track = smooth(gen.retrieve(feats, seed), on.posture_sigma)
         taken, kept = (smooth(gen.sample(feats, offset, s, seed)["body"], on.posture_sigma)
                        for s in (on, replace(on, posture_sigma=0.0)))
-        for part in ("legs", "heading", "floor position"):
+        for part in on.posture_parts:
             cols = posture_columns([part])
             gap_taken, gap_kept = ((x[:, cols] - track[:, cols]).abs().mean() for x in (taken, kept))
             assert gap_taken < 0.5 * gap_kept, (seed, part)
