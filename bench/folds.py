@@ -6,7 +6,8 @@ baselines (evaluation/folds.py), written as markdown with both folds and their m
         --fold 2_scott_0_1_1=runs/fold-2_scott_0_1_1/calibrated,runs/fold-2_scott_0_1_1/motion_ae \\
         --seeds 3 -o bench/FOLDS.md
 
-The fold weights, with the shipped recipe (weights/MODEL_CARD.md), per held-out TAKE:
+The fold weights, with the shipped recipe (weights/MODEL_CARD.md; the recipe file supplies what
+the flags below leave out, since v5.8 ``--dropout 0.2 --dropout-face-only 1``), per held-out TAKE:
 
     asynfusion train ../shared/data/beat2 -o runs/fold-TAKE/teacher --steps 1000 --batch 24 \\
         --lr 4e-4 --width 128 --depth 4 --no-mirror --heldout-take TAKE
