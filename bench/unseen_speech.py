@@ -51,13 +51,13 @@ def main() -> None:
     print("| weights | clip | jawOpen p50 | p90 | ≥ 0.95 | " + " | ".join(f"{p} /capture" for p in PARTS) + " |")
     print("|---|---|---|---|---|" + "---|" * len(PARTS))
     print(f"| capture | the training takes | {mouth_cells([t.expressions for t in takes], [t.poses for t in takes])} |" + " 1 |" * len(PARTS))
+    heard = [audio.speaker_normalise(audio.audio_features(audio.normalise_loudness(audio.load_audio(clip))))
+             for clip in args.clips]           # the same features for every set of weights
     for entry in args.weights:
         label, _, folder = entry.rpartition("=")
         gen = Generator(Path(folder) if folder else None, "cpu")
         settings = gen.settings(None, None, None)
-        for clip in args.clips:
-            wave = audio.normalise_loudness(audio.load_audio(clip))
-            feats, offset = audio.speaker_normalise(audio.audio_features(wave, gen.device))
+        for clip, (feats, offset) in zip(args.clips, heard):
             faces, bodies, moved = [], [], []
             for seed in range(args.seeds):
                 poses, expressions, trans = gen.decode(gen.sample(feats, offset, settings, seed))
